@@ -1,0 +1,432 @@
+//! The task: its fields, what a client may send to create or change one, and how a change is applied.
+//!
+//! Validation lives here and nowhere else, so the REST API, the assistant and the MCP tools accept and
+//! refuse exactly the same things.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use crate::recurrence::{Recurrence, RecurrenceInput};
+use crate::reminder::{ReminderSpec, validate_reminders};
+use crate::{ValidationError, tags, text, time};
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
+
+    /// Sort rank as stored: higher is more urgent.
+    pub fn rank(self) -> i16 {
+        match self {
+            Self::Low => 0,
+            Self::Medium => 1,
+            Self::High => 2,
+        }
+    }
+
+    pub fn from_rank(rank: i16) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.rank() == rank)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Work,
+    Personal,
+    Home,
+    #[default]
+    Other,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [Category::Work, Category::Personal, Category::Home, Category::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Work => "work",
+            Self::Personal => "personal",
+            Self::Home => "home",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// A reminder as stored on a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Reminder {
+    pub id: Uuid,
+    /// When it fires (for a relative reminder: derived from the due date).
+    pub remind_at: DateTime<Utc>,
+    /// Set for reminders relative to the due date.
+    pub minutes_before_due: Option<u32>,
+    pub fired_at: Option<DateTime<Utc>>,
+}
+
+impl Reminder {
+    pub fn spec(&self) -> ReminderSpec {
+        match self.minutes_before_due {
+            Some(m) => ReminderSpec { remind_at: None, minutes_before_due: Some(m) },
+            None => ReminderSpec { remind_at: Some(self.remind_at), minutes_before_due: None },
+        }
+    }
+}
+
+/// A task as stored and returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Task {
+    pub id: Uuid,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub priority: Priority,
+    pub category: Category,
+    pub tags: Vec<String>,
+    pub completed: bool,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub recurrence: Option<Recurrence>,
+    pub reminders: Vec<Reminder>,
+    /// The first task of the recurring series this task belongs to.
+    pub parent_task_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Incremented on every change; send it back in `If-Match` to update safely.
+    pub version: i64,
+}
+
+impl Task {
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        !self.completed && self.due_at.is_some_and(|d| d < now)
+    }
+}
+
+/// The body of a create request.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    /// 1–200 characters, trimmed.
+    pub title: String,
+    /// At most 10 000 characters.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub category: Option<Category>,
+    /// Up to 20 tags; `#Work` and `work` are the same tag.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub due_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub recurrence: Option<RecurrenceInput>,
+    #[serde(default)]
+    pub reminders: Option<Vec<ReminderSpec>>,
+}
+
+/// A validated task ready to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub title: String,
+    pub description: Option<String>,
+    pub priority: Priority,
+    pub category: Category,
+    pub tags: Vec<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub recurrence: Option<Recurrence>,
+    pub reminders: Vec<ReminderSpec>,
+    pub parent_task_id: Option<Uuid>,
+}
+
+fn title(raw: &str) -> Result<String, ValidationError> {
+    text::single_line("title", raw, MAX_TITLE_CHARS)
+}
+
+fn description(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
+    raw.map(|d| text::multi_line("description", d, MAX_DESCRIPTION_CHARS)).transpose().map(Option::flatten)
+}
+
+fn recurrence(raw: Option<&RecurrenceInput>) -> Result<Option<Recurrence>, ValidationError> {
+    raw.map(RecurrenceInput::validate).transpose()
+}
+
+impl CreateTask {
+    pub fn validate(&self) -> Result<NewTask, ValidationError> {
+        let due_at = self.due_at.map(time::truncate);
+        Ok(NewTask {
+            title: title(&self.title)?,
+            description: description(self.description.as_deref())?,
+            priority: self.priority.unwrap_or_default(),
+            category: self.category.unwrap_or_default(),
+            tags: tags::normalise_tags(self.tags.as_deref().unwrap_or_default())?,
+            due_at,
+            recurrence: recurrence(self.recurrence.as_ref())?,
+            reminders: validate_reminders(self.reminders.as_deref().unwrap_or_default(), due_at)?,
+            parent_task_id: None,
+        })
+    }
+}
+
+/// Tells "field absent" (`None`) from "field set to null" (`Some(None)`).
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The body of an update: every field optional; `null` clears a nullable field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdate {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub category: Option<Category>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub completed: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<DateTime<Utc>>, nullable))]
+    pub due_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<RecurrenceInput>, nullable))]
+    pub recurrence: Option<Option<RecurrenceInput>>,
+    /// Replaces the task's reminders when present.
+    #[serde(default)]
+    pub reminders: Option<Vec<ReminderSpec>>,
+}
+
+/// The outcome of applying an update: the task as it would become, and what changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskChanges {
+    pub task: Task,
+    /// Names of the fields whose value changed, in a stable order.
+    pub changed: Vec<&'static str>,
+    /// The new reminder rules, when the reminders must be rewritten (explicitly, or because the due date moved).
+    pub reminders: Option<Vec<ReminderSpec>>,
+}
+
+impl TaskChanges {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty()
+    }
+}
+
+impl TaskUpdate {
+    /// A completion toggle expressed as an update.
+    pub fn completion(completed: bool) -> Self {
+        Self { completed: Some(completed), ..Self::default() }
+    }
+
+    /// Validates the update against `current` and returns the task it produces at `now`.
+    pub fn apply(&self, current: &Task, now: DateTime<Utc>) -> Result<TaskChanges, ValidationError> {
+        let mut next = current.clone();
+        let mut changed = Vec::new();
+        macro_rules! set {
+            ($field:ident, $value:expr) => {{
+                let value = $value;
+                if next.$field != value {
+                    next.$field = value;
+                    changed.push(stringify!($field));
+                }
+            }};
+        }
+        if let Some(t) = &self.title {
+            set!(title, title(t)?);
+        }
+        if let Some(d) = &self.description {
+            set!(description, description(d.as_deref())?);
+        }
+        if let Some(p) = self.priority {
+            set!(priority, p);
+        }
+        if let Some(c) = self.category {
+            set!(category, c);
+        }
+        if let Some(t) = &self.tags {
+            set!(tags, tags::normalise_tags(t)?);
+        }
+        if let Some(d) = self.due_at {
+            set!(due_at, d.map(time::truncate));
+        }
+        if let Some(r) = &self.recurrence {
+            set!(recurrence, recurrence(r.as_ref())?);
+        }
+        if let Some(done) = self.completed {
+            if next.completed != done {
+                next.completed = done;
+                next.completed_at = done.then_some(now);
+                changed.push("completed");
+            }
+        }
+
+        let due_moved = next.due_at != current.due_at;
+        let reminders = match &self.reminders {
+            Some(specs) => Some(validate_reminders(specs, next.due_at)?),
+            None if due_moved && current.reminders.iter().any(|r| r.minutes_before_due.is_some()) => {
+                let specs: Vec<ReminderSpec> = current.reminders.iter().map(Reminder::spec).collect();
+                Some(validate_reminders(&specs, next.due_at)?)
+            }
+            None => None,
+        };
+        if let Some(specs) = &reminders {
+            let before: Vec<ReminderSpec> = current.reminders.iter().map(Reminder::spec).collect();
+            if &before != specs || due_moved {
+                changed.push("reminders");
+            }
+        }
+
+        if !changed.is_empty() {
+            next.updated_at = now;
+            next.version = current.version + 1;
+        }
+        Ok(TaskChanges { task: next, changed, reminders })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> Task {
+        let now = time::now();
+        Task {
+            id: Uuid::now_v7(),
+            user_id: "u1".into(),
+            title: "Write report".into(),
+            description: None,
+            priority: Priority::Medium,
+            category: Category::Work,
+            tags: vec![],
+            completed: false,
+            completed_at: None,
+            due_at: Some("2026-05-01T10:00:00Z".parse().unwrap()),
+            recurrence: None,
+            reminders: vec![Reminder {
+                id: Uuid::now_v7(),
+                remind_at: "2026-05-01T09:30:00Z".parse().unwrap(),
+                minutes_before_due: Some(30),
+                fired_at: None,
+            }],
+            parent_task_id: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    fn update(json: &str) -> TaskUpdate {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn create_validates_and_normalises() {
+        let body: CreateTask = serde_json::from_str(
+            r##"{"title":"  Pay rent ","tags":["#Home","home"],"recurrence":"monthly","priority":"high"}"##,
+        )
+        .unwrap();
+        let new = body.validate().unwrap();
+        assert_eq!(new.title, "Pay rent");
+        assert_eq!(new.tags, vec!["home"]);
+        assert_eq!(new.priority, Priority::High);
+        assert_eq!(new.category, Category::Other);
+        assert!(new.recurrence.is_some());
+    }
+
+    #[test]
+    fn create_names_the_bad_field() {
+        let cases = [
+            (r#"{"title":"   "}"#, "title"),
+            (r#"{"title":"a\u0000b"}"#, "title"),
+            (r#"{"title":"ok","recurrence":"fortnightly"}"#, "recurrence.rule"),
+            (r#"{"title":"ok","reminders":[{"minutes_before_due":10}]}"#, "reminders[0].minutes_before_due"),
+            (r#"{"title":"ok","tags":["a b c", ""]}"#, "tags"),
+        ];
+        for (json, field) in cases {
+            let body: CreateTask = serde_json::from_str(json).unwrap();
+            assert_eq!(body.validate().unwrap_err().field, field, "{json}");
+        }
+        let long = format!(r#"{{"title":"{}"}}"#, "x".repeat(201));
+        let body: CreateTask = serde_json::from_str(&long).unwrap();
+        assert_eq!(body.validate().unwrap_err().field, "title");
+        assert!(serde_json::from_str::<CreateTask>(r#"{"title":"x","colour":"red"}"#).is_err());
+    }
+
+    #[test]
+    fn update_tells_absent_from_null() {
+        let mut current = task();
+        current.description = Some("keep".into());
+        let kept = update(r#"{"title":"New"}"#).apply(&current, time::now()).unwrap();
+        assert_eq!(kept.task.description.as_deref(), Some("keep"));
+        assert_eq!(kept.changed, vec!["title"]);
+        let cleared = update(r#"{"description":null}"#).apply(&current, time::now()).unwrap();
+        assert_eq!(cleared.task.description, None);
+        assert_eq!(cleared.task.version, 2);
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_keeps_the_version() {
+        let current = task();
+        let same = update(r#"{"title":"Write report","priority":"medium"}"#).apply(&current, time::now()).unwrap();
+        assert!(same.is_empty());
+        assert_eq!(same.task.version, current.version);
+    }
+
+    #[test]
+    fn moving_the_due_date_moves_relative_reminders() {
+        let current = task();
+        let moved = update(r#"{"due_at":"2026-05-02T10:00:00Z"}"#).apply(&current, time::now()).unwrap();
+        assert_eq!(moved.changed, vec!["due_at", "reminders"]);
+        assert_eq!(moved.reminders.unwrap()[0].minutes_before_due, Some(30));
+        let err = update(r#"{"due_at":null}"#).apply(&current, time::now()).unwrap_err();
+        assert_eq!(err.field, "reminders[0].minutes_before_due");
+    }
+
+    #[test]
+    fn completing_stamps_and_uncompleting_clears() {
+        let now = time::now();
+        let done = TaskUpdate::completion(true).apply(&task(), now).unwrap();
+        assert_eq!(done.task.completed_at, Some(now));
+        let undone = TaskUpdate::completion(false).apply(&done.task, now).unwrap();
+        assert_eq!(undone.task.completed_at, None);
+        assert_eq!(undone.changed, vec!["completed"]);
+    }
+}
