@@ -1,1 +1,20 @@
-//! stub
+//! The database schema, as one ordered list of migrations that runs on PostgreSQL and SQLite alike.
+//!
+//! Every service applies these at start (or a Helm hook Job does, before a rollout); each migration is
+//! recorded, so running them twice is harmless.
+
+// `MigrationTrait` is an async_trait whose signatures elide `SchemaManager`'s lifetime; naming it breaks the impl.
+#![allow(elided_lifetimes_in_paths)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_users_and_tasks;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_users_and_tasks::Migration)]
+    }
+}

@@ -1,1 +1,18 @@
-//! stub
+//! Authentication for every TaskFlow service.
+//!
+//! - Local accounts: Argon2id password hashes and HS256 tokens signed with `JWT_SECRET`.
+//! - An external identity provider (Better Auth and the like): EdDSA, ES256 or RS256 tokens checked
+//!   against its JWKS, fetched and cached here, with users provisioned on first sight.
+//! - An actix extractor, [`AuthenticatedUser`], so a handler that takes one cannot run unauthenticated.
+
+mod error;
+mod extractor;
+mod jwks;
+mod password;
+mod tokens;
+
+pub use error::AuthError;
+pub use extractor::{AuthenticatedUser, ProvisionFuture, ProvisionedUsers, Provisioner, bearer_token};
+pub use jwks::{JwksConfig, JwksVerifier};
+pub use password::{hash_password, verify_password};
+pub use tokens::{Authenticator, Claims, Identity, IssuedToken, LOCAL_ISSUER, LocalTokenConfig};

@@ -1,1 +1,101 @@
-//! stub
+//! Persistence for TaskFlow: sea-orm entities and the repositories the services use.
+//!
+//! One code path serves PostgreSQL and SQLite. The few places where the dialects differ (JSON tag
+//! containment) are confined to this crate; no handler builds SQL.
+
+pub mod entity;
+mod error;
+mod tasks;
+mod users;
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use taskflow_migration::{Migrator, MigratorTrait};
+
+pub use error::StoreError;
+pub use tasks::{
+    CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats,
+};
+pub use users::{NewUser, User, UserRepo, UserWithPassword};
+
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`postgres://…` or `sqlite://path?mode=rwc`).
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        opts.max_connections(if in_memory { 1 } else { options.max_connections })
+            .min_connections(0)
+            .connect_timeout(options.acquire_timeout)
+            .acquire_timeout(options.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        let db = Database::connect(opts).await?;
+        Ok(Self { db })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Checks the database answers; used by `/ready`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn users(&self) -> UserRepo<'_> {
+        UserRepo::new(&self.db)
+    }
+
+    pub fn tasks(&self) -> TaskRepo<'_> {
+        TaskRepo::new(&self.db)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+/// Runs a statement-free query to check the backend is of a kind this crate supports.
+pub(crate) fn is_postgres(db: &impl ConnectionTrait) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}

@@ -1,1 +1,42 @@
-fn main() {}
+//! `taskflow`: the whole system in one process, for newcomers and single-machine installs.
+//!
+//! Defaults make `cargo run --release --bin taskflow` work with nothing configured: SQLite in
+//! `./data`, a JWT secret generated once and kept beside it, and the API on 127.0.0.1:8000.
+
+mod settings;
+
+use std::process::ExitCode;
+
+use taskflow_backend_api::{ApiState, Application};
+use taskflow_runtime::server;
+use taskflow_runtime::telemetry::{self, LogFormat};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    if let Err(e) = telemetry::init(LogFormat::Auto) {
+        eprintln!("taskflow: {e}");
+        return ExitCode::from(2);
+    }
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "taskflow stopped");
+            eprintln!("taskflow: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), settings::SettingsError> {
+    let settings = settings::Settings::from_env()?;
+    let state = ApiState::connect(&settings.api).await?;
+    let listener = server::bind(&settings.api.host, settings.api.port).map_err(taskflow_backend_api::StartupError::from)?;
+    let app = Application::serve(state, listener)?;
+    let base = format!("http://{}:{}", settings.api.host, app.port());
+    tracing::info!(database = %settings.database_label, data_dir = %settings.data_dir.display(), "taskflow ready");
+    println!("TaskFlow is listening on {base}");
+    println!("  API docs:  {base}/docs");
+    println!("  Database:  {}", settings.database_label);
+    app.run().await.map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `AuthenticatedUser`: the actix extractor that turns a bearer token into a user id.
+//!
+//! Identity-provider users are provisioned through the app's [`Provisioner`] the first time their
+//! token is seen by this process; after that a set of known ids spares the database the check.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use taskflow_runtime::ApiError;
+
+use crate::{AuthError, Authenticator, Identity};
+
+pub type ProvisionFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AuthError>> + Send + 'a>>;
+
+/// Creates a local user record for an identity-provider user, if there is none yet.
+pub trait Provisioner: Send + Sync {
+    fn ensure_user<'a>(&'a self, identity: &'a Identity) -> ProvisionFuture<'a>;
+}
+
+/// Remembers which external users this process already provisioned.
+#[derive(Clone, Default)]
+pub(crate) struct Provisioned(Arc<Mutex<HashSet<String>>>);
+
+const MAX_REMEMBERED: usize = 100_000;
+
+impl Provisioned {
+    fn contains(&self, id: &str) -> bool {
+        self.0.lock().map(|s| s.contains(id)).unwrap_or(false)
+    }
+
+    fn insert(&self, id: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            if s.len() >= MAX_REMEMBERED {
+                s.clear();
+            }
+            s.insert(id.to_owned());
+        }
+    }
+}
+
+/// The caller, authenticated.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser {
+    pub user_id: String,
+    pub identity: Identity,
+}
+
+impl AuthenticatedUser {
+    /// Succeeds when `path_user_id` is the caller; otherwise 404, so another user's data is
+    /// indistinguishable from data that does not exist.
+    pub fn must_be(&self, path_user_id: &str) -> Result<(), ApiError> {
+        if self.user_id == path_user_id {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("not found"))
+        }
+    }
+}
+
+/// The token in `Authorization: Bearer …`, if any.
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+impl FromRequest for AuthenticatedUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer_token(req).map(str::to_owned);
+        let auth = req.app_data::<web::Data<Authenticator>>().cloned();
+        let provisioner = req.app_data::<web::Data<dyn Provisioner>>().cloned();
+        let provisioned = req.app_data::<web::Data<ProvisionedUsers>>().cloned();
+        Box::pin(async move {
+            let auth = auth.ok_or_else(|| ApiError::internal("authentication", &"no Authenticator registered"))?;
+            let token = token.ok_or(AuthError::MissingToken)?;
+            let identity = auth.verify(&token).await?;
+            if identity.external {
+                let seen = provisioned.as_ref().is_some_and(|p| p.0.contains(&identity.user_id));
+                if !seen {
+                    if let Some(p) = &provisioner {
+                        p.ensure_user(&identity).await?;
+                    }
+                    if let Some(p) = &provisioned {
+                        p.0.insert(&identity.user_id);
+                    }
+                }
+            }
+            tracing::Span::current().record("user_id", identity.user_id.as_str());
+            Ok(AuthenticatedUser { user_id: identity.user_id.clone(), identity })
+        })
+    }
+}
+
+/// App data holding the set of already-provisioned external users; register one per app.
+#[derive(Clone, Default)]
+pub struct ProvisionedUsers(pub(crate) Provisioned);

@@ -1,0 +1,155 @@
+//! Issuing local tokens and verifying any token the API accepts.
+//!
+//! The header's algorithm decides the verifier, from a closed list: HS256 goes to the local secret,
+//! EdDSA/ES256/RS256 to the identity provider's JWKS (when configured). Anything else — `none`,
+//! HS384, an asymmetric algorithm with no JWKS — is refused. An HS256 token forged with the IdP's
+//! public key as the HMAC secret fails, because HS256 is only ever checked against our own secret.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::jwks::JwksVerifier;
+use crate::AuthError;
+
+/// `iss` of the tokens this service signs.
+pub const LOCAL_ISSUER: &str = "taskflow";
+/// Tokens longer than this are refused before any parsing.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+const MAX_SUBJECT_CHARS: usize = 255;
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub(crate) const LEEWAY_SECS: u64 = 30;
+
+/// The claims TaskFlow reads (and, for local tokens, writes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    #[serde(default)]
+    pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// Issued by the external identity provider (and so possibly not yet a local user).
+    pub external: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+/// How local tokens are signed.
+#[derive(Clone)]
+pub struct LocalTokenConfig {
+    pub secret: Vec<u8>,
+    pub ttl_days: i64,
+}
+
+impl std::fmt::Debug for LocalTokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalTokenConfig").field("secret", &"<redacted>").field("ttl_days", &self.ttl_days).finish()
+    }
+}
+
+struct Inner {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl_days: i64,
+    jwks: Option<JwksVerifier>,
+}
+
+/// Issues and verifies tokens; cheap to clone.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").field("jwks", &self.inner.jwks.is_some()).finish()
+    }
+}
+
+fn subject_ok(sub: &str) -> bool {
+    !sub.is_empty() && sub.chars().count() <= MAX_SUBJECT_CHARS && !sub.chars().any(char::is_control)
+}
+
+impl Authenticator {
+    pub fn new(local: LocalTokenConfig, jwks: Option<JwksVerifier>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                encoding: EncodingKey::from_secret(&local.secret),
+                decoding: DecodingKey::from_secret(&local.secret),
+                ttl_days: local.ttl_days,
+                jwks,
+            }),
+        }
+    }
+
+    /// Signs an HS256 token for a local user.
+    pub fn issue(&self, user_id: &str, email: Option<&str>, name: &str) -> Result<IssuedToken, AuthError> {
+        let now = Utc::now().timestamp();
+        let expires_in = self.inner.ttl_days * 24 * 3600;
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            exp: now + expires_in,
+            iat: Some(now),
+            nbf: None,
+            iss: Some(LOCAL_ISSUER.to_owned()),
+            email: email.map(str::to_owned),
+            name: Some(name.to_owned()),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.inner.encoding)
+            .map_err(|e| AuthError::Malformed(e.to_string()))?;
+        Ok(IssuedToken { token, expires_in })
+    }
+
+    /// Verifies a bearer token and returns whom it identifies.
+    pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed(format!("token longer than {MAX_TOKEN_BYTES} bytes")));
+        }
+        let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        let (claims, external) = match header.alg {
+            Algorithm::HS256 => (self.verify_local(token)?, false),
+            Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 => match &self.inner.jwks {
+                Some(jwks) => (jwks.verify(token, &header).await?, true),
+                None => return Err(AuthError::UnsupportedAlgorithm(format!("{:?} (no JWKS_URL configured)", header.alg))),
+            },
+            other => return Err(AuthError::UnsupportedAlgorithm(format!("{other:?}"))),
+        };
+        if !subject_ok(&claims.sub) {
+            return Err(AuthError::Rejected("unusable subject".into()));
+        }
+        Ok(Identity { user_id: claims.sub, email: claims.email, name: claims.name, external })
+    }
+
+    fn verify_local(&self, token: &str) -> Result<Claims, AuthError> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.validate_aud = false;
+        validation.set_issuer(&[LOCAL_ISSUER]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        decode::<Claims>(token, &self.inner.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| AuthError::Rejected(e.to_string()))
+    }
+}

@@ -1,0 +1,163 @@
+//! `/api/auth`: registration, login and the current user.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use taskflow_auth::{AuthenticatedUser, Authenticator, hash_password, verify_password};
+use taskflow_domain::user;
+use taskflow_runtime::{ApiError, JsonBody};
+use taskflow_store::{NewUser, Store};
+use utoipa::ToSchema;
+
+use crate::error::HandlerResult;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 1–100 characters.
+    pub name: String,
+    /// Unique, compared case-insensitively.
+    pub email: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// IANA time zone for recurrence and reminders; default `UTC`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterResponse {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub message: &'static str,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserSummary {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub user: UserSummary,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Profile {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub timezone: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Create an account.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest, responses(
+    (status = 201, body = RegisterResponse),
+    (status = 409, description = "e-mail already registered", body = taskflow_runtime::error::ErrorBody),
+    (status = 422, description = "invalid field", body = taskflow_runtime::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    store: web::Data<Store>,
+    body: JsonBody<RegisterRequest>,
+) -> HandlerResult<HttpResponse> {
+    let body = body.into_inner();
+    let name = user::validate_name(&body.name)?;
+    let email = user::normalise_email(&body.email)?;
+    user::validate_password(&body.password)?;
+    let timezone = match body.timezone.as_deref() {
+        Some(tz) => user::validate_timezone(tz)?,
+        None => "UTC".to_owned(),
+    };
+    let password_hash = hash_password(body.password).await?;
+    let created = store
+        .users()
+        .create(NewUser {
+            id: uuid::Uuid::new_v4().to_string(),
+            name,
+            email: Some(email.clone()),
+            password_hash: Some(password_hash),
+            timezone,
+        })
+        .await?;
+    tracing::info!(user_id = %created.id, "user registered");
+    Ok(HttpResponse::Created().json(RegisterResponse {
+        id: created.id,
+        name: created.name,
+        email,
+        message: "Registration successful",
+    }))
+}
+
+/// Exchange e-mail and password for a bearer token.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, body = LoginResponse),
+    (status = 401, description = "wrong e-mail or password", body = taskflow_runtime::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    store: web::Data<Store>,
+    auth: web::Data<Authenticator>,
+    body: JsonBody<LoginRequest>,
+) -> HandlerResult<HttpResponse> {
+    let body = body.into_inner();
+    // An address that cannot exist is treated like an unknown one: same answer, same time.
+    let found = match user::normalise_email(&body.email) {
+        Ok(email) => store.users().find_by_email(&email).await?,
+        Err(_) => None,
+    };
+    let stored_hash = found.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = verify_password(body.password, stored_hash).await?;
+    let Some(found) = found.filter(|_| verified) else {
+        return Err(ApiError::unauthorized("invalid e-mail or password").into());
+    };
+    let user = found.user;
+    let issued = auth.issue(&user.id, user.email.as_deref(), &user.name)?;
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        access_token: issued.token,
+        token_type: "bearer",
+        expires_in: issued.expires_in,
+        user: UserSummary { id: user.id, name: user.name, email: user.email },
+    }))
+}
+
+/// The authenticated user's profile.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = Profile),
+    (status = 401, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn me(store: web::Data<Store>, caller: AuthenticatedUser) -> HandlerResult<HttpResponse> {
+    let user = store
+        .users()
+        .find(&caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the user of this token no longer exists"))?;
+    Ok(HttpResponse::Ok().json(Profile {
+        id: user.id,
+        name: user.name,
+        email: user.email,
+        timezone: user.timezone,
+        created_at: user.created_at,
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/auth")
+            .route("/register", web::post().to(register))
+            .route("/login", web::post().to(login))
+            .route("/me", web::get().to(me)),
+    );
+}

@@ -1,0 +1,5 @@
+//! HTTP routes of backend-api, one module per resource.
+
+pub mod auth;
+pub mod task_query;
+pub mod tasks;

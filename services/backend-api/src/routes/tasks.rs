@@ -1,0 +1,291 @@
+//! `/api/{user_id}/tasks` and `/api/{user_id}/stats`.
+//!
+//! Every handler first checks that `{user_id}` is the caller; every query is scoped to that user, so
+//! another user's task is a 404, never a 403 that would confirm it exists.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use taskflow_auth::AuthenticatedUser;
+use taskflow_domain::{CreateTask, Task, TaskUpdate, time};
+use taskflow_runtime::json::{parse_json, read_body};
+use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
+use taskflow_store::{Store, StoreError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::task_query;
+use crate::error::{HandlerError, HandlerResult};
+
+/// Attempts at an update without `If-Match` before answering 409 (another writer kept winning).
+const UPDATE_ATTEMPTS: usize = 3;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stats {
+    pub total: u64,
+    pub pending: u64,
+    pub completed: u64,
+    /// Pending tasks past their due date.
+    pub overdue: u64,
+    /// Counts of all tasks per priority (`low`, `medium`, `high`).
+    pub by_priority: BTreeMap<String, u64>,
+    /// Counts of all tasks per category (`work`, `personal`, `home`, `other`).
+    pub by_category: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// Set explicitly; without a body the completion is toggled.
+    pub completed: bool,
+}
+
+fn task_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("task not found"))
+}
+
+fn not_found() -> HandlerError {
+    ApiError::not_found("task not found").into()
+}
+
+fn etag(task: &Task) -> (header::HeaderName, HeaderValue) {
+    let value = HeaderValue::from_str(&format!("\"{}\"", task.version)).unwrap_or(HeaderValue::from_static("\"0\""));
+    (header::ETAG, value)
+}
+
+fn task_response(mut res: actix_web::HttpResponseBuilder, task: &Task) -> HttpResponse {
+    res.insert_header(etag(task)).json(task)
+}
+
+/// The version an `If-Match` header demands: `None` for no header or `*`.
+fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let raw = value.to_str().map_err(|_| ApiError::bad_request("If-Match must be ASCII").with_field("If-Match"))?;
+    let raw = raw.trim();
+    if raw == "*" {
+        return Ok(None);
+    }
+    let tag = raw.strip_prefix("W/").unwrap_or(raw).trim_matches('"');
+    tag.parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("If-Match must be the task's ETag, e.g. \"3\"").with_field("If-Match"))
+}
+
+/// List the caller's tasks with filters, sorting and cursor pagination.
+#[utoipa::path(get, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), task_query::ListTasksParams),
+    responses((status = 200, body = TaskPage), (status = 400, body = taskflow_runtime::error::ErrorBody),
+        (status = 401, body = taskflow_runtime::error::ErrorBody), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn list(
+    req: HttpRequest,
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let filter = task_query::parse(req.query_string())?;
+    let page = store.tasks().list(&caller.user_id, &filter).await?;
+    Ok(HttpResponse::Ok().json(TaskPage { tasks: page.tasks, next_cursor: page.next_cursor }))
+}
+
+/// Create a task.
+#[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path)), request_body = CreateTask,
+    responses((status = 201, body = Task), (status = 400, body = taskflow_runtime::error::ErrorBody),
+        (status = 413, body = taskflow_runtime::error::ErrorBody), (status = 415, body = taskflow_runtime::error::ErrorBody),
+        (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+    body: JsonBody<CreateTask>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let new = body.into_inner().validate()?;
+    let task = store.tasks().create(&caller.user_id, new, time::now()).await?;
+    tracing::info!(task_id = %task.id, "task created");
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/{}/tasks/{}", caller.user_id, task.id)));
+    Ok(task_response(res, &task))
+}
+
+/// Get one task.
+#[utoipa::path(get, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = Uuid, Path)),
+    responses((status = 200, body = Task, headers(("ETag" = String))), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn get(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+) -> HandlerResult<HttpResponse> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    let task = store.tasks().get(&caller.user_id, task_id(&id)?).await?.ok_or_else(not_found)?;
+    Ok(task_response(HttpResponse::Ok(), &task))
+}
+
+/// Applies `update` to the task, retrying lost races unless the client pinned a version.
+async fn apply_update(
+    store: &Store,
+    user_id: &str,
+    id: Uuid,
+    expected: Option<i64>,
+    update: &TaskUpdate,
+) -> HandlerResult<Task> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = store.tasks().get(user_id, id).await?.ok_or_else(not_found)?;
+        if let Some(v) = expected
+            && v != current.version
+        {
+            return Err(ApiError::new(
+                ErrorCode::PreconditionFailed,
+                format!("the task is at version {}, not {v}; fetch it and try again", current.version),
+            )
+            .into());
+        }
+        let now = time::now();
+        let changes = update.apply(&current, now)?;
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        match store.tasks().update(current.version, &changes, now).await {
+            Ok(task) => return Ok(task),
+            Err(StoreError::VersionConflict) if expected.is_none() => continue,
+            Err(StoreError::VersionConflict) => {
+                return Err(ApiError::new(ErrorCode::PreconditionFailed, "the task changed; fetch it and try again").into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::VersionConflict.into())
+}
+
+/// Update a task: only the fields sent change; `null` clears a nullable field. Honours `If-Match`.
+#[utoipa::path(put, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header, description = "The ETag from a previous read; 412 if the task changed since")),
+    request_body = TaskUpdate,
+    responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
+        (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn update(
+    req: HttpRequest,
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+    body: JsonBody<TaskUpdate>,
+) -> HandlerResult<HttpResponse> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    let id = task_id(&id)?;
+    let expected = if_match(&req)?;
+    let task = apply_update(&store, &caller.user_id, id, expected, &body.into_inner()).await?;
+    Ok(task_response(HttpResponse::Ok(), &task))
+}
+
+/// Mark a task completed or pending; without a body, toggle it.
+#[utoipa::path(patch, path = "/api/{user_id}/tasks/{task_id}/complete", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = Uuid, Path)),
+    request_body(content = Option<CompleteRequest>, description = "Optional; omit to toggle"),
+    responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn complete(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+) -> HandlerResult<HttpResponse> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    let id = task_id(&id)?;
+    let body = read_body(&req, &mut payload, taskflow_runtime::json::DEFAULT_BODY_LIMIT).await?;
+    let explicit = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+        if !json {
+            return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json").into());
+        }
+        Some(parse_json::<CompleteRequest>(&body)?.completed)
+    };
+    let expected = if_match(&req)?;
+    let target = match explicit {
+        Some(c) => c,
+        None => !store.tasks().get(&caller.user_id, id).await?.ok_or_else(not_found)?.completed,
+    };
+    let task = apply_update(&store, &caller.user_id, id, expected, &TaskUpdate::completion(target)).await?;
+    Ok(task_response(HttpResponse::Ok(), &task))
+}
+
+/// Delete a task.
+#[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn delete(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+) -> HandlerResult<HttpResponse> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    if !store.tasks().delete(&caller.user_id, task_id(&id)?).await? {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Counts of the caller's tasks.
+#[utoipa::path(get, path = "/api/{user_id}/stats", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = Stats), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn stats(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let s = store.tasks().stats(&caller.user_id, time::now()).await?;
+    let owned = |m: BTreeMap<&'static str, u64>| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    Ok(HttpResponse::Ok().json(Stats {
+        total: s.total,
+        pending: s.pending,
+        completed: s.completed,
+        overdue: s.overdue,
+        by_priority: owned(s.by_priority),
+        by_category: owned(s.by_category),
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/{user_id}")
+            .route("/stats", web::get().to(stats))
+            .service(web::resource("/tasks").route(web::get().to(list)).route(web::post().to(create)))
+            .service(
+                web::resource("/tasks/{task_id}")
+                    .route(web::get().to(get))
+                    .route(web::put().to(update))
+                    .route(web::patch().to(update))
+                    .route(web::delete().to(delete)),
+            )
+            .route("/tasks/{task_id}/complete", web::patch().to(complete)),
+    );
+}

@@ -1,0 +1,87 @@
+//! The binary's settings: everything has a default, so nothing needs to be set.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use taskflow_backend_api::config::{self as api_config, ApiConfig};
+use taskflow_backend_api::StartupError;
+use taskflow_runtime::config::{self, ConfigError};
+
+const SECRET_FILE: &str = "jwt_secret";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+}
+
+pub struct Settings {
+    pub api: ApiConfig,
+    pub data_dir: PathBuf,
+    /// Where the data lives, without credentials, for the start-up banner.
+    pub database_label: String,
+}
+
+fn data_dir_error(path: &Path) -> impl FnOnce(std::io::Error) -> SettingsError + '_ {
+    move |source| SettingsError::DataDir { path: path.display().to_string(), source }
+}
+
+/// The secret from `JWT_SECRET`, or the one kept in the data directory (created on first run).
+fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, SettingsError> {
+    if let Some(secret) = config::var("JWT_SECRET") {
+        return Ok(api_config::check_secret(&secret)?);
+    }
+    let path = data_dir.join(SECRET_FILE);
+    match fs::read_to_string(&path) {
+        Ok(existing) if existing.trim().len() >= api_config::MIN_SECRET_BYTES => return Ok(existing.trim().as_bytes().to_vec()),
+        Ok(_) => tracing::warn!(path = %path.display(), "stored JWT secret is too short; generating a new one"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(data_dir_error(&path)(e)),
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(data_dir_error(&path))?;
+    file.write_all(secret.as_bytes()).map_err(data_dir_error(&path))?;
+    tracing::info!(path = %path.display(), "generated a JWT secret");
+    Ok(secret.into_bytes())
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…{}", &url[..scheme], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let data_dir = PathBuf::from(config::var("TASKFLOW_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        fs::create_dir_all(&data_dir).map_err(data_dir_error(&data_dir))?;
+        let database_url = config::var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("taskflow.db").display()));
+        let api = ApiConfig {
+            host: config::var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port: config::parse_or("PORT", 8000)?,
+            database_url: database_url.clone(),
+            jwt_secret: jwt_secret(&data_dir)?,
+            token_ttl_days: api_config::token_ttl_days()?,
+            jwks: api_config::jwks_from_env()?,
+            db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
+        };
+        Ok(Self { api, data_dir, database_label: redact(&database_url) })
+    }
+}
