@@ -104,7 +104,10 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, cols) in [
-            ("idx_tasks_user_created", vec![Tasks::UserId, Tasks::CreatedAt, Tasks::Id]),
+            (
+                "idx_tasks_user_created",
+                vec![Tasks::UserId, Tasks::CreatedAt, Tasks::Id],
+            ),
             ("idx_tasks_user_due", vec![Tasks::UserId, Tasks::DueAt]),
             ("idx_tasks_user_completed", vec![Tasks::UserId, Tasks::Completed]),
             ("idx_tasks_parent", vec![Tasks::ParentTaskId]),
@@ -163,8 +166,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(TaskReminders::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Tasks::Table).to_owned()).await?;
-        manager.drop_table(Table::drop().table(Users::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(TaskReminders::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Tasks::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Users::Table).to_owned())
+            .await
     }
 }

@@ -30,7 +30,9 @@ impl From<AuthError> for ApiError {
                 ApiError::unauthorized("authentication required: send Authorization: Bearer <token>")
             }
             AuthError::KeysUnavailable(_) => ApiError::unavailable("identity provider keys unavailable", &e),
-            AuthError::Hashing(_) | AuthError::Provisioning(_) => ApiError::internal("authentication failed", &e),
+            AuthError::Hashing(_) | AuthError::Provisioning(_) => {
+                ApiError::internal("authentication failed", &e)
+            }
             other => {
                 tracing::debug!(reason = %other, "token rejected");
                 ApiError::unauthorized("invalid or expired token")

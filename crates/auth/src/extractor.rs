@@ -22,13 +22,13 @@ pub trait Provisioner: Send + Sync {
     fn ensure_user<'a>(&'a self, identity: &'a Identity) -> ProvisionFuture<'a>;
 }
 
-/// Remembers which external users this process already provisioned.
+/// App data remembering which external users this process already provisioned; register one per app.
 #[derive(Clone, Default)]
-pub(crate) struct Provisioned(Arc<Mutex<HashSet<String>>>);
+pub struct ProvisionedUsers(Arc<Mutex<HashSet<String>>>);
 
 const MAX_REMEMBERED: usize = 100_000;
 
-impl Provisioned {
+impl ProvisionedUsers {
     fn contains(&self, id: &str) -> bool {
         self.0.lock().map(|s| s.contains(id)).unwrap_or(false)
     }
@@ -66,7 +66,10 @@ impl AuthenticatedUser {
 pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 impl FromRequest for AuthenticatedUser {
@@ -79,26 +82,28 @@ impl FromRequest for AuthenticatedUser {
         let provisioner = req.app_data::<web::Data<dyn Provisioner>>().cloned();
         let provisioned = req.app_data::<web::Data<ProvisionedUsers>>().cloned();
         Box::pin(async move {
-            let auth = auth.ok_or_else(|| ApiError::internal("authentication", &"no Authenticator registered"))?;
+            let auth =
+                auth.ok_or_else(|| ApiError::internal("authentication", &"no Authenticator registered"))?;
             let token = token.ok_or(AuthError::MissingToken)?;
             let identity = auth.verify(&token).await?;
             if identity.external {
-                let seen = provisioned.as_ref().is_some_and(|p| p.0.contains(&identity.user_id));
+                let seen = provisioned
+                    .as_ref()
+                    .is_some_and(|p| p.contains(&identity.user_id));
                 if !seen {
                     if let Some(p) = &provisioner {
                         p.ensure_user(&identity).await?;
                     }
                     if let Some(p) = &provisioned {
-                        p.0.insert(&identity.user_id);
+                        p.insert(&identity.user_id);
                     }
                 }
             }
             tracing::Span::current().record("user_id", identity.user_id.as_str());
-            Ok(AuthenticatedUser { user_id: identity.user_id.clone(), identity })
+            Ok(AuthenticatedUser {
+                user_id: identity.user_id.clone(),
+                identity,
+            })
         })
     }
 }
-
-/// App data holding the set of already-provisioned external users; register one per app.
-#[derive(Clone, Default)]
-pub struct ProvisionedUsers(pub(crate) Provisioned);

@@ -43,7 +43,9 @@ pub struct JwksVerifier {
 
 impl std::fmt::Debug for JwksVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwksVerifier").field("url", &self.config.url).finish()
+        f.debug_struct("JwksVerifier")
+            .field("url", &self.config.url)
+            .finish()
     }
 }
 
@@ -80,16 +82,30 @@ impl JwksVerifier {
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
-        Ok(Self { config, client, cache: RwLock::new(Cache::default()), refresh: Mutex::new(()) })
+        Ok(Self {
+            config,
+            client,
+            cache: RwLock::new(Cache::default()),
+            refresh: Mutex::new(()),
+        })
     }
 
     async fn fetch(&self) -> Result<JwkSet, AuthError> {
-        let unavailable = |e: &dyn std::fmt::Display| AuthError::KeysUnavailable(format!("{}: {e}", self.config.url));
-        let response = self.client.get(&self.config.url).send().await.map_err(|e| unavailable(&e))?;
+        let unavailable =
+            |e: &dyn std::fmt::Display| AuthError::KeysUnavailable(format!("{}: {e}", self.config.url));
+        let response = self
+            .client
+            .get(&self.config.url)
+            .send()
+            .await
+            .map_err(|e| unavailable(&e))?;
         if !response.status().is_success() {
             return Err(unavailable(&response.status()));
         }
-        if response.content_length().is_some_and(|n| n > MAX_JWKS_BYTES as u64) {
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
             return Err(unavailable(&"key set too large"));
         }
         let body = response.bytes().await.map_err(|e| unavailable(&e))?;
@@ -104,8 +120,12 @@ impl JwksVerifier {
         let _guard = self.refresh.lock().await;
         {
             let cache = self.cache.read().await;
-            let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < self.config.cache_ttl);
-            let cooling = cache.attempted_at.is_some_and(|t| t.elapsed() < self.config.refetch_cooldown);
+            let fresh = cache
+                .fetched_at
+                .is_some_and(|t| t.elapsed() < self.config.cache_ttl);
+            let cooling = cache
+                .attempted_at
+                .is_some_and(|t| t.elapsed() < self.config.refetch_cooldown);
             if (fresh && !force) || (cache.keys.is_some() && cooling) {
                 return Ok(cache.keys.clone());
             }
@@ -131,7 +151,9 @@ impl JwksVerifier {
     async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<Jwk, AuthError> {
         let cached = {
             let cache = self.cache.read().await;
-            let fresh = cache.fetched_at.is_some_and(|t| t.elapsed() < self.config.cache_ttl);
+            let fresh = cache
+                .fetched_at
+                .is_some_and(|t| t.elapsed() < self.config.cache_ttl);
             if fresh { cache.keys.clone() } else { None }
         };
         let keys = match cached {
@@ -148,7 +170,8 @@ impl JwksVerifier {
 
     pub(crate) async fn verify(&self, token: &str, header: &Header) -> Result<Claims, AuthError> {
         let jwk = self.key_for(header.kid.as_deref(), header.alg).await?;
-        let key = DecodingKey::from_jwk(&jwk).map_err(|e| AuthError::Rejected(format!("unusable key: {e}")))?;
+        let key =
+            DecodingKey::from_jwk(&jwk).map_err(|e| AuthError::Rejected(format!("unusable key: {e}")))?;
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
@@ -161,6 +184,8 @@ impl JwksVerifier {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        decode::<Claims>(token, &key, &validation).map(|d| d.claims).map_err(|e| AuthError::Rejected(e.to_string()))
+        decode::<Claims>(token, &key, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| AuthError::Rejected(e.to_string()))
     }
 }

@@ -34,8 +34,13 @@ fn dummy_hash() -> &'static str {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AuthError> {
-    let _permit = permits().acquire().await.map_err(|e| AuthError::Hashing(e.to_string()))?;
-    tokio::task::spawn_blocking(f).await.map_err(|e| AuthError::Hashing(e.to_string()))
+    let _permit = permits()
+        .acquire()
+        .await
+        .map_err(|e| AuthError::Hashing(e.to_string()))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AuthError::Hashing(e.to_string()))
 }
 
 /// Hashes a password into a PHC string (`$argon2id$…`).
@@ -53,7 +58,9 @@ pub async fn verify_password(password: String, stored: Option<String>) -> Result
         let Ok(parsed) = PasswordHash::new(hash) else {
             return false;
         };
-        let ok = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         ok && known
     })
     .await
@@ -67,9 +74,21 @@ mod tests {
     async fn verifies_only_the_right_password() {
         let hash = hash_password("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(
+            verify_password("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
-        assert!(!verify_password("dummy password for timing".into(), None).await.unwrap());
-        assert!(!verify_password("x".into(), Some("not a phc string".into())).await.unwrap());
+        assert!(
+            !verify_password("dummy password for timing".into(), None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("x".into(), Some("not a phc string".into()))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -11,8 +11,8 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::jwks::JwksVerifier;
 use crate::AuthError;
+use crate::jwks::JwksVerifier;
 
 /// `iss` of the tokens this service signs.
 pub const LOCAL_ISSUER: &str = "taskflow";
@@ -64,7 +64,10 @@ pub struct LocalTokenConfig {
 
 impl std::fmt::Debug for LocalTokenConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalTokenConfig").field("secret", &"<redacted>").field("ttl_days", &self.ttl_days).finish()
+        f.debug_struct("LocalTokenConfig")
+            .field("secret", &"<redacted>")
+            .field("ttl_days", &self.ttl_days)
+            .finish()
     }
 }
 
@@ -83,7 +86,9 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("jwks", &self.inner.jwks.is_some()).finish()
+        f.debug_struct("Authenticator")
+            .field("jwks", &self.inner.jwks.is_some())
+            .finish()
     }
 }
 
@@ -124,21 +129,33 @@ impl Authenticator {
     /// Verifies a bearer token and returns whom it identifies.
     pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::Malformed(format!("token longer than {MAX_TOKEN_BYTES} bytes")));
+            return Err(AuthError::Malformed(format!(
+                "token longer than {MAX_TOKEN_BYTES} bytes"
+            )));
         }
         let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         let (claims, external) = match header.alg {
             Algorithm::HS256 => (self.verify_local(token)?, false),
             Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256 => match &self.inner.jwks {
                 Some(jwks) => (jwks.verify(token, &header).await?, true),
-                None => return Err(AuthError::UnsupportedAlgorithm(format!("{:?} (no JWKS_URL configured)", header.alg))),
+                None => {
+                    return Err(AuthError::UnsupportedAlgorithm(format!(
+                        "{:?} (no JWKS_URL configured)",
+                        header.alg
+                    )));
+                }
             },
             other => return Err(AuthError::UnsupportedAlgorithm(format!("{other:?}"))),
         };
         if !subject_ok(&claims.sub) {
             return Err(AuthError::Rejected("unusable subject".into()));
         }
-        Ok(Identity { user_id: claims.sub, email: claims.email, name: claims.name, external })
+        Ok(Identity {
+            user_id: claims.sub,
+            email: claims.email,
+            name: claims.name,
+            external,
+        })
     }
 
     fn verify_local(&self, token: &str) -> Result<Claims, AuthError> {

@@ -10,11 +10,17 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same error reported under a parent field, e.g. `reminders[2].remind_at`.
     pub fn within(self, parent: &str) -> Self {
-        Self { field: format!("{parent}.{}", self.field), ..self }
+        Self {
+            field: format!("{parent}.{}", self.field),
+            ..self
+        }
     }
 }

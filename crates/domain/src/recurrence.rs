@@ -97,7 +97,9 @@ fn parse_weekday(code: &str) -> Option<Weekday> {
 
 fn parse_int<T: FromStr>(key: &str, value: &str) -> Result<T, ValidationError> {
     // `FromStr` for integers accepts a leading '+', which RFC 5545 allows too.
-    value.parse::<T>().map_err(|_| invalid(format!("{key} must be a whole number, not {value:?}")))
+    value
+        .parse::<T>()
+        .map_err(|_| invalid(format!("{key} must be a whole number, not {value:?}")))
 }
 
 fn parse_list<T>(
@@ -125,7 +127,9 @@ fn parse_by_day(value: &str) -> Result<WeekdayNum, ValidationError> {
     } else {
         let n: i8 = parse_int("BYDAY", num)?;
         if n == 0 || !(-53..=53).contains(&n) {
-            return Err(invalid(format!("BYDAY ordinal in {value:?} must be between -53 and 53, not 0")));
+            return Err(invalid(format!(
+                "BYDAY ordinal in {value:?} must be between -53 and 53, not 0"
+            )));
         }
         Some(n)
     };
@@ -133,15 +137,23 @@ fn parse_by_day(value: &str) -> Result<WeekdayNum, ValidationError> {
 }
 
 fn parse_until(value: &str) -> Result<Until, ValidationError> {
-    let bad = || invalid(format!("UNTIL must look like 20261231 or 20261231T235959Z, not {value:?}"));
+    let bad = || {
+        invalid(format!(
+            "UNTIL must look like 20261231 or 20261231T235959Z, not {value:?}"
+        ))
+    };
     if value.len() == 8 {
-        return NaiveDate::parse_from_str(value, "%Y%m%d").map(Until::Date).map_err(|_| bad());
+        return NaiveDate::parse_from_str(value, "%Y%m%d")
+            .map(Until::Date)
+            .map_err(|_| bad());
     }
     if let Some(local) = value.strip_suffix('Z') {
         let t = NaiveDateTime::parse_from_str(local, "%Y%m%dT%H%M%S").map_err(|_| bad())?;
         return Ok(Until::Utc(t.and_utc()));
     }
-    NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S").map(Until::Local).map_err(|_| bad())
+    NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S")
+        .map(Until::Local)
+        .map_err(|_| bad())
 }
 
 impl FromStr for RRule {
@@ -149,7 +161,9 @@ impl FromStr for RRule {
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         if raw.len() > MAX_RULE_LEN {
-            return Err(invalid(format!("a rule must be at most {MAX_RULE_LEN} characters")));
+            return Err(invalid(format!(
+                "a rule must be at most {MAX_RULE_LEN} characters"
+            )));
         }
         let upper = raw.trim().to_ascii_uppercase();
         let body = upper.strip_prefix("RRULE:").unwrap_or(&upper);
@@ -171,73 +185,77 @@ impl FromStr for RRule {
             let (key, value) = part
                 .split_once('=')
                 .ok_or_else(|| invalid(format!("{part:?} is not a KEY=VALUE pair")))?;
-            let seen = match key {
-                "FREQ" => freq
-                    .replace(match value {
-                        "DAILY" => Frequency::Daily,
-                        "WEEKLY" => Frequency::Weekly,
-                        "MONTHLY" => Frequency::Monthly,
-                        "YEARLY" => Frequency::Yearly,
-                        "SECONDLY" | "MINUTELY" | "HOURLY" => {
-                            return Err(invalid(format!("FREQ={value} is too frequent for a task")));
+            let seen =
+                match key {
+                    "FREQ" => freq
+                        .replace(match value {
+                            "DAILY" => Frequency::Daily,
+                            "WEEKLY" => Frequency::Weekly,
+                            "MONTHLY" => Frequency::Monthly,
+                            "YEARLY" => Frequency::Yearly,
+                            "SECONDLY" | "MINUTELY" | "HOURLY" => {
+                                return Err(invalid(format!("FREQ={value} is too frequent for a task")));
+                            }
+                            _ => {
+                                return Err(invalid(format!(
+                                    "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, not {value:?}"
+                                )));
+                            }
+                        })
+                        .is_some(),
+                    "INTERVAL" => {
+                        let n: u16 = parse_int(key, value)?;
+                        if n == 0 || n > MAX_INTERVAL {
+                            return Err(invalid(format!("INTERVAL must be between 1 and {MAX_INTERVAL}")));
                         }
-                        _ => return Err(invalid(format!("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY, not {value:?}"))),
-                    })
-                    .is_some(),
-                "INTERVAL" => {
-                    let n: u16 = parse_int(key, value)?;
-                    if n == 0 || n > MAX_INTERVAL {
-                        return Err(invalid(format!("INTERVAL must be between 1 and {MAX_INTERVAL}")));
+                        interval.replace(n).is_some()
                     }
-                    interval.replace(n).is_some()
-                }
-                "BYDAY" => by_day.replace(parse_list(key, value, parse_by_day)?).is_some(),
-                "BYMONTHDAY" => by_month_day
-                    .replace(parse_list(key, value, |v| {
-                        let n: i8 = parse_int(key, v)?;
-                        if n == 0 || !(-31..=31).contains(&n) {
-                            return Err(invalid("BYMONTHDAY values must be 1..31 or -31..-1"));
+                    "BYDAY" => by_day.replace(parse_list(key, value, parse_by_day)?).is_some(),
+                    "BYMONTHDAY" => by_month_day
+                        .replace(parse_list(key, value, |v| {
+                            let n: i8 = parse_int(key, v)?;
+                            if n == 0 || !(-31..=31).contains(&n) {
+                                return Err(invalid("BYMONTHDAY values must be 1..31 or -31..-1"));
+                            }
+                            Ok(n)
+                        })?)
+                        .is_some(),
+                    "BYMONTH" => by_month
+                        .replace(parse_list(key, value, |v| {
+                            let n: u8 = parse_int(key, v)?;
+                            if !(1..=12).contains(&n) {
+                                return Err(invalid("BYMONTH values must be 1..12"));
+                            }
+                            Ok(n)
+                        })?)
+                        .is_some(),
+                    "BYSETPOS" => by_set_pos
+                        .replace(parse_list(key, value, |v| {
+                            let n: i16 = parse_int(key, v)?;
+                            if n == 0 || !(-366..=366).contains(&n) {
+                                return Err(invalid("BYSETPOS values must be 1..366 or -366..-1"));
+                            }
+                            Ok(n)
+                        })?)
+                        .is_some(),
+                    "COUNT" => {
+                        let n: u32 = parse_int(key, value)?;
+                        if n == 0 || n > MAX_COUNT {
+                            return Err(invalid(format!("COUNT must be between 1 and {MAX_COUNT}")));
                         }
-                        Ok(n)
-                    })?)
-                    .is_some(),
-                "BYMONTH" => by_month
-                    .replace(parse_list(key, value, |v| {
-                        let n: u8 = parse_int(key, v)?;
-                        if !(1..=12).contains(&n) {
-                            return Err(invalid("BYMONTH values must be 1..12"));
-                        }
-                        Ok(n)
-                    })?)
-                    .is_some(),
-                "BYSETPOS" => by_set_pos
-                    .replace(parse_list(key, value, |v| {
-                        let n: i16 = parse_int(key, v)?;
-                        if n == 0 || !(-366..=366).contains(&n) {
-                            return Err(invalid("BYSETPOS values must be 1..366 or -366..-1"));
-                        }
-                        Ok(n)
-                    })?)
-                    .is_some(),
-                "COUNT" => {
-                    let n: u32 = parse_int(key, value)?;
-                    if n == 0 || n > MAX_COUNT {
-                        return Err(invalid(format!("COUNT must be between 1 and {MAX_COUNT}")));
+                        count.replace(n).is_some()
                     }
-                    count.replace(n).is_some()
-                }
-                "UNTIL" => until.replace(parse_until(value)?).is_some(),
-                "WKST" => week_start
-                    .replace(
-                        parse_weekday(value)
-                            .ok_or_else(|| invalid(format!("WKST must be a weekday like MO, not {value:?}")))?,
-                    )
-                    .is_some(),
-                "BYHOUR" | "BYMINUTE" | "BYSECOND" | "BYYEARDAY" | "BYWEEKNO" => {
-                    return Err(invalid(format!("{key} is not supported for tasks")));
-                }
-                _ => return Err(invalid(format!("{key:?} is not an RRULE part"))),
-            };
+                    "UNTIL" => until.replace(parse_until(value)?).is_some(),
+                    "WKST" => week_start
+                        .replace(parse_weekday(value).ok_or_else(|| {
+                            invalid(format!("WKST must be a weekday like MO, not {value:?}"))
+                        })?)
+                        .is_some(),
+                    "BYHOUR" | "BYMINUTE" | "BYSECOND" | "BYYEARDAY" | "BYWEEKNO" => {
+                        return Err(invalid(format!("{key} is not supported for tasks")));
+                    }
+                    _ => return Err(invalid(format!("{key:?} is not an RRULE part"))),
+                };
             if seen {
                 return Err(invalid(format!("{key} appears more than once")));
             }
@@ -269,7 +287,9 @@ impl RRule {
         if self.by_day.iter().any(|d| d.ordinal.is_some())
             && !matches!(self.freq, Frequency::Monthly | Frequency::Yearly)
         {
-            return Err(invalid("numbered BYDAY values like -1FR need FREQ=MONTHLY or FREQ=YEARLY"));
+            return Err(invalid(
+                "numbered BYDAY values like -1FR need FREQ=MONTHLY or FREQ=YEARLY",
+            ));
         }
         if self.freq == Frequency::Weekly && !self.by_month_day.is_empty() {
             return Err(invalid("BYMONTHDAY cannot be used with FREQ=WEEKLY"));
@@ -303,7 +323,11 @@ impl fmt::Display for RRule {
         }
         if !self.by_day.is_empty() {
             let days = join(&self.by_day, |d| {
-                format!("{}{}", d.ordinal.map(|n| n.to_string()).unwrap_or_default(), weekday_code(d.weekday))
+                format!(
+                    "{}{}",
+                    d.ordinal.map(|n| n.to_string()).unwrap_or_default(),
+                    weekday_code(d.weekday)
+                )
             });
             write!(f, ";BYDAY={days}")?;
         }
@@ -400,7 +424,8 @@ impl Serialize for RecurrenceRule {
 impl<'de> Deserialize<'de> for RecurrenceRule {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|e: ValidationError| serde::de::Error::custom(e.message))
+        s.parse()
+            .map_err(|e: ValidationError| serde::de::Error::custom(e.message))
     }
 }
 
@@ -449,7 +474,11 @@ impl RecurrenceInput {
     pub fn validate(&self) -> Result<Recurrence, ValidationError> {
         let (rule, anchor, ends_at) = match self {
             Self::Rule(rule) => (rule, None, None),
-            Self::Full { rule, anchor, ends_at } => (rule, *anchor, *ends_at),
+            Self::Full {
+                rule,
+                anchor,
+                ends_at,
+            } => (rule, *anchor, *ends_at),
         };
         Ok(Recurrence {
             rule: rule.parse()?,
@@ -475,7 +504,13 @@ mod tests {
         assert_eq!(r.by_month_day, vec![31, -1]);
         assert_eq!(r.by_set_pos, vec![1]);
         let r = rule("freq=monthly;byday=-1fr;count=12").unwrap();
-        assert_eq!(r.by_day, vec![WeekdayNum { ordinal: Some(-1), weekday: Weekday::Fri }]);
+        assert_eq!(
+            r.by_day,
+            vec![WeekdayNum {
+                ordinal: Some(-1),
+                weekday: Weekday::Fri
+            }]
+        );
         assert_eq!(r.count, Some(12));
         let r = rule("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20271231T235959Z").unwrap();
         assert_eq!(r.interval, 2);
@@ -507,7 +542,12 @@ mod tests {
 
     #[test]
     fn presets_and_custom_rules_round_trip_through_json() {
-        for s in ["daily", "weekdays", "monthly", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29,-1;BYSETPOS=1"] {
+        for s in [
+            "daily",
+            "weekdays",
+            "monthly",
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29,-1;BYSETPOS=1",
+        ] {
             let parsed: RecurrenceRule = s.parse().unwrap();
             let json = serde_json::to_string(&parsed).unwrap();
             let back: RecurrenceRule = serde_json::from_str(&json).unwrap();

@@ -42,14 +42,20 @@ pub fn validate_reminders(
     due_at: Option<DateTime<Utc>>,
 ) -> Result<Vec<ReminderSpec>, ValidationError> {
     if specs.len() > MAX_REMINDERS {
-        return Err(ValidationError::new("reminders", format!("at most {MAX_REMINDERS} reminders per task")));
+        return Err(ValidationError::new(
+            "reminders",
+            format!("at most {MAX_REMINDERS} reminders per task"),
+        ));
     }
     let mut out: Vec<ReminderSpec> = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let field = format!("reminders[{i}]");
         match (spec.remind_at, spec.minutes_before_due) {
             (Some(_), Some(_)) | (None, None) => {
-                return Err(ValidationError::new(field, "set exactly one of remind_at or minutes_before_due"));
+                return Err(ValidationError::new(
+                    field,
+                    "set exactly one of remind_at or minutes_before_due",
+                ));
             }
             (None, Some(m)) if m > MAX_MINUTES_BEFORE_DUE => {
                 return Err(ValidationError::new(
@@ -65,7 +71,10 @@ pub fn validate_reminders(
             }
             _ => {}
         }
-        let spec = ReminderSpec { remind_at: spec.remind_at.map(crate::time::truncate), ..spec.clone() };
+        let spec = ReminderSpec {
+            remind_at: spec.remind_at.map(crate::time::truncate),
+            ..spec.clone()
+        };
         if !out.contains(&spec) {
             out.push(spec);
         }
@@ -83,21 +92,50 @@ mod tests {
 
     #[test]
     fn relative_reminders_follow_the_due_date() {
-        let spec = ReminderSpec { remind_at: None, minutes_before_due: Some(30) };
-        assert_eq!(spec.fire_time(Some(at("2026-05-01T10:00:00Z"))), Some(at("2026-05-01T09:30:00Z")));
-        assert_eq!(spec.fire_time(Some(at("2026-05-02T10:00:00Z"))), Some(at("2026-05-02T09:30:00Z")));
+        let spec = ReminderSpec {
+            remind_at: None,
+            minutes_before_due: Some(30),
+        };
+        assert_eq!(
+            spec.fire_time(Some(at("2026-05-01T10:00:00Z"))),
+            Some(at("2026-05-01T09:30:00Z"))
+        );
+        assert_eq!(
+            spec.fire_time(Some(at("2026-05-02T10:00:00Z"))),
+            Some(at("2026-05-02T09:30:00Z"))
+        );
         assert_eq!(spec.fire_time(None), None);
     }
 
     #[test]
     fn refuses_ambiguous_or_unanchored_reminders() {
-        let both = ReminderSpec { remind_at: Some(at("2026-05-01T10:00:00Z")), minutes_before_due: Some(5) };
-        assert_eq!(validate_reminders(&[both], None).unwrap_err().field, "reminders[0]");
-        let relative = ReminderSpec { remind_at: None, minutes_before_due: Some(5) };
-        let err = validate_reminders(&[relative.clone()], None).unwrap_err();
+        let both = ReminderSpec {
+            remind_at: Some(at("2026-05-01T10:00:00Z")),
+            minutes_before_due: Some(5),
+        };
+        assert_eq!(
+            validate_reminders(&[both], None).unwrap_err().field,
+            "reminders[0]"
+        );
+        let relative = ReminderSpec {
+            remind_at: None,
+            minutes_before_due: Some(5),
+        };
+        let err = validate_reminders(std::slice::from_ref(&relative), None).unwrap_err();
         assert_eq!(err.field, "reminders[0].minutes_before_due");
-        assert!(validate_reminders(&[relative.clone(), relative], Some(at("2026-05-01T10:00:00Z"))).unwrap().len() == 1);
-        let many = vec![ReminderSpec { remind_at: Some(at("2026-05-01T10:00:00Z")), minutes_before_due: None }; 11];
+        assert!(
+            validate_reminders(&[relative.clone(), relative], Some(at("2026-05-01T10:00:00Z")))
+                .unwrap()
+                .len()
+                == 1
+        );
+        let many = vec![
+            ReminderSpec {
+                remind_at: Some(at("2026-05-01T10:00:00Z")),
+                minutes_before_due: None
+            };
+            11
+        ];
         assert!(validate_reminders(&many, None).is_err());
     }
 }

@@ -45,7 +45,10 @@ pub fn normalise_tags(raw: &[String]) -> Result<Vec<String>, ValidationError> {
         }
     }
     if tags.len() > MAX_TAGS {
-        return Err(ValidationError::new("tags", format!("at most {MAX_TAGS} tags are allowed")));
+        return Err(ValidationError::new(
+            "tags",
+            format!("at most {MAX_TAGS} tags are allowed"),
+        ));
     }
     Ok(tags)
 }

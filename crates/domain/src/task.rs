@@ -49,7 +49,9 @@ impl Priority {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -65,7 +67,12 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [Category::Work, Category::Personal, Category::Home, Category::Other];
+    pub const ALL: [Category; 4] = [
+        Category::Work,
+        Category::Personal,
+        Category::Home,
+        Category::Other,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,7 +84,9 @@ impl Category {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
     }
 }
 
@@ -96,8 +105,14 @@ pub struct Reminder {
 impl Reminder {
     pub fn spec(&self) -> ReminderSpec {
         match self.minutes_before_due {
-            Some(m) => ReminderSpec { remind_at: None, minutes_before_due: Some(m) },
-            None => ReminderSpec { remind_at: Some(self.remind_at), minutes_before_due: None },
+            Some(m) => ReminderSpec {
+                remind_at: None,
+                minutes_before_due: Some(m),
+            },
+            None => ReminderSpec {
+                remind_at: Some(self.remind_at),
+                minutes_before_due: None,
+            },
         }
     }
 }
@@ -176,7 +191,9 @@ fn title(raw: &str) -> Result<String, ValidationError> {
 }
 
 fn description(raw: Option<&str>) -> Result<Option<String>, ValidationError> {
-    raw.map(|d| text::multi_line("description", d, MAX_DESCRIPTION_CHARS)).transpose().map(Option::flatten)
+    raw.map(|d| text::multi_line("description", d, MAX_DESCRIPTION_CHARS))
+        .transpose()
+        .map(Option::flatten)
 }
 
 fn recurrence(raw: Option<&RecurrenceInput>) -> Result<Option<Recurrence>, ValidationError> {
@@ -253,7 +270,10 @@ impl TaskChanges {
 impl TaskUpdate {
     /// A completion toggle expressed as an update.
     pub fn completion(completed: bool) -> Self {
-        Self { completed: Some(completed), ..Self::default() }
+        Self {
+            completed: Some(completed),
+            ..Self::default()
+        }
     }
 
     /// Validates the update against `current` and returns the task it produces at `now`.
@@ -290,12 +310,12 @@ impl TaskUpdate {
         if let Some(r) = &self.recurrence {
             set!(recurrence, recurrence(r.as_ref())?);
         }
-        if let Some(done) = self.completed {
-            if next.completed != done {
-                next.completed = done;
-                next.completed_at = done.then_some(now);
-                changed.push("completed");
-            }
+        if let Some(done) = self.completed
+            && next.completed != done
+        {
+            next.completed = done;
+            next.completed_at = done.then_some(now);
+            changed.push("completed");
         }
 
         let due_moved = next.due_at != current.due_at;
@@ -318,7 +338,11 @@ impl TaskUpdate {
             next.updated_at = now;
             next.version = current.version + 1;
         }
-        Ok(TaskChanges { task: next, changed, reminders })
+        Ok(TaskChanges {
+            task: next,
+            changed,
+            reminders,
+        })
     }
 }
 
@@ -377,7 +401,10 @@ mod tests {
             (r#"{"title":"   "}"#, "title"),
             (r#"{"title":"a\u0000b"}"#, "title"),
             (r#"{"title":"ok","recurrence":"fortnightly"}"#, "recurrence.rule"),
-            (r#"{"title":"ok","reminders":[{"minutes_before_due":10}]}"#, "reminders[0].minutes_before_due"),
+            (
+                r#"{"title":"ok","reminders":[{"minutes_before_due":10}]}"#,
+                "reminders[0].minutes_before_due",
+            ),
             (r#"{"title":"ok","tags":["a b c", ""]}"#, "tags"),
         ];
         for (json, field) in cases {
@@ -397,7 +424,9 @@ mod tests {
         let kept = update(r#"{"title":"New"}"#).apply(&current, time::now()).unwrap();
         assert_eq!(kept.task.description.as_deref(), Some("keep"));
         assert_eq!(kept.changed, vec!["title"]);
-        let cleared = update(r#"{"description":null}"#).apply(&current, time::now()).unwrap();
+        let cleared = update(r#"{"description":null}"#)
+            .apply(&current, time::now())
+            .unwrap();
         assert_eq!(cleared.task.description, None);
         assert_eq!(cleared.task.version, 2);
     }
@@ -405,7 +434,9 @@ mod tests {
     #[test]
     fn an_update_that_changes_nothing_keeps_the_version() {
         let current = task();
-        let same = update(r#"{"title":"Write report","priority":"medium"}"#).apply(&current, time::now()).unwrap();
+        let same = update(r#"{"title":"Write report","priority":"medium"}"#)
+            .apply(&current, time::now())
+            .unwrap();
         assert!(same.is_empty());
         assert_eq!(same.task.version, current.version);
     }
@@ -413,10 +444,14 @@ mod tests {
     #[test]
     fn moving_the_due_date_moves_relative_reminders() {
         let current = task();
-        let moved = update(r#"{"due_at":"2026-05-02T10:00:00Z"}"#).apply(&current, time::now()).unwrap();
+        let moved = update(r#"{"due_at":"2026-05-02T10:00:00Z"}"#)
+            .apply(&current, time::now())
+            .unwrap();
         assert_eq!(moved.changed, vec!["due_at", "reminders"]);
         assert_eq!(moved.reminders.unwrap()[0].minutes_before_due, Some(30));
-        let err = update(r#"{"due_at":null}"#).apply(&current, time::now()).unwrap_err();
+        let err = update(r#"{"due_at":null}"#)
+            .apply(&current, time::now())
+            .unwrap_err();
         assert_eq!(err.field, "reminders[0].minutes_before_due");
     }
 

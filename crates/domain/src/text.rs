@@ -12,7 +12,10 @@ pub fn single_line(field: &str, raw: &str, max: usize) -> Result<String, Validat
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(ValidationError::new(field, "must not contain control characters"));
@@ -25,9 +28,15 @@ pub fn single_line(field: &str, raw: &str, max: usize) -> Result<String, Validat
 pub fn multi_line(field: &str, raw: &str, max: usize) -> Result<Option<String>, ValidationError> {
     let value = raw.trim();
     if value.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
-    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(ValidationError::new(field, "must not contain control characters"));
     }
     Ok((!value.is_empty()).then(|| value.to_owned()))
@@ -39,7 +48,10 @@ pub fn filter_value(field: &str, raw: &str, max: usize) -> Result<(), Validation
         return Err(ValidationError::new(field, "must not contain NUL characters"));
     }
     if raw.chars().count() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(())
 }

@@ -31,7 +31,11 @@ pub fn normalise_email(raw: &str) -> Result<String, ValidationError> {
         return bad("is not an e-mail address");
     }
     let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-')) {
+    if labels.len() < 2
+        || labels
+            .iter()
+            .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+    {
         return bad("has no valid domain");
     }
     Ok(email)
@@ -45,10 +49,16 @@ pub fn validate_password(password: &str) -> Result<(), ValidationError> {
         ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(ValidationError::new("password", format!("must be at most {MAX_PASSWORD_BYTES} bytes")));
+        return Err(ValidationError::new(
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
     }
     if password.contains('\0') {
-        return Err(ValidationError::new("password", "must not contain NUL characters"));
+        return Err(ValidationError::new(
+            "password",
+            "must not contain NUL characters",
+        ));
     }
     Ok(())
 }
@@ -58,7 +68,12 @@ pub fn validate_timezone(raw: &str) -> Result<String, ValidationError> {
     raw.trim()
         .parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_owned())
-        .map_err(|_| ValidationError::new("timezone", format!("{raw:?} is not an IANA time zone like Europe/Berlin")))
+        .map_err(|_| {
+            ValidationError::new(
+                "timezone",
+                format!("{raw:?} is not an IANA time zone like Europe/Berlin"),
+            )
+        })
 }
 
 #[cfg(test)]
@@ -67,8 +82,20 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalise_email("  Ada@Example.COM ").as_deref(), Ok("ada@example.com"));
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "a@-x.com"] {
+        assert_eq!(
+            normalise_email("  Ada@Example.COM ").as_deref(),
+            Ok("ada@example.com")
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "a@-x.com",
+        ] {
             assert!(normalise_email(bad).is_err(), "{bad}");
         }
     }

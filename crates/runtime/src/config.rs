@@ -8,7 +8,11 @@ pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
     Missing { name: &'static str, hint: &'static str },
     #[error("{name}={value:?} is invalid: {reason}")]
-    Invalid { name: &'static str, value: String, reason: String },
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 /// The variable's value; unset and empty are the same.
@@ -43,6 +47,10 @@ pub fn flag(name: &'static str, default: bool) -> Result<bool, ConfigError> {
         None => Ok(default),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
         Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-        Some(value) => Err(ConfigError::Invalid { name, value, reason: "expected true or false".into() }),
+        Some(value) => Err(ConfigError::Invalid {
+            name,
+            value,
+            reason: "expected true or false".into(),
+        }),
     }
 }

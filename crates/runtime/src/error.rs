@@ -75,7 +75,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None, headers: Vec::new() }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -113,8 +118,11 @@ impl ApiError {
     /// A dependency (database, sidecar) is unreachable: logged, reported as 503 so clients retry.
     pub fn unavailable(context: &str, cause: &dyn std::fmt::Display) -> Self {
         tracing::warn!(error = %cause, "{context}");
-        Self::new(ErrorCode::Unavailable, "service temporarily unavailable; retry shortly")
-            .with_header("Retry-After", "1")
+        Self::new(
+            ErrorCode::Unavailable,
+            "service temporarily unavailable; retry shortly",
+        )
+        .with_header("Retry-After", "1")
     }
 }
 
@@ -135,7 +143,11 @@ impl ResponseError for ApiError {
             res.insert_header((*name, value.as_str()));
         }
         res.json(ErrorBody {
-            error: ErrorDetail { code: self.code, message: self.message.clone(), field: self.field.clone() },
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message.clone(),
+                field: self.field.clone(),
+            },
         })
     }
 }

@@ -45,7 +45,10 @@ pub struct HealthReport {
 /// Liveness: the process is up and serving.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = HealthReport)))]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(HealthReport { status: "ok", checks: BTreeMap::new() })
+    HttpResponse::Ok().json(HealthReport {
+        status: "ok",
+        checks: BTreeMap::new(),
+    })
 }
 
 /// Readiness: every dependency answered within two seconds.
@@ -69,14 +72,21 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
         checks.insert(check.name(), outcome);
     }
     if ok {
-        HttpResponse::Ok().json(HealthReport { status: "ready", checks })
+        HttpResponse::Ok().json(HealthReport {
+            status: "ready",
+            checks,
+        })
     } else {
         tracing::warn!(?checks, "not ready");
-        HttpResponse::ServiceUnavailable().json(HealthReport { status: "unavailable", checks })
+        HttpResponse::ServiceUnavailable().json(HealthReport {
+            status: "unavailable",
+            checks,
+        })
     }
 }
 
 /// Registers `/health` and `/ready`; the app must provide `web::Data<Readiness>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health)).route("/ready", web::get().to(ready));
+    cfg.route("/health", web::get().to(health))
+        .route("/ready", web::get().to(ready));
 }

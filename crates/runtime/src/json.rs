@@ -43,7 +43,10 @@ fn is_json(req: &HttpRequest) -> bool {
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {limit} bytes"))
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body is larger than {limit} bytes"),
+    )
 }
 
 /// Reads the whole body, refusing to buffer more than `limit` bytes.
@@ -154,10 +157,22 @@ mod tests {
 
     #[test]
     fn malformed_json_and_bad_utf8_are_bad_requests() {
-        assert_eq!(parse_json::<Body>(br#"{"title":"#).unwrap_err().code, ErrorCode::BadRequest);
-        assert_eq!(parse_json::<Body>(b"{\"title\":\"\xff\"}").unwrap_err().code, ErrorCode::BadRequest);
-        assert_eq!(parse_json::<Body>(b"   ").unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(
+            parse_json::<Body>(br#"{"title":"#).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            parse_json::<Body>(b"{\"title\":\"\xff\"}").unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            parse_json::<Body>(b"   ").unwrap_err().code,
+            ErrorCode::BadRequest
+        );
         let deep = "[".repeat(200) + &"]".repeat(200);
-        assert_eq!(parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(
+            parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
     }
 }

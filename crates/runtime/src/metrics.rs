@@ -8,7 +8,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Latency buckets in seconds, from 1 ms to 10 s.
-const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 /// Installs the process-wide recorder once; every later call returns the same handle.
 pub fn handle() -> Option<&'static PrometheusHandle> {
@@ -30,7 +32,9 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 
 async fn render() -> HttpResponse {
     match handle() {
-        Some(h) => HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(h.render()),
+        Some(h) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(h.render()),
         None => HttpResponse::ServiceUnavailable().finish(),
     }
 }

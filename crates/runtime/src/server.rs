@@ -34,9 +34,10 @@ pub fn shutdown_timeout() -> Result<u64, ConfigError> {
 
 /// JSON errors for the built-in query and path extractors.
 pub fn extractor_errors(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(|err, _| {
-        ApiError::bad_request(format!("invalid query string: {err}")).into()
-    }))
+    cfg.app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| ApiError::bad_request(format!("invalid query string: {err}")).into()),
+    )
     .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("not found").into()));
 }
 
@@ -50,7 +51,11 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 #[macro_export]
 macro_rules! wrap_common {
     ($app:expr) => {
-        $app.wrap(actix_web::middleware::ErrorHandlers::new().default_handler($crate::middleware::json_errors))
-            .wrap(actix_web::middleware::from_fn($crate::middleware::request_context))
+        $app.wrap(
+            actix_web::middleware::ErrorHandlers::new().default_handler($crate::middleware::json_errors),
+        )
+        .wrap(actix_web::middleware::from_fn(
+            $crate::middleware::request_context,
+        ))
     };
 }

@@ -28,7 +28,11 @@ pub fn init(default: LogFormat) -> Result<(), ConfigError> {
         Some(v) if v == "pretty" || v == "text" => LogFormat::Pretty,
         Some(v) if v == "auto" => LogFormat::Auto,
         Some(value) => {
-            return Err(ConfigError::Invalid { name: "LOG_FORMAT", value, reason: "expected json or pretty".into() });
+            return Err(ConfigError::Invalid {
+                name: "LOG_FORMAT",
+                value,
+                reason: "expected json or pretty".into(),
+            });
         }
     };
     let json = match format {
@@ -37,9 +41,16 @@ pub fn init(default: LogFormat) -> Result<(), ConfigError> {
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::NONE);
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.compact().try_init()
     };

@@ -15,9 +15,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use taskflow_migration::{Migrator, MigratorTrait};
 
 pub use error::StoreError;
-pub use tasks::{
-    CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats,
-};
+pub use tasks::{CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats};
 pub use users::{NewUser, User, UserRepo, UserWithPassword};
 
 /// Connection settings beyond the URL.
@@ -29,7 +27,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 

@@ -35,7 +35,13 @@ pub struct NewUser {
 
 impl From<users::Model> for User {
     fn from(m: users::Model) -> Self {
-        Self { id: m.id, name: m.name, email: m.email, timezone: m.timezone, created_at: m.created_at }
+        Self {
+            id: m.id,
+            name: m.name,
+            email: m.email,
+            timezone: m.timezone,
+            created_at: m.created_at,
+        }
     }
 }
 
@@ -71,13 +77,22 @@ impl<'a> UserRepo<'a> {
     }
 
     pub async fn find(&self, id: &str) -> Result<Option<User>, StoreError> {
-        Ok(users::Entity::find_by_id(id.to_owned()).one(self.db).await?.map(User::from))
+        Ok(users::Entity::find_by_id(id.to_owned())
+            .one(self.db)
+            .await?
+            .map(User::from))
     }
 
     /// Looks a user up by normalised e-mail address.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<UserWithPassword>, StoreError> {
-        let model = users::Entity::find().filter(users::Column::Email.eq(email)).one(self.db).await?;
-        Ok(model.map(|m| UserWithPassword { password_hash: m.password_hash.clone(), user: m.into() }))
+        let model = users::Entity::find()
+            .filter(users::Column::Email.eq(email))
+            .one(self.db)
+            .await?;
+        Ok(model.map(|m| UserWithPassword {
+            password_hash: m.password_hash.clone(),
+            user: m.into(),
+        }))
     }
 
     /// Creates an identity-provider user unless one with this id exists. When the e-mail address already
@@ -93,7 +108,10 @@ impl<'a> UserRepo<'a> {
             Err(e) => match StoreError::unique(e, "email") {
                 StoreError::Duplicate(_) if new.email.is_some() => {
                     tracing::warn!(user_id = %new.id, "e-mail of an identity-provider user is taken; provisioning without it");
-                    insert(NewUser { email: None, ..new }).await.map(|_| ()).map_err(StoreError::from)
+                    insert(NewUser { email: None, ..new })
+                        .await
+                        .map(|_| ())
+                        .map_err(StoreError::from)
                 }
                 other => Err(other),
             },

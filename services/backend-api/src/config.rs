@@ -25,7 +25,9 @@ pub fn check_secret(secret: &str) -> Result<Vec<u8>, ConfigError> {
         return Err(ConfigError::Invalid {
             name: "JWT_SECRET",
             value: "<redacted>".into(),
-            reason: format!("must be at least {MIN_SECRET_BYTES} bytes; generate one with `openssl rand -hex 32`"),
+            reason: format!(
+                "must be at least {MIN_SECRET_BYTES} bytes; generate one with `openssl rand -hex 32`"
+            ),
         });
     }
     Ok(secret.as_bytes().to_vec())
@@ -37,7 +39,11 @@ pub fn jwks_from_env() -> Result<Option<JwksConfig>, ConfigError> {
         return Ok(None);
     };
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ConfigError::Invalid { name: "JWKS_URL", value: url, reason: "must be an http(s) URL".into() });
+        return Err(ConfigError::Invalid {
+            name: "JWKS_URL",
+            value: url,
+            reason: "must be an http(s) URL".into(),
+        });
     }
     Ok(Some(JwksConfig {
         url,

@@ -32,18 +32,22 @@ impl HandlerError {
             Self::Validation(v) => ApiError::validation(&v.field, &v.message),
             Self::Store(e) => match e {
                 StoreError::Duplicate(what) => {
-                    ApiError::new(ErrorCode::Conflict, format!("this {what} is already in use")).with_field(*what)
+                    ApiError::new(ErrorCode::Conflict, format!("this {what} is already in use"))
+                        .with_field(*what)
                 }
                 StoreError::VersionConflict => ApiError::new(
                     ErrorCode::Conflict,
                     "the task was changed by another request at the same time; fetch it and try again",
                 ),
                 StoreError::InvalidCursor(c) => ApiError::bad_request(c.to_string()).with_field("cursor"),
-                StoreError::MissingReference => ApiError::not_found("the user of this token no longer exists"),
-                StoreError::Unavailable(_) => {
-                    ApiError::new(ErrorCode::Unavailable, "service temporarily unavailable; retry shortly")
-                        .with_header("Retry-After", "1")
+                StoreError::MissingReference => {
+                    ApiError::not_found("the user of this token no longer exists")
                 }
+                StoreError::Unavailable(_) => ApiError::new(
+                    ErrorCode::Unavailable,
+                    "service temporarily unavailable; retry shortly",
+                )
+                .with_header("Retry-After", "1"),
                 StoreError::Corrupt(_) | StoreError::Database(_) => {
                     ApiError::new(ErrorCode::Internal, "internal server error")
                 }

@@ -42,12 +42,18 @@ pub struct ApiState {
 
 impl ApiState {
     pub async fn connect(config: &ApiConfig) -> Result<Self, StartupError> {
-        let options = StoreOptions { max_connections: config.db_max_connections, ..StoreOptions::default() };
+        let options = StoreOptions {
+            max_connections: config.db_max_connections,
+            ..StoreOptions::default()
+        };
         let store = Store::connect(&config.database_url, &options).await?;
         store.migrate().await?;
         let jwks = config.jwks.clone().map(JwksVerifier::new).transpose()?;
         let auth = Authenticator::new(
-            LocalTokenConfig { secret: config.jwt_secret.clone(), ttl_days: config.token_ttl_days },
+            LocalTokenConfig {
+                secret: config.jwt_secret.clone(),
+                ttl_days: config.token_ttl_days,
+            },
             jwks,
         );
         Ok(Self { store, auth })
@@ -96,12 +102,14 @@ impl Application {
         let routes = configure(&state);
         let readiness = web::Data::new(readiness(&state));
         let server = HttpServer::new(move || {
-            wrap_common!(App::new()
-                .app_data(readiness.clone())
-                .configure(taskflow_runtime::health::configure)
-                .configure(taskflow_runtime::metrics::configure)
-                .configure(routes.clone())
-                .default_service(web::to(server::not_found)))
+            wrap_common!(
+                App::new()
+                    .app_data(readiness.clone())
+                    .configure(taskflow_runtime::health::configure)
+                    .configure(taskflow_runtime::metrics::configure)
+                    .configure(routes.clone())
+                    .default_service(web::to(server::not_found))
+            )
         })
         .shutdown_timeout(server::shutdown_timeout()?)
         .listen(listener)

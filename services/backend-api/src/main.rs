@@ -13,7 +13,9 @@ async fn main() -> std::process::ExitCode {
         let config = ApiConfig::from_env()?;
         let app = Application::build(config).await?;
         tracing::info!(port = app.port(), "backend-api listening");
-        app.run().await.map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))
+        app.run()
+            .await
+            .map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))
     };
     match result.await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -37,7 +37,9 @@ impl Modify for BearerAuth {
 pub struct ApiDoc;
 
 async fn docs_redirect() -> HttpResponse {
-    HttpResponse::Found().insert_header(("Location", "/docs/")).finish()
+    HttpResponse::Found()
+        .insert_header(("Location", "/docs/"))
+        .finish()
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -11,7 +11,10 @@ pub struct StoreProvisioner(pub Store);
 impl Provisioner for StoreProvisioner {
     fn ensure_user<'a>(&'a self, identity: &'a Identity) -> ProvisionFuture<'a> {
         Box::pin(async move {
-            let email = identity.email.as_deref().and_then(|e| taskflow_domain::user::normalise_email(e).ok());
+            let email = identity
+                .email
+                .as_deref()
+                .and_then(|e| taskflow_domain::user::normalise_email(e).ok());
             let name = identity
                 .name
                 .as_deref()

@@ -30,13 +30,16 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), settings::SettingsError> {
     let settings = settings::Settings::from_env()?;
     let state = ApiState::connect(&settings.api).await?;
-    let listener = server::bind(&settings.api.host, settings.api.port).map_err(taskflow_backend_api::StartupError::from)?;
+    let listener = server::bind(&settings.api.host, settings.api.port)
+        .map_err(taskflow_backend_api::StartupError::from)?;
     let app = Application::serve(state, listener)?;
     let base = format!("http://{}:{}", settings.api.host, app.port());
     tracing::info!(database = %settings.database_label, data_dir = %settings.data_dir.display(), "taskflow ready");
     println!("TaskFlow is listening on {base}");
     println!("  API docs:  {base}/docs");
     println!("  Database:  {}", settings.database_label);
-    app.run().await.map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))?;
+    app.run()
+        .await
+        .map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))?;
     Ok(())
 }

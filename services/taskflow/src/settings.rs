@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
-use taskflow_backend_api::config::{self as api_config, ApiConfig};
 use taskflow_backend_api::StartupError;
+use taskflow_backend_api::config::{self as api_config, ApiConfig};
 use taskflow_runtime::config::{self, ConfigError};
 
 const SECRET_FILE: &str = "jwt_secret";
@@ -29,7 +29,10 @@ pub struct Settings {
 }
 
 fn data_dir_error(path: &Path) -> impl FnOnce(std::io::Error) -> SettingsError + '_ {
-    move |source| SettingsError::DataDir { path: path.display().to_string(), source }
+    move |source| SettingsError::DataDir {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// The secret from `JWT_SECRET`, or the one kept in the data directory (created on first run).
@@ -39,8 +42,12 @@ fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, SettingsError> {
     }
     let path = data_dir.join(SECRET_FILE);
     match fs::read_to_string(&path) {
-        Ok(existing) if existing.trim().len() >= api_config::MIN_SECRET_BYTES => return Ok(existing.trim().as_bytes().to_vec()),
-        Ok(_) => tracing::warn!(path = %path.display(), "stored JWT secret is too short; generating a new one"),
+        Ok(existing) if existing.trim().len() >= api_config::MIN_SECRET_BYTES => {
+            return Ok(existing.trim().as_bytes().to_vec());
+        }
+        Ok(_) => {
+            tracing::warn!(path = %path.display(), "stored JWT secret is too short; generating a new one")
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(data_dir_error(&path)(e)),
     }
@@ -82,6 +89,10 @@ impl Settings {
             jwks: api_config::jwks_from_env()?,
             db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
         };
-        Ok(Self { api, data_dir, database_label: redact(&database_url) })
+        Ok(Self {
+            api,
+            data_dir,
+            database_label: redact(&database_url),
+        })
     }
 }

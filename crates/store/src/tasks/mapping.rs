@@ -11,7 +11,12 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 }
 
 pub(super) fn active_task(task: &Task) -> Result<tasks::ActiveModel, StoreError> {
-    let recurrence = task.recurrence.as_ref().map(serde_json::to_value).transpose().map_err(corrupt)?;
+    let recurrence = task
+        .recurrence
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(corrupt)?;
     Ok(tasks::ActiveModel {
         id: Set(task.id),
         user_id: Set(task.user_id.clone()),
@@ -41,7 +46,8 @@ pub(super) fn reminder(m: task_reminders::Model) -> Reminder {
 }
 
 pub(super) fn task(m: tasks::Model, reminders: Vec<task_reminders::Model>) -> Result<Task, StoreError> {
-    let priority = Priority::from_rank(m.priority).ok_or_else(|| corrupt(format!("priority {}", m.priority)))?;
+    let priority =
+        Priority::from_rank(m.priority).ok_or_else(|| corrupt(format!("priority {}", m.priority)))?;
     let category = Category::parse(&m.category).ok_or_else(|| corrupt(format!("category {}", m.category)))?;
     let tags: Vec<String> = serde_json::from_value(m.tags).map_err(|e| corrupt(format!("tags: {e}")))?;
     let recurrence: Option<Recurrence> = m

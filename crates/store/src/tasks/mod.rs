@@ -6,8 +6,7 @@ mod stats;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use taskflow_domain::{NewTask, Reminder, ReminderSpec, Task, TaskChanges};
 use uuid::Uuid;
@@ -48,7 +47,9 @@ impl<'a> TaskRepo<'a> {
             version: 1,
         };
         let txn = self.db.begin().await?;
-        tasks::Entity::insert(mapping::active_task(&task)?).exec_without_returning(&txn).await?;
+        tasks::Entity::insert(mapping::active_task(&task)?)
+            .exec_without_returning(&txn)
+            .await?;
         let reminders = insert_reminders(&txn, &task, &new.reminders, now).await?;
         txn.commit().await?;
         Ok(Task { reminders, ..task })
@@ -102,7 +103,10 @@ impl<'a> TaskRepo<'a> {
             None => task.reminders.clone(),
         };
         txn.commit().await?;
-        Ok(Task { reminders, ..task.clone() })
+        Ok(Task {
+            reminders,
+            ..task.clone()
+        })
     }
 
     /// Deletes one of the user's tasks; `false` when there was none.
@@ -161,7 +165,9 @@ async fn insert_reminders(
         fired_at: Set(None),
         created_at: Set(now),
     });
-    task_reminders::Entity::insert_many(rows).exec_without_returning(db).await?;
+    task_reminders::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     reminders.sort_by_key(|r| r.remind_at);
     Ok(reminders)
 }

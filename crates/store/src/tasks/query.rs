@@ -109,7 +109,12 @@ impl Cursor {
             SortBy::Priority => SortKey::Rank(task.priority.rank()),
             SortBy::Title => SortKey::Text(task.title.clone()),
         };
-        Self { sort_by, order, key, id: task.id }
+        Self {
+            sort_by,
+            order,
+            key,
+            id: task.id,
+        }
     }
 
     fn encode(&self) -> String {
@@ -117,7 +122,9 @@ impl Cursor {
     }
 
     fn decode(raw: &str, sort_by: SortBy, order: SortOrder) -> Result<Self, CursorError> {
-        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| CursorError::Malformed)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .map_err(|_| CursorError::Malformed)?;
         let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)?;
         if cursor.sort_by != sort_by || cursor.order != order {
             return Err(CursorError::SortMismatch);
@@ -144,9 +151,15 @@ impl Cursor {
             } else {
                 (col.lt(value.clone()), tasks::Column::Id.lt(self.id))
             };
-            Condition::any().add(past_key).add(Condition::all().add(col.eq(value)).add(past_id))
+            Condition::any()
+                .add(past_key)
+                .add(Condition::all().add(col.eq(value)).add(past_id))
         };
-        let id_after = if asc { tasks::Column::Id.gt(self.id) } else { tasks::Column::Id.lt(self.id) };
+        let id_after = if asc {
+            tasks::Column::Id.gt(self.id)
+        } else {
+            tasks::Column::Id.lt(self.id)
+        };
         match (self.sort_by, self.key) {
             (SortBy::DueAt, SortKey::Time(None)) => {
                 Condition::all().add(tasks::Column::DueAt.is_null()).add(id_after)
@@ -208,9 +221,14 @@ pub(super) async fn list(
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
         let pattern = escape_like(search);
         let like = |col: tasks::Column| {
-            Expr::expr(Func::lower(Expr::col((tasks::Entity, col)))).like(LikeExpr::new(pattern.clone()).escape('\\'))
+            Expr::expr(Func::lower(Expr::col((tasks::Entity, col))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
-        cond = cond.add(Condition::any().add(like(tasks::Column::Title)).add(like(tasks::Column::Description)));
+        cond = cond.add(
+            Condition::any()
+                .add(like(tasks::Column::Title))
+                .add(like(tasks::Column::Description)),
+        );
     }
     if let Some(t) = filter.due_before {
         cond = cond.add(tasks::Column::DueAt.lt(t));
@@ -219,12 +237,16 @@ pub(super) async fn list(
         cond = cond.add(tasks::Column::DueAt.gt(t));
     }
     if let Some(raw) = &filter.cursor {
-        let cursor = Cursor::decode(raw, filter.sort_by, filter.sort_order)
-            .map_err(StoreError::InvalidCursor)?;
+        let cursor =
+            Cursor::decode(raw, filter.sort_by, filter.sort_order).map_err(StoreError::InvalidCursor)?;
         cond = cond.add(cursor.condition());
     }
 
-    let order = if filter.sort_order == SortOrder::Asc { Order::Asc } else { Order::Desc };
+    let order = if filter.sort_order == SortOrder::Asc {
+        Order::Asc
+    } else {
+        Order::Desc
+    };
     let key = match filter.sort_by {
         SortBy::CreatedAt => tasks::Column::CreatedAt,
         SortBy::DueAt => tasks::Column::DueAt,
@@ -238,7 +260,11 @@ pub(super) async fn list(
         select.order_by(key, order.clone())
     };
     let limit = Ord::max(filter.limit, 1);
-    let mut models = select.order_by(tasks::Column::Id, order).limit(limit + 1).all(db).await?;
+    let mut models = select
+        .order_by(tasks::Column::Id, order)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
     let has_more = models.len() as u64 > limit;
     models.truncate(limit as usize);
 
@@ -262,7 +288,11 @@ pub(super) async fn list(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let next_cursor = has_more
-        .then(|| tasks.last().map(|t| Cursor::after(t, filter.sort_by, filter.sort_order).encode()))
+        .then(|| {
+            tasks
+                .last()
+                .map(|t| Cursor::after(t, filter.sort_by, filter.sort_order).encode())
+        })
         .flatten();
     Ok(TaskPage { tasks, next_cursor })
 }
@@ -278,12 +308,28 @@ mod tests {
 
     #[test]
     fn cursors_are_checked_against_the_sort() {
-        let c = Cursor { sort_by: SortBy::Title, order: SortOrder::Asc, key: SortKey::Text("a".into()), id: Uuid::nil() };
+        let c = Cursor {
+            sort_by: SortBy::Title,
+            order: SortOrder::Asc,
+            key: SortKey::Text("a".into()),
+            id: Uuid::nil(),
+        };
         let raw = c.encode();
         assert!(Cursor::decode(&raw, SortBy::Title, SortOrder::Asc).is_ok());
-        assert_eq!(Cursor::decode(&raw, SortBy::Title, SortOrder::Desc).unwrap_err(), CursorError::SortMismatch);
-        assert_eq!(Cursor::decode("not-a-cursor", SortBy::Title, SortOrder::Asc).unwrap_err(), CursorError::Malformed);
-        let wrong_key = Cursor { sort_by: SortBy::Priority, order: SortOrder::Asc, key: SortKey::Text("a".into()), id: Uuid::nil() };
+        assert_eq!(
+            Cursor::decode(&raw, SortBy::Title, SortOrder::Desc).unwrap_err(),
+            CursorError::SortMismatch
+        );
+        assert_eq!(
+            Cursor::decode("not-a-cursor", SortBy::Title, SortOrder::Asc).unwrap_err(),
+            CursorError::Malformed
+        );
+        let wrong_key = Cursor {
+            sort_by: SortBy::Priority,
+            order: SortOrder::Asc,
+            key: SortKey::Text("a".into()),
+            id: Uuid::nil(),
+        };
         assert_eq!(
             Cursor::decode(&wrong_key.encode(), SortBy::Priority, SortOrder::Asc).unwrap_err(),
             CursorError::Malformed

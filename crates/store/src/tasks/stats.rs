@@ -29,7 +29,9 @@ pub(super) async fn stats(
     now: DateTime<Utc>,
 ) -> Result<TaskStats, StoreError> {
     let overdue = Expr::case(
-        Expr::col(tasks::Column::Completed).eq(false).and(Expr::col(tasks::Column::DueAt).lt(now)),
+        Expr::col(tasks::Column::Completed)
+            .eq(false)
+            .and(Expr::col(tasks::Column::DueAt).lt(now)),
         1,
     )
     .finally(0);
@@ -39,7 +41,10 @@ pub(super) async fn stats(
         .column(tasks::Column::Category)
         .column(tasks::Column::Completed)
         .column_as(Expr::col(tasks::Column::Id).count(), "n")
-        .column_as(Expr::expr(Func::coalesce([Func::sum(overdue).into(), Expr::val(0i64)])), "overdue")
+        .column_as(
+            Expr::expr(Func::coalesce([Func::sum(overdue).into(), Expr::val(0i64)])),
+            "overdue",
+        )
         .filter(tasks::Column::UserId.eq(user_id))
         .group_by(tasks::Column::Priority)
         .group_by(tasks::Column::Category)
@@ -62,9 +67,11 @@ pub(super) async fn stats(
             stats.pending += n;
         }
         stats.overdue += overdue;
-        let p = Priority::from_rank(priority).ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?;
+        let p = Priority::from_rank(priority)
+            .ok_or_else(|| StoreError::Corrupt(format!("priority {priority}")))?;
         *stats.by_priority.entry(p.as_str()).or_default() += n;
-        let c = Category::parse(&category).ok_or_else(|| StoreError::Corrupt(format!("category {category}")))?;
+        let c =
+            Category::parse(&category).ok_or_else(|| StoreError::Corrupt(format!("category {category}")))?;
         *stats.by_category.entry(c.as_str()).or_default() += n;
     }
     Ok(stats)

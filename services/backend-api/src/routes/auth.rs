@@ -130,7 +130,11 @@ pub async fn login(
         access_token: issued.token,
         token_type: "bearer",
         expires_in: issued.expires_in,
-        user: UserSummary { id: user.id, name: user.name, email: user.email },
+        user: UserSummary {
+            id: user.id,
+            name: user.name,
+            email: user.email,
+        },
     }))
 }
 

@@ -48,23 +48,35 @@ fn bad(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 fn one_of<T: Copy>(field: &str, value: &str, options: &[(&str, T)]) -> Result<T, ApiError> {
-    options.iter().find(|(name, _)| name.eq_ignore_ascii_case(value.trim())).map(|(_, v)| *v).ok_or_else(|| {
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        bad(field, format!("must be one of {}", names.join(", ")))
-    })
+    options
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value.trim()))
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+            bad(field, format!("must be one of {}", names.join(", ")))
+        })
 }
 
 fn instant(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
     DateTime::parse_from_rfc3339(value.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| bad(field, "must be an RFC 3339 timestamp such as 2026-12-01T09:00:00Z"))
+        .map_err(|_| {
+            bad(
+                field,
+                "must be an RFC 3339 timestamp such as 2026-12-01T09:00:00Z",
+            )
+        })
 }
 
 /// Parses the raw query string into a [`TaskFilter`].
 pub fn parse(query: &str) -> Result<TaskFilter, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
         .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
-    let mut filter = TaskFilter { limit: DEFAULT_LIMIT, ..TaskFilter::default() };
+    let mut filter = TaskFilter {
+        limit: DEFAULT_LIMIT,
+        ..TaskFilter::default()
+    };
     let mut seen: Vec<&str> = Vec::new();
     for (key, value) in &pairs {
         text::filter_value(key, value, MAX_CURSOR_CHARS).map_err(|e| bad(&e.field, e.message))?;
@@ -79,15 +91,21 @@ pub fn parse(query: &str) -> Result<TaskFilter, ApiError> {
                 filter.status = one_of(
                     key,
                     value,
-                    &[("all", StatusFilter::All), ("pending", StatusFilter::Pending), ("completed", StatusFilter::Completed)],
+                    &[
+                        ("all", StatusFilter::All),
+                        ("pending", StatusFilter::Pending),
+                        ("completed", StatusFilter::Completed),
+                    ],
                 )?
             }
             "priority" => {
-                filter.priority = Some(Priority::parse(value).ok_or_else(|| bad(key, "must be one of low, medium, high"))?)
+                filter.priority =
+                    Some(Priority::parse(value).ok_or_else(|| bad(key, "must be one of low, medium, high"))?)
             }
             "category" => {
                 filter.category = Some(
-                    Category::parse(value).ok_or_else(|| bad(key, "must be one of work, personal, home, other"))?,
+                    Category::parse(value)
+                        .ok_or_else(|| bad(key, "must be one of work, personal, home, other"))?,
                 )
             }
             "tag" => {
@@ -120,7 +138,9 @@ pub fn parse(query: &str) -> Result<TaskFilter, ApiError> {
                     ],
                 )?
             }
-            "sort_order" => filter.sort_order = one_of(key, value, &[("asc", SortOrder::Asc), ("desc", SortOrder::Desc)])?,
+            "sort_order" => {
+                filter.sort_order = one_of(key, value, &[("asc", SortOrder::Asc), ("desc", SortOrder::Desc)])?
+            }
             "limit" => {
                 filter.limit = value
                     .trim()

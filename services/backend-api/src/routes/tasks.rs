@@ -58,7 +58,8 @@ fn not_found() -> HandlerError {
 }
 
 fn etag(task: &Task) -> (header::HeaderName, HeaderValue) {
-    let value = HeaderValue::from_str(&format!("\"{}\"", task.version)).unwrap_or(HeaderValue::from_static("\"0\""));
+    let value =
+        HeaderValue::from_str(&format!("\"{}\"", task.version)).unwrap_or(HeaderValue::from_static("\"0\""));
     (header::ETAG, value)
 }
 
@@ -71,15 +72,17 @@ fn if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let raw = value.to_str().map_err(|_| ApiError::bad_request("If-Match must be ASCII").with_field("If-Match"))?;
+    let raw = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match must be ASCII").with_field("If-Match"))?;
     let raw = raw.trim();
     if raw == "*" {
         return Ok(None);
     }
     let tag = raw.strip_prefix("W/").unwrap_or(raw).trim_matches('"');
-    tag.parse::<i64>()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("If-Match must be the task's ETag, e.g. \"3\"").with_field("If-Match"))
+    tag.parse::<i64>().map(Some).map_err(|_| {
+        ApiError::bad_request("If-Match must be the task's ETag, e.g. \"3\"").with_field("If-Match")
+    })
 }
 
 /// List the caller's tasks with filters, sorting and cursor pagination.
@@ -96,7 +99,10 @@ pub async fn list(
     caller.must_be(&path)?;
     let filter = task_query::parse(req.query_string())?;
     let page = store.tasks().list(&caller.user_id, &filter).await?;
-    Ok(HttpResponse::Ok().json(TaskPage { tasks: page.tasks, next_cursor: page.next_cursor }))
+    Ok(HttpResponse::Ok().json(TaskPage {
+        tasks: page.tasks,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Create a task.
@@ -117,7 +123,10 @@ pub async fn create(
     let task = store.tasks().create(&caller.user_id, new, time::now()).await?;
     tracing::info!(task_id = %task.id, "task created");
     let mut res = HttpResponse::Created();
-    res.insert_header((header::LOCATION, format!("/api/{}/tasks/{}", caller.user_id, task.id)));
+    res.insert_header((
+        header::LOCATION,
+        format!("/api/{}/tasks/{}", caller.user_id, task.id),
+    ));
     Ok(task_response(res, &task))
 }
 
@@ -132,7 +141,11 @@ pub async fn get(
 ) -> HandlerResult<HttpResponse> {
     let (user_id, id) = path.into_inner();
     caller.must_be(&user_id)?;
-    let task = store.tasks().get(&caller.user_id, task_id(&id)?).await?.ok_or_else(not_found)?;
+    let task = store
+        .tasks()
+        .get(&caller.user_id, task_id(&id)?)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(task_response(HttpResponse::Ok(), &task))
 }
 
@@ -151,7 +164,10 @@ async fn apply_update(
         {
             return Err(ApiError::new(
                 ErrorCode::PreconditionFailed,
-                format!("the task is at version {}, not {v}; fetch it and try again", current.version),
+                format!(
+                    "the task is at version {}, not {v}; fetch it and try again",
+                    current.version
+                ),
             )
             .into());
         }
@@ -164,7 +180,11 @@ async fn apply_update(
             Ok(task) => return Ok(task),
             Err(StoreError::VersionConflict) if expected.is_none() => continue,
             Err(StoreError::VersionConflict) => {
-                return Err(ApiError::new(ErrorCode::PreconditionFailed, "the task changed; fetch it and try again").into());
+                return Err(ApiError::new(
+                    ErrorCode::PreconditionFailed,
+                    "the task changed; fetch it and try again",
+                )
+                .into());
             }
             Err(e) => return Err(e.into()),
         }
@@ -221,16 +241,34 @@ pub async fn complete(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
         if !json {
-            return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as application/json").into());
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/json",
+            )
+            .into());
         }
         Some(parse_json::<CompleteRequest>(&body)?.completed)
     };
     let expected = if_match(&req)?;
     let target = match explicit {
         Some(c) => c,
-        None => !store.tasks().get(&caller.user_id, id).await?.ok_or_else(not_found)?.completed,
+        None => {
+            !store
+                .tasks()
+                .get(&caller.user_id, id)
+                .await?
+                .ok_or_else(not_found)?
+                .completed
+        }
     };
-    let task = apply_update(&store, &caller.user_id, id, expected, &TaskUpdate::completion(target)).await?;
+    let task = apply_update(
+        &store,
+        &caller.user_id,
+        id,
+        expected,
+        &TaskUpdate::completion(target),
+    )
+    .await?;
     Ok(task_response(HttpResponse::Ok(), &task))
 }
 
@@ -278,7 +316,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/{user_id}")
             .route("/stats", web::get().to(stats))
-            .service(web::resource("/tasks").route(web::get().to(list)).route(web::post().to(create)))
+            .service(
+                web::resource("/tasks")
+                    .route(web::get().to(list))
+                    .route(web::post().to(create)),
+            )
             .service(
                 web::resource("/tasks/{task_id}")
                     .route(web::get().to(get))

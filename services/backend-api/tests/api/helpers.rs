@@ -1,0 +1,241 @@
+//! Spawning the app for a test, and the client-side helpers every test uses.
+
+use std::net::TcpListener;
+
+use reqwest::{Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use taskflow_auth::JwksConfig;
+use taskflow_backend_api::{ApiConfig, ApiState, Application};
+
+pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+/// A database that exists for one test.
+pub enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async; a short-lived runtime on its own thread removes the database.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let db = Database::connect(&admin_url).await.ok()?;
+                    db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// A fresh database: a new PostgreSQL database under `TEST_DATABASE_URL`, or a temporary SQLite file.
+pub async fn test_database() -> (String, TestDb) {
+    match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(admin_url) => {
+            let name = format!("tf_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("TEST_DATABASE_URL unreachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            (
+                with_database(&admin_url, &name),
+                TestDb::Postgres { admin_url, name },
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, TestDb::Sqlite(dir))
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    _db: TestDb,
+}
+
+/// A registered user with a token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(None).await
+    }
+
+    pub async fn spawn_with(jwks: Option<JwksConfig>) -> Self {
+        let (database_url, db) = test_database().await;
+        let config = ApiConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            database_url,
+            jwt_secret: SECRET.as_bytes().to_vec(),
+            token_ttl_days: 7,
+            jwks,
+            db_max_connections: 5,
+        };
+        let state = ApiState::connect(&config).await.expect("connect");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = Application::serve(state, listener).expect("serve");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run());
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, name: &str, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/register",
+            None,
+            &json!({"name": name, "email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers and logs in a new user with a unique e-mail address.
+    pub async fn user(&self) -> TestUser {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        let res = self.register("Test User", &email, "correct horse battery").await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = self
+            .login(&email, "correct horse battery")
+            .await
+            .json()
+            .await
+            .unwrap();
+        TestUser {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            token: body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a task and returns its JSON.
+    pub async fn create_task(&self, user: &TestUser, body: Value) -> Value {
+        let res = self
+            .post_json(&format!("/api/{}/tasks", user.id), Some(&user.token), &body)
+            .await;
+        let status = res.status();
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{json}");
+        json
+    }
+
+    pub async fn list(&self, user: &TestUser, query: &str) -> Value {
+        let res = self
+            .get(&format!("/api/{}/tasks?{query}", user.id), &user.token)
+            .await;
+        let status = res.status();
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{query}: {json}");
+        json
+    }
+}
+
+/// Asserts an error response: status, JSON shape, code and (optionally) field.
+pub async fn assert_error(res: Response, status: StatusCode, code: &str, field: Option<&str>) -> Value {
+    assert_eq!(res.status(), status);
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    if let Some(field) = field {
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    body
+}
+
+pub fn titles(page: &Value) -> Vec<String> {
+    page["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect()
+}

@@ -1,0 +1,11 @@
+//! backend-api's integration tests: the real app on port 0 with its own database per test —
+//! SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod helpers;
+mod jwks;
+mod list;
+mod ops;
+mod tasks;
+mod validation;
