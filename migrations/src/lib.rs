@@ -9,12 +9,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_users_and_tasks;
+mod m20261123_000002_event_backbone;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_users_and_tasks::Migration)]
+        vec![
+            Box::new(m20261123_000001_users_and_tasks::Migration),
+            Box::new(m20261123_000002_event_backbone::Migration),
+        ]
     }
 }

@@ -4,6 +4,7 @@
 //! assistant's tools and the event consumers, and so they can be tested exhaustively without I/O.
 
 pub mod error;
+pub mod events;
 pub mod recurrence;
 pub mod reminder;
 pub mod tags;
@@ -13,6 +14,7 @@ pub mod time;
 pub mod user;
 
 pub use error::ValidationError;
+pub use events::{EventType, TaskEvent};
 pub use recurrence::{RRule, Recurrence, RecurrenceAnchor, RecurrenceInput, RecurrenceRule};
 pub use reminder::ReminderSpec;
 pub use task::{Category, CreateTask, NewTask, Priority, Reminder, Task, TaskChanges, TaskUpdate};

@@ -186,6 +186,57 @@ pub struct NewTask {
     pub parent_task_id: Option<Uuid>,
 }
 
+impl NewTask {
+    /// The task this creates for `user_id` at `now`, with fresh ids for it and its reminders.
+    pub fn into_task(self, user_id: &str, now: DateTime<Utc>) -> Task {
+        let reminders = build_reminders(&self.reminders, self.due_at, &[]);
+        Task {
+            id: Uuid::now_v7(),
+            user_id: user_id.to_owned(),
+            title: self.title,
+            description: self.description,
+            priority: self.priority,
+            category: self.category,
+            tags: self.tags,
+            completed: false,
+            completed_at: None,
+            due_at: self.due_at,
+            recurrence: self.recurrence,
+            reminders,
+            parent_task_id: self.parent_task_id,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+/// Turns rules into reminders, sorted by time. A rule that yields the same instant as an existing
+/// reminder keeps that reminder (its id and whether it fired); anything else is new and unfired.
+pub fn build_reminders(
+    specs: &[ReminderSpec],
+    due_at: Option<DateTime<Utc>>,
+    existing: &[Reminder],
+) -> Vec<Reminder> {
+    let mut out: Vec<Reminder> = specs
+        .iter()
+        .filter_map(|spec| {
+            let remind_at = spec.fire_time(due_at)?;
+            let kept = existing
+                .iter()
+                .find(|r| r.remind_at == remind_at && r.minutes_before_due == spec.minutes_before_due);
+            Some(kept.cloned().unwrap_or(Reminder {
+                id: Uuid::now_v7(),
+                remind_at,
+                minutes_before_due: spec.minutes_before_due,
+                fired_at: None,
+            }))
+        })
+        .collect();
+    out.sort_by_key(|r| (r.remind_at, r.id));
+    out
+}
+
 fn title(raw: &str) -> Result<String, ValidationError> {
     text::single_line("title", raw, MAX_TITLE_CHARS)
 }
@@ -257,8 +308,8 @@ pub struct TaskChanges {
     pub task: Task,
     /// Names of the fields whose value changed, in a stable order.
     pub changed: Vec<&'static str>,
-    /// The new reminder rules, when the reminders must be rewritten (explicitly, or because the due date moved).
-    pub reminders: Option<Vec<ReminderSpec>>,
+    /// Whether the stored reminders must be rewritten from `task.reminders`.
+    pub reminders_replaced: bool,
 }
 
 impl TaskChanges {
@@ -327,12 +378,16 @@ impl TaskUpdate {
             }
             None => None,
         };
-        if let Some(specs) = &reminders {
-            let before: Vec<ReminderSpec> = current.reminders.iter().map(Reminder::spec).collect();
-            if &before != specs || due_moved {
-                changed.push("reminders");
+        let reminders_replaced = match &reminders {
+            Some(specs) => {
+                next.reminders = build_reminders(specs, next.due_at, &current.reminders);
+                if next.reminders != current.reminders {
+                    changed.push("reminders");
+                }
+                true
             }
-        }
+            None => false,
+        };
 
         if !changed.is_empty() {
             next.updated_at = now;
@@ -341,7 +396,7 @@ impl TaskUpdate {
         Ok(TaskChanges {
             task: next,
             changed,
-            reminders,
+            reminders_replaced,
         })
     }
 }
@@ -448,11 +503,33 @@ mod tests {
             .apply(&current, time::now())
             .unwrap();
         assert_eq!(moved.changed, vec!["due_at", "reminders"]);
-        assert_eq!(moved.reminders.unwrap()[0].minutes_before_due, Some(30));
+        assert!(moved.reminders_replaced);
+        assert_eq!(moved.task.reminders[0].minutes_before_due, Some(30));
+        assert_eq!(
+            moved.task.reminders[0].remind_at,
+            "2026-05-02T09:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
         let err = update(r#"{"due_at":null}"#)
             .apply(&current, time::now())
             .unwrap_err();
         assert_eq!(err.field, "reminders[0].minutes_before_due");
+    }
+
+    #[test]
+    fn unchanged_reminders_keep_their_identity_and_fired_state() {
+        let mut current = task();
+        current.reminders[0].fired_at = Some(time::now());
+        let same = update(r#"{"reminders":[{"minutes_before_due":30}],"title":"x"}"#)
+            .apply(&current, time::now())
+            .unwrap();
+        assert_eq!(same.task.reminders, current.reminders);
+        assert_eq!(same.changed, vec!["title"]);
+        let added = update(r#"{"reminders":[{"minutes_before_due":30},{"minutes_before_due":5}]}"#)
+            .apply(&current, time::now())
+            .unwrap();
+        assert_eq!(added.task.reminders.len(), 2);
+        assert!(added.task.reminders.contains(&current.reminders[0]));
+        assert_eq!(added.changed, vec!["reminders"]);
     }
 
     #[test]

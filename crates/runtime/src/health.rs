@@ -12,7 +12,8 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// `Ok(detail)` when healthy (e.g. `"ok"`, `"3 pending, oldest 0.2 s"`), `Err(why)` when not.
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
 
 /// A dependency `/ready` must reach.
 pub trait ReadinessCheck: Send + Sync {
@@ -37,7 +38,7 @@ impl Readiness {
 pub struct HealthReport {
     /// `ok`, `ready` or `unavailable`.
     pub status: &'static str,
-    /// Each dependency: `ok` or what went wrong.
+    /// Each dependency: `ok` (or a status detail), or what went wrong.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub checks: BTreeMap<&'static str, String>,
 }
@@ -59,7 +60,7 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let mut ok = true;
     for check in &readiness.checks {
         let outcome = match tokio::time::timeout(Duration::from_secs(2), check.check()).await {
-            Ok(Ok(())) => "ok".to_owned(),
+            Ok(Ok(detail)) => detail,
             Ok(Err(e)) => {
                 ok = false;
                 e

@@ -59,3 +59,38 @@ macro_rules! wrap_common {
         ))
     };
 }
+
+/// A bound HTTP server with the shared middleware, health, readiness and metrics routes.
+pub struct Served {
+    pub port: u16,
+    pub server: actix_web::dev::Server,
+}
+
+/// Serves `routes` on `listener` with everything every service shares: request ids and access logs,
+/// JSON errors, `/health`, `/ready` (running `readiness`), `/metrics`, and graceful shutdown.
+pub fn serve<F>(
+    listener: TcpListener,
+    readiness: crate::health::Readiness,
+    routes: F,
+) -> Result<Served, ServeError>
+where
+    F: FnOnce(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let port = listener.local_addr()?.port();
+    let readiness = web::Data::new(readiness);
+    let server = actix_web::HttpServer::new(move || {
+        crate::wrap_common!(
+            actix_web::App::new()
+                .app_data(readiness.clone())
+                .configure(extractor_errors)
+                .configure(crate::health::configure)
+                .configure(crate::metrics::configure)
+                .configure(routes.clone())
+                .default_service(web::to(not_found))
+        )
+    })
+    .shutdown_timeout(shutdown_timeout()?)
+    .listen(listener)?
+    .run();
+    Ok(Served { port, server })
+}

@@ -3,8 +3,10 @@
 //! One code path serves PostgreSQL and SQLite. The few places where the dialects differ (JSON tag
 //! containment) are confined to this crate; no handler builds SQL.
 
+mod coordination;
 pub mod entity;
 mod error;
+mod outbox;
 mod tasks;
 mod users;
 
@@ -14,7 +16,9 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use taskflow_migration::{Migrator, MigratorTrait};
 
+pub use coordination::{DeadLetter, DeadLetterRepo, LeaseRepo, ProcessedEventRepo};
 pub use error::StoreError;
+pub use outbox::{OutboxMessage, OutboxRepo, OutboxSignal, OutboxStats};
 pub use tasks::{CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats};
 pub use users::{NewUser, User, UserRepo, UserWithPassword};
 
@@ -38,6 +42,7 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    signal: OutboxSignal,
 }
 
 impl Store {
@@ -58,7 +63,10 @@ impl Store {
                     .create_if_missing(true)
             });
         let db = Database::connect(opts).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            signal: OutboxSignal::default(),
+        })
     }
 
     /// Applies pending migrations.
@@ -86,7 +94,28 @@ impl Store {
     }
 
     pub fn tasks(&self) -> TaskRepo<'_> {
-        TaskRepo::new(&self.db)
+        TaskRepo::new(&self.db, &self.signal)
+    }
+
+    pub fn outbox(&self) -> OutboxRepo<'_> {
+        OutboxRepo::new(&self.db)
+    }
+
+    /// Fires after every commit that added outbox rows in this process.
+    pub fn outbox_signal(&self) -> &OutboxSignal {
+        &self.signal
+    }
+
+    pub fn leases(&self) -> LeaseRepo<'_> {
+        LeaseRepo::new(&self.db)
+    }
+
+    pub fn processed_events(&self) -> ProcessedEventRepo<'_> {
+        ProcessedEventRepo::new(&self.db)
+    }
+
+    pub fn dead_letters(&self) -> DeadLetterRepo<'_> {
+        DeadLetterRepo::new(&self.db)
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

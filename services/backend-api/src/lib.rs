@@ -11,12 +11,11 @@ pub mod state;
 
 use std::sync::Arc;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use taskflow_auth::{Authenticator, JwksVerifier, LocalTokenConfig, ProvisionedUsers, Provisioner};
+use taskflow_runtime::config::ConfigError;
 use taskflow_runtime::health::Readiness;
 use taskflow_runtime::server::{self, ServeError};
-use taskflow_runtime::{config::ConfigError, wrap_common};
 use taskflow_store::{Store, StoreError, StoreOptions};
 
 pub use config::ApiConfig;
@@ -71,7 +70,6 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
             .app_data(web::Data::new(auth))
             .app_data(web::Data::from(provisioner))
             .app_data(web::Data::new(provisioned))
-            .configure(server::extractor_errors)
             .configure(routes::auth::configure)
             .configure(routes::tasks::configure)
             .configure(openapi::configure);
@@ -85,45 +83,67 @@ pub fn readiness(state: &ApiState) -> Readiness {
 
 /// A bound, ready-to-run backend-api server.
 pub struct Application {
-    port: u16,
-    server: Server,
+    served: server::Served,
 }
 
 impl Application {
-    pub async fn build(config: ApiConfig) -> Result<Self, StartupError> {
-        let state = ApiState::connect(&config).await?;
-        let listener = server::bind(&config.host, config.port)?;
-        Self::serve(state, listener)
+    /// Serves `state` on an already-bound listener, with `extra` routes (e.g. Dapr callbacks) and checks.
+    pub fn serve_with<F>(
+        state: &ApiState,
+        listener: std::net::TcpListener,
+        readiness: Readiness,
+        extra: F,
+    ) -> Result<Self, StartupError>
+    where
+        F: FnOnce(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let routes = configure(state);
+        let served = server::serve(listener, readiness, move |cfg: &mut web::ServiceConfig| {
+            cfg.configure(routes).configure(extra);
+        })?;
+        Ok(Self { served })
     }
 
-    /// Serves `state` on an already-bound listener.
+    /// Serves backend-api alone (no event routes) — what the tests use.
     pub fn serve(state: ApiState, listener: std::net::TcpListener) -> Result<Self, StartupError> {
-        let port = listener.local_addr().map_err(ServeError::Io)?.port();
-        let routes = configure(&state);
-        let readiness = web::Data::new(readiness(&state));
-        let server = HttpServer::new(move || {
-            wrap_common!(
-                App::new()
-                    .app_data(readiness.clone())
-                    .configure(taskflow_runtime::health::configure)
-                    .configure(taskflow_runtime::metrics::configure)
-                    .configure(routes.clone())
-                    .default_service(web::to(server::not_found))
-            )
-        })
-        .shutdown_timeout(server::shutdown_timeout()?)
-        .listen(listener)
-        .map_err(ServeError::Io)?
-        .run();
-        Ok(Self { port, server })
+        let checks = readiness(&state);
+        Self::serve_with(&state, listener, checks, |_: &mut web::ServiceConfig| {})
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.served.port
     }
 
     /// Runs until a shutdown signal, letting in-flight requests finish.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        self.served.server.await
     }
+}
+
+/// The standalone service under Dapr: the API, the outbox relay publishing through the sidecar, and
+/// the sidecar's callback routes. Returns after a shutdown signal, once in-flight requests and the
+/// relay's final flush are done.
+pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
+    use taskflow_bus::dapr::{DaprApp, DaprClient, DaprConfig, SidecarCheck};
+    use taskflow_bus::relay::{self, PipelineCheck, RelayConfig};
+
+    let state = ApiState::connect(&config).await?;
+    let dapr = DaprClient::new(DaprConfig::from_env()?)
+        .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
+    let app_token = taskflow_runtime::config::var("APP_API_TOKEN");
+    let checks = readiness(&state)
+        .with(SidecarCheck(dapr.clone()))
+        .with(PipelineCheck(state.store.clone()));
+    let callbacks = DaprApp::new(&dapr.config().pubsub, Vec::new(), app_token).configure();
+    let listener = server::bind(&config.host, config.port)?;
+    let app = Application::serve_with(&state, listener, checks, callbacks)?;
+    tracing::info!(port = app.port(), "backend-api listening");
+    let relay = relay::spawn(
+        state.store.clone(),
+        Arc::new(dapr),
+        RelayConfig::new("backend-api"),
+    );
+    let served = app.run().await;
+    relay.stop().await;
+    served.map_err(|e| StartupError::Serve(e.into()))
 }

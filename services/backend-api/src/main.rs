@@ -1,28 +1,25 @@
-//! The standalone backend-api service.
+//! The standalone backend-api service, run beside a Dapr sidecar.
 
-use taskflow_backend_api::{ApiConfig, Application};
+use std::process::ExitCode;
+
+use taskflow_backend_api::{ApiConfig, run_under_dapr};
 use taskflow_runtime::telemetry::{self, LogFormat};
 
 #[actix_web::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     if let Err(e) = telemetry::init(LogFormat::Json) {
         eprintln!("backend-api: {e}");
-        return std::process::ExitCode::from(2);
+        return ExitCode::from(2);
     }
-    let result = async {
-        let config = ApiConfig::from_env()?;
-        let app = Application::build(config).await?;
-        tracing::info!(port = app.port(), "backend-api listening");
-        app.run()
-            .await
-            .map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))
+    let result = match ApiConfig::from_env() {
+        Ok(config) => run_under_dapr(config).await,
+        Err(e) => Err(e.into()),
     };
-    match result.await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "backend-api stopped");
-            eprintln!("backend-api: {e}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

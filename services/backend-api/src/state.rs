@@ -45,6 +45,12 @@ impl ReadinessCheck for DatabaseCheck {
     }
 
     fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.0
+                .ping()
+                .await
+                .map(|()| "ok".to_owned())
+                .map_err(|e| e.to_string())
+        })
     }
 }

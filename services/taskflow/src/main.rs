@@ -3,11 +3,10 @@
 //! Defaults make `cargo run --release --bin taskflow` work with nothing configured: SQLite in
 //! `./data`, a JWT secret generated once and kept beside it, and the API on 127.0.0.1:8000.
 
-mod settings;
-
 use std::process::ExitCode;
 
-use taskflow_backend_api::{ApiState, Application};
+use taskflow::settings;
+use taskflow_bus::inprocess::RetryPolicy;
 use taskflow_runtime::server;
 use taskflow_runtime::telemetry::{self, LogFormat};
 
@@ -29,10 +28,9 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), settings::SettingsError> {
     let settings = settings::Settings::from_env()?;
-    let state = ApiState::connect(&settings.api).await?;
     let listener = server::bind(&settings.api.host, settings.api.port)
         .map_err(taskflow_backend_api::StartupError::from)?;
-    let app = Application::serve(state, listener)?;
+    let app = taskflow::start(&settings.api, listener, Vec::new(), RetryPolicy::default()).await?;
     let base = format!("http://{}:{}", settings.api.host, app.port());
     tracing::info!(database = %settings.database_label, data_dir = %settings.data_dir.display(), "taskflow ready");
     println!("TaskFlow is listening on {base}");

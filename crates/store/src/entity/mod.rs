@@ -1,5 +1,9 @@
 //! sea-orm entities: one module per table, mirroring the migrations.
 
+pub mod dead_letters;
+pub mod leases;
+pub mod outbox;
+pub mod processed_events;
 pub mod task_reminders;
 pub mod tasks;
 pub mod users;

@@ -9,7 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_auth::AuthenticatedUser;
-use taskflow_domain::{CreateTask, Task, TaskUpdate, time};
+use taskflow_domain::{CreateTask, Task, TaskEvent, TaskUpdate, time};
 use taskflow_runtime::json::{parse_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
 use taskflow_store::{Store, StoreError};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::task_query;
 use crate::error::{HandlerError, HandlerResult};
 
-/// Attempts at an update without `If-Match` before answering 409 (another writer kept winning).
+/// Attempts at a write without `If-Match` before answering 409 (another writer kept winning).
 const UPDATE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,8 +119,12 @@ pub async fn create(
     body: JsonBody<CreateTask>,
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
-    let new = body.into_inner().validate()?;
-    let task = store.tasks().create(&caller.user_id, new, time::now()).await?;
+    let now = time::now();
+    let task = body.into_inner().validate()?.into_task(&caller.user_id, now);
+    store
+        .tasks()
+        .create(&task, &[TaskEvent::created(&task, now)])
+        .await?;
     tracing::info!(task_id = %task.id, "task created");
     let mut res = HttpResponse::Created();
     res.insert_header((
@@ -176,8 +180,9 @@ async fn apply_update(
         if changes.is_empty() {
             return Ok(current);
         }
-        match store.tasks().update(current.version, &changes, now).await {
-            Ok(task) => return Ok(task),
+        let events = TaskEvent::for_changes(&current, &changes, now);
+        match store.tasks().update(current.version, &changes, &events).await {
+            Ok(()) => return Ok(changes.task),
             Err(StoreError::VersionConflict) if expected.is_none() => continue,
             Err(StoreError::VersionConflict) => {
                 return Err(ApiError::new(
@@ -284,10 +289,25 @@ pub async fn delete(
 ) -> HandlerResult<HttpResponse> {
     let (user_id, id) = path.into_inner();
     caller.must_be(&user_id)?;
-    if !store.tasks().delete(&caller.user_id, task_id(&id)?).await? {
-        return Err(not_found());
+    let id = task_id(&id)?;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let task = store
+            .tasks()
+            .get(&caller.user_id, id)
+            .await?
+            .ok_or_else(not_found)?;
+        match store
+            .tasks()
+            .delete(&task, &[TaskEvent::deleted(&task, time::now())])
+            .await
+        {
+            Ok(true) => return Ok(HttpResponse::NoContent().finish()),
+            Ok(false) => return Err(not_found()),
+            Err(StoreError::VersionConflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok(HttpResponse::NoContent().finish())
+    Err(StoreError::VersionConflict.into())
 }
 
 /// Counts of the caller's tasks.

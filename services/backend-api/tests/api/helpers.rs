@@ -3,75 +3,12 @@
 use std::net::TcpListener;
 
 use reqwest::{Response, StatusCode};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use taskflow_auth::JwksConfig;
 use taskflow_backend_api::{ApiConfig, ApiState, Application};
+use taskflow_test_support::{TestDb, test_database};
 
 pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
-
-/// A database that exists for one test.
-pub enum TestDb {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, name } = self {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop runs outside async; a short-lived runtime on its own thread removes the database.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .ok()?;
-                rt.block_on(async {
-                    let db = Database::connect(&admin_url).await.ok()?;
-                    db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await
-                        .ok()
-                })
-            })
-            .join();
-        }
-    }
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-    match query {
-        Some(q) => format!("{prefix}/{name}?{q}"),
-        None => format!("{prefix}/{name}"),
-    }
-}
-
-/// A fresh database: a new PostgreSQL database under `TEST_DATABASE_URL`, or a temporary SQLite file.
-pub async fn test_database() -> (String, TestDb) {
-    match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        Some(admin_url) => {
-            let name = format!("tf_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("TEST_DATABASE_URL unreachable");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create test database");
-            admin.close().await.ok();
-            (
-                with_database(&admin_url, &name),
-                TestDb::Postgres { admin_url, name },
-            )
-        }
-        None => {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-            (url, TestDb::Sqlite(dir))
-        }
-    }
-}
 
 pub struct TestApp {
     pub base: String,

@@ -1,0 +1,295 @@
+//! Calls from the app to its sidecar: publish, state, health.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+use taskflow_runtime::config::{self, ConfigError};
+
+use crate::idempotency::{ClaimFuture, IdempotencyError, IdempotencyStore};
+use crate::publisher::{OutgoingEvent, PublishError, PublishFuture, Publisher};
+
+/// Where the sidecar is and which components to use.
+#[derive(Debug, Clone)]
+pub struct DaprConfig {
+    pub host: String,
+    pub http_port: u16,
+    /// Sent as `dapr-api-token` on every call when set (`DAPR_API_TOKEN`).
+    pub api_token: Option<String>,
+    pub pubsub: String,
+    pub state_store: String,
+}
+
+impl DaprConfig {
+    /// `DAPR_HOST` (127.0.0.1), `DAPR_HTTP_PORT` (3500), `DAPR_API_TOKEN`, `DAPR_PUBSUB_NAME` (pubsub),
+    /// `DAPR_STATE_STORE` (statestore).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            host: config::var("DAPR_HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            http_port: config::parse_or("DAPR_HTTP_PORT", 3500)?,
+            api_token: config::var("DAPR_API_TOKEN"),
+            pubsub: config::var("DAPR_PUBSUB_NAME").unwrap_or_else(|| "pubsub".into()),
+            state_store: config::var("DAPR_STATE_STORE").unwrap_or_else(|| "statestore".into()),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaprError {
+    #[error("sidecar unreachable: {0}")]
+    Unreachable(String),
+    #[error("sidecar answered {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("etag mismatch")]
+    EtagMismatch,
+}
+
+/// One entry of a state save.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateItem {
+    pub key: String,
+    pub value: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub options: Value,
+    pub metadata: Value,
+}
+
+#[derive(Clone)]
+pub struct DaprClient {
+    base: String,
+    config: DaprConfig,
+    http: reqwest::Client,
+}
+
+fn unreachable(e: reqwest::Error) -> DaprError {
+    DaprError::Unreachable(e.to_string())
+}
+
+async fn status_error(res: reqwest::Response) -> DaprError {
+    let status = res.status().as_u16();
+    let body = res.text().await.unwrap_or_default().chars().take(500).collect();
+    DaprError::Status { status, body }
+}
+
+impl DaprClient {
+    pub fn new(config: DaprConfig) -> Result<Self, DaprError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(unreachable)?;
+        Ok(Self {
+            base: format!("http://{}:{}", config.host, config.http_port),
+            config,
+            http,
+        })
+    }
+
+    pub fn config(&self) -> &DaprConfig {
+        &self.config
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match &self.config.api_token {
+            Some(token) => req.header("dapr-api-token", token),
+            None => req,
+        }
+    }
+
+    /// `true` once the sidecar's outbound components (pub/sub, state) are ready.
+    pub async fn is_ready(&self) -> bool {
+        self.request(reqwest::Method::GET, "/v1.0/healthz/outbound")
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Waits until the sidecar is ready, up to `timeout`.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.is_ready().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        false
+    }
+
+    /// Publishes `event` with its CloudEvent id and partition key carried as metadata.
+    pub async fn publish_event(&self, event: &OutgoingEvent) -> Result<(), DaprError> {
+        let ce = &event.cloud_event;
+        let path = format!("/v1.0/publish/{}/{}", self.config.pubsub, event.topic);
+        let mut query: Vec<(&str, &str)> = vec![
+            ("metadata.cloudevent.id", ce.id.as_str()),
+            ("metadata.cloudevent.type", ce.event_type.as_str()),
+            ("metadata.cloudevent.source", ce.source.as_str()),
+            ("metadata.partitionKey", event.partition_key.as_str()),
+        ];
+        if let Some(subject) = ce.subject.as_deref() {
+            query.push(("metadata.cloudevent.subject", subject));
+        }
+        if let Some(tp) = ce.traceparent.as_deref() {
+            query.push(("metadata.cloudevent.traceparent", tp));
+        }
+        let body =
+            serde_json::to_vec(ce.data.as_ref().unwrap_or(&Value::Null)).map_err(|e| DaprError::Status {
+                status: 400,
+                body: e.to_string(),
+            })?;
+        let res = self
+            .request(reqwest::Method::POST, &path)
+            .query(&query)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if res.status() == StatusCode::NO_CONTENT || res.status() == StatusCode::OK {
+            Ok(())
+        } else {
+            Err(status_error(res).await)
+        }
+    }
+
+    /// A state entry and its etag; `None` when the key does not exist.
+    pub async fn get_state(&self, key: &str) -> Result<Option<(Value, Option<String>)>, DaprError> {
+        let path = format!("/v1.0/state/{}/{}", self.config.state_store, urlencode(key));
+        let res = self
+            .request(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        match res.status() {
+            StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::OK => {
+                let etag = res
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = res.bytes().await.map_err(unreachable)?;
+                let value = serde_json::from_slice(&body)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+                Ok(Some((value, etag)))
+            }
+            _ => Err(status_error(res).await),
+        }
+    }
+
+    pub async fn save_state(&self, items: &[StateItem]) -> Result<(), DaprError> {
+        let path = format!("/v1.0/state/{}", self.config.state_store);
+        let res = self
+            .request(reqwest::Method::POST, &path)
+            .json(items)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        match res.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::CONFLICT => Err(DaprError::EtagMismatch),
+            _ => Err(status_error(res).await),
+        }
+    }
+
+    pub async fn delete_state(&self, key: &str) -> Result<(), DaprError> {
+        let path = format!("/v1.0/state/{}/{}", self.config.state_store, urlencode(key));
+        let res = self
+            .request(reqwest::Method::DELETE, &path)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if res.status().is_success() {
+            Ok(())
+        } else {
+            Err(status_error(res).await)
+        }
+    }
+
+    /// Set-if-absent with a TTL: `etag "0"` with first-write concurrency. `false` if the key exists.
+    pub async fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> Result<bool, DaprError> {
+        let item = StateItem {
+            key: key.to_owned(),
+            value,
+            etag: Some("0".into()),
+            options: json!({"concurrency": "first-write", "consistency": "strong"}),
+            metadata: json!({"ttlInSeconds": ttl.as_secs().max(1).to_string()}),
+        };
+        match self.save_state(std::slice::from_ref(&item)).await {
+            Ok(()) => Ok(true),
+            Err(DaprError::EtagMismatch) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn urlencode(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Publisher for DaprClient {
+    fn publish<'a>(&'a self, event: &'a OutgoingEvent) -> PublishFuture<'a> {
+        Box::pin(async move {
+            self.publish_event(event).await.map_err(|e| match e {
+                DaprError::Status { status, body } => PublishError::Refused { status, body },
+                other => PublishError::Unavailable(other.to_string()),
+            })
+        })
+    }
+
+    fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+        Box::pin(self.is_ready())
+    }
+}
+
+/// Idempotency keys in the Dapr state store.
+pub struct DaprStateIdempotency(pub DaprClient);
+
+impl IdempotencyStore for DaprStateIdempotency {
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> ClaimFuture<'a, bool> {
+        Box::pin(async move {
+            self.0
+                .set_if_absent(key, json!(1), ttl)
+                .await
+                .map_err(|e| IdempotencyError(e.to_string()))
+        })
+    }
+
+    fn release<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, ()> {
+        Box::pin(async move {
+            self.0
+                .delete_state(key)
+                .await
+                .map_err(|e| IdempotencyError(e.to_string()))
+        })
+    }
+}
+
+/// `/ready`: the sidecar answers and its components are up.
+pub struct SidecarCheck(pub DaprClient);
+
+impl taskflow_runtime::health::ReadinessCheck for SidecarCheck {
+    fn name(&self) -> &'static str {
+        "sidecar"
+    }
+
+    fn check(&self) -> taskflow_runtime::health::CheckFuture<'_> {
+        Box::pin(async move {
+            if self.0.is_ready().await {
+                Ok("ok".into())
+            } else {
+                Err("Dapr sidecar not ready".into())
+            }
+        })
+    }
+}

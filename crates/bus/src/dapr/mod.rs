@@ -1,0 +1,11 @@
+//! Dapr, spoken over the sidecar's documented HTTP API.
+//!
+//! The Rust `dapr` crate was set aside (alpha, gRPC-only, panicking macros); these few calls over
+//! `reqwest`, and the app-side routes over actix, are all the services need and are tested against
+//! a recording stand-in for the sidecar.
+
+mod app;
+mod client;
+
+pub use app::{DaprApp, app_token_guard};
+pub use client::{DaprClient, DaprConfig, DaprError, DaprStateIdempotency, SidecarCheck, StateItem};

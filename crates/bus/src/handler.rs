@@ -1,0 +1,103 @@
+//! What a consumer implements, and how its answer maps onto Dapr's delivery contract.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::ReceivedEvent;
+
+/// A handler's verdict on one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; do not deliver again.
+    Success,
+    /// Failed for now (a dependency is down); deliver again later.
+    Retry(String),
+    /// Can never succeed (malformed, obsolete); do not deliver again — dead-letter it.
+    Drop(String),
+}
+
+impl Outcome {
+    /// The `status` Dapr expects in the reply body.
+    pub fn dapr_status(&self) -> &'static str {
+        match self {
+            Self::Success => "SUCCESS",
+            Self::Retry(_) => "RETRY",
+            Self::Drop(_) => "DROP",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Retry(_) => "retry",
+            Self::Drop(_) => "drop",
+        }
+    }
+}
+
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// Handles the events of one subscription. Must be safe to call again with the same event.
+pub trait EventHandler: Send + Sync {
+    fn handle<'a>(&'a self, event: &'a ReceivedEvent) -> HandlerFuture<'a>;
+}
+
+struct FnHandler<F>(F);
+
+impl<F, Fut> EventHandler for FnHandler<F>
+where
+    F: Fn(ReceivedEvent) -> Fut + Send + Sync,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    fn handle<'a>(&'a self, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
+        Box::pin((self.0)(event.clone()))
+    }
+}
+
+/// A handler from an async closure.
+pub fn handler_fn<F, Fut>(f: F) -> Arc<dyn EventHandler>
+where
+    F: Fn(ReceivedEvent) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Outcome> + Send + 'static,
+{
+    Arc::new(FnHandler(f))
+}
+
+/// One consumer's interest in one topic.
+#[derive(Clone)]
+pub struct Subscription {
+    /// The consuming service (`audit`, `recurring`, …); names its route and idempotency keys.
+    pub subscriber: String,
+    pub topic: String,
+    pub handler: Arc<dyn EventHandler>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("subscriber", &self.subscriber)
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl Subscription {
+    pub fn new(subscriber: &str, topic: &str, handler: Arc<dyn EventHandler>) -> Self {
+        Self {
+            subscriber: subscriber.into(),
+            topic: topic.into(),
+            handler,
+        }
+    }
+
+    /// The app route Dapr delivers this subscription's events to.
+    pub fn route(&self) -> String {
+        format!("/events/{}/{}", self.subscriber, self.topic)
+    }
+
+    /// Where the broker parks events this subscription dropped or could not handle.
+    pub fn dead_letter_topic(&self) -> String {
+        format!("{}-dead-letters", self.subscriber)
+    }
+}

@@ -1,0 +1,313 @@
+//! The outbox relay: publishes committed events in order per partition key, with backoff.
+//!
+//! - One relay works at a time across replicas (a lease row renewed while it runs), so order per
+//!   key holds even with several backend-api pods.
+//! - It wakes on the store's commit signal (milliseconds after a write in this process) and polls as
+//!   a fallback for rows written elsewhere.
+//! - A failed publish defers that row and blocks the rest of its key until the retry, so a user's
+//!   events never overtake each other; other keys carry on.
+//! - Published rows are pruned after a retention period.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::join_all;
+use taskflow_domain::time;
+use taskflow_store::{OutboxMessage, Store, StoreError};
+use tokio::sync::watch;
+
+use crate::CloudEvent;
+use crate::publisher::{OutgoingEvent, Publisher};
+
+const LEASE_NAME: &str = "outbox-relay";
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The CloudEvent `source`: the publishing app's id.
+    pub source: String,
+    pub batch_size: u64,
+    /// Fallback poll when no commit signal arrives (rows written by other processes).
+    pub poll_interval: Duration,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub lease_ttl: Duration,
+    /// Published rows older than this are deleted.
+    pub retention: Duration,
+    pub prune_interval: Duration,
+}
+
+impl RelayConfig {
+    pub fn new(source: &str) -> Self {
+        Self {
+            source: source.into(),
+            batch_size: 500,
+            poll_interval: Duration::from_secs(1),
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(60),
+            lease_ttl: Duration::from_secs(15),
+            retention: Duration::from_secs(24 * 3600),
+            prune_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// What one pass over the outbox did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    pub published: usize,
+    pub failed: usize,
+    /// The batch was full: there may be more to do right away.
+    pub more: bool,
+    /// The earliest deferred retry, if any row is waiting for one.
+    pub next_retry: Option<DateTime<Utc>>,
+}
+
+pub struct OutboxRelay {
+    store: Store,
+    publisher: Arc<dyn Publisher>,
+    config: RelayConfig,
+    owner: String,
+}
+
+impl OutboxRelay {
+    pub fn new(store: Store, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Self {
+        let owner = format!("{}-{}", config.source, uuid::Uuid::new_v4());
+        Self {
+            store,
+            publisher,
+            config,
+            owner,
+        }
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let factor = 2u32.saturating_pow(u32::try_from(attempts).unwrap_or(0));
+        self.config
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.config.max_backoff)
+    }
+
+    fn outgoing(&self, m: &OutboxMessage) -> OutgoingEvent {
+        OutgoingEvent {
+            topic: m.topic.clone(),
+            partition_key: m.partition_key.clone(),
+            cloud_event: CloudEvent::for_outbox_payload(
+                &m.topic,
+                &m.event_id.to_string(),
+                m.payload.clone(),
+                &self.config.source,
+            ),
+        }
+    }
+
+    /// Publishes one key's rows in order, stopping at the first failure. Returns (published ids, failure).
+    async fn publish_key(&self, rows: Vec<&OutboxMessage>) -> (Vec<i64>, Option<(i64, i32, String)>) {
+        let mut done = Vec::with_capacity(rows.len());
+        for m in rows {
+            match self.publisher.publish(&self.outgoing(m)).await {
+                Ok(()) => done.push(m.id),
+                Err(e) => return (done, Some((m.id, m.attempts, e.to_string()))),
+            }
+        }
+        (done, None)
+    }
+
+    /// One pass: publishes every row that is due, keeping per-key order.
+    pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
+        let now = time::now();
+        let pending = self.store.outbox().pending(self.config.batch_size).await?;
+        let more = pending.len() as u64 >= self.config.batch_size;
+        let mut blocked: HashSet<&str> = HashSet::new();
+        let mut by_key: HashMap<&str, Vec<&OutboxMessage>> = HashMap::new();
+        let mut next_retry: Option<DateTime<Utc>> = None;
+        for m in &pending {
+            let key = m.partition_key.as_str();
+            if blocked.contains(key) {
+                continue;
+            }
+            if m.next_attempt_at > now {
+                // An earlier row of this key waits for a retry; everything after it waits too.
+                blocked.insert(key);
+                next_retry = Some(next_retry.map_or(m.next_attempt_at, |t| t.min(m.next_attempt_at)));
+                continue;
+            }
+            by_key.entry(key).or_default().push(m);
+        }
+        let results = join_all(by_key.into_values().map(|rows| self.publish_key(rows))).await;
+
+        let mut report = DrainReport {
+            more,
+            next_retry,
+            ..DrainReport::default()
+        };
+        let mut published = Vec::new();
+        for (ids, failure) in results {
+            published.extend(ids);
+            if let Some((id, attempts, error)) = failure {
+                report.failed += 1;
+                let retry_at = time::now() + delta(self.backoff(attempts));
+                report.next_retry = Some(report.next_retry.map_or(retry_at, |t| t.min(retry_at)));
+                tracing::warn!(outbox_id = id, attempts = attempts + 1, %error, "publish failed; will retry");
+                self.store.outbox().defer(id, retry_at, &error).await?;
+            }
+        }
+        report.published = published.len();
+        self.store
+            .outbox()
+            .mark_published(&published, time::now())
+            .await?;
+        metrics::counter!("outbox_published_total").increment(published.len() as u64);
+        if report.failed > 0 {
+            metrics::counter!("outbox_publish_failures_total").increment(report.failed as u64);
+        }
+        Ok(report)
+    }
+
+    async fn holds_lease(&self) -> bool {
+        match self
+            .store
+            .leases()
+            .try_acquire(LEASE_NAME, &self.owner, delta(self.config.lease_ttl), time::now())
+            .await
+        {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach the database to renew the relay lease");
+                false
+            }
+        }
+    }
+
+    async fn record_gauges(&self) {
+        if let Ok(stats) = self.store.outbox().stats().await {
+            metrics::gauge!("outbox_pending_rows").set(stats.pending as f64);
+            let age = stats
+                .oldest_pending_at
+                .map_or(0.0, |t| (time::now() - t).num_milliseconds() as f64 / 1000.0);
+            metrics::gauge!("outbox_oldest_pending_age_seconds").set(age.max(0.0));
+        }
+    }
+
+    /// Runs until `shutdown` turns true, then drains what is due once more and gives up the lease.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(owner = %self.owner, "outbox relay started");
+        let signal = self.store.outbox_signal().clone();
+        let mut last_prune = tokio::time::Instant::now();
+        let mut publisher_up = false;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let mut wait = self.config.poll_interval;
+            if !publisher_up {
+                publisher_up = self.publisher.ready().await;
+            }
+            if !publisher_up {
+                // The sidecar is not up yet (or went away): events stay safely in the outbox.
+                tracing::debug!("publisher not ready; outbox relay waiting");
+            } else if self.holds_lease().await {
+                match self.drain_once().await {
+                    Ok(report) if report.failed > 0 => {
+                        publisher_up = false;
+                        if let Some(at) = report.next_retry {
+                            let until = (at - time::now()).to_std().unwrap_or(Duration::ZERO);
+                            wait = wait.min(until.max(Duration::from_millis(10)));
+                        }
+                    }
+                    Ok(report) if report.more => wait = Duration::ZERO,
+                    Ok(report) => {
+                        if let Some(at) = report.next_retry {
+                            let until = (at - time::now()).to_std().unwrap_or(Duration::ZERO);
+                            wait = wait.min(until.max(Duration::from_millis(10)));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "outbox relay pass failed"),
+                }
+                self.record_gauges().await;
+                if last_prune.elapsed() >= self.config.prune_interval {
+                    last_prune = tokio::time::Instant::now();
+                    let cutoff = time::now() - delta(self.config.retention);
+                    match self.store.outbox().prune(cutoff).await {
+                        Ok(n) if n > 0 => tracing::debug!(pruned = n, "pruned published outbox rows"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "outbox prune failed"),
+                    }
+                }
+            } else {
+                wait = self.config.lease_ttl / 3;
+            }
+            if wait.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = signal.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Flush: whatever is due goes out before the process exits.
+        if self.holds_lease().await {
+            if let Err(e) = self.drain_once().await {
+                tracing::warn!(error = %e, "final outbox flush failed");
+            }
+            let _ = self.store.leases().release(LEASE_NAME, &self.owner).await;
+        }
+        tracing::info!("outbox relay stopped");
+    }
+}
+
+/// `/ready` detail for the pipeline: pending outbox rows, the oldest one's age, dead letters.
+pub struct PipelineCheck(pub Store);
+
+impl taskflow_runtime::health::ReadinessCheck for PipelineCheck {
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+
+    fn check(&self) -> taskflow_runtime::health::CheckFuture<'_> {
+        Box::pin(async move {
+            let stats = self.0.outbox().stats().await.map_err(|e| e.to_string())?;
+            let dead = self.0.dead_letters().count().await.map_err(|e| e.to_string())?;
+            let age = stats.oldest_pending_at.map_or(0.0, |t| {
+                (time::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+            });
+            metrics::gauge!("bus_dead_letters").set(dead as f64);
+            Ok(format!(
+                "ok: {} pending (oldest {age:.1} s), {dead} dead letters",
+                stats.pending
+            ))
+        })
+    }
+}
+
+/// A running relay; [`RelayHandle::stop`] flushes it and waits for it to finish.
+pub struct RelayHandle {
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RelayHandle {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "outbox relay task failed");
+        }
+    }
+}
+
+/// Starts a relay on the current runtime.
+pub fn spawn(store: Store, publisher: Arc<dyn Publisher>, config: RelayConfig) -> RelayHandle {
+    let (shutdown, rx) = watch::channel(false);
+    let relay = OutboxRelay::new(store, publisher, config);
+    RelayHandle {
+        shutdown,
+        task: tokio::spawn(relay.run(rx)),
+    }
+}

@@ -1,0 +1,115 @@
+//! Claim-once stores, and the guard that releases a claim when its effect must be retried.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use taskflow_bus::idempotency::{
+    DbIdempotency, IdempotencyStore, Idempotent, InMemoryIdempotency, RedisIdempotency,
+};
+use taskflow_bus::{EventHandler, Outcome, ReceivedEvent, handler_fn};
+use taskflow_test_support::test_redis_url;
+
+use crate::support::store;
+
+async fn claims_once(keys: &dyn IdempotencyStore, key: &str) {
+    assert!(keys.claim(key, Duration::from_secs(60)).await.unwrap());
+    assert!(!keys.claim(key, Duration::from_secs(60)).await.unwrap());
+    keys.release(key).await.unwrap();
+    assert!(
+        keys.claim(key, Duration::from_secs(60)).await.unwrap(),
+        "a released key can be claimed again"
+    );
+}
+
+#[tokio::test]
+async fn in_memory_claims_once_and_expires() {
+    let keys = InMemoryIdempotency::default();
+    claims_once(&keys, "svc:1").await;
+    assert!(keys.claim("svc:2", Duration::from_millis(20)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(
+        keys.claim("svc:2", Duration::from_millis(20)).await.unwrap(),
+        "an expired claim is free again"
+    );
+}
+
+#[tokio::test]
+async fn the_database_claims_once_per_consumer() {
+    let (store, _db) = store().await;
+    let keys = DbIdempotency::new(store);
+    let id = uuid::Uuid::now_v7();
+    claims_once(&keys, &format!("audit:{id}")).await;
+    assert!(
+        keys.claim(&format!("recurring:{id}"), Duration::from_secs(60))
+            .await
+            .unwrap(),
+        "consumers are independent"
+    );
+    assert!(
+        keys.claim("audit:not-a-uuid", Duration::from_secs(60))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn redis_claims_once_with_a_ttl() {
+    let Some(url) = test_redis_url() else {
+        eprintln!(
+            "TEST_REDIS_URL not set: the Redis store is exercised in the PostgreSQL + Redis pass of .ci/run"
+        );
+        return;
+    };
+    let keys = RedisIdempotency::connect(&url).await.unwrap();
+    let key = format!("taskflow-test:{}", uuid::Uuid::new_v4());
+    claims_once(&keys, &key).await;
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!((1..=60).contains(&ttl), "claims expire (ttl {ttl})");
+    keys.release(&key).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_retried_effect_releases_its_claim_so_the_redelivery_runs() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let inner: Arc<dyn EventHandler> = {
+        let runs = runs.clone();
+        handler_fn(move |_e: ReceivedEvent| {
+            let runs = runs.clone();
+            async move {
+                if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Outcome::Retry("flaky".into())
+                } else {
+                    Outcome::Success
+                }
+            }
+        })
+    };
+    let guard = Idempotent::new(
+        "audit",
+        Arc::new(InMemoryIdempotency::default()),
+        inner,
+        Duration::from_secs(60),
+    );
+    let event = ReceivedEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        source: "test".into(),
+        event_type: "t".into(),
+        subject: None,
+        time: None,
+        topic: None,
+        traceparent: None,
+        data: json!({}),
+    };
+    assert!(matches!(guard.handle(&event).await, Outcome::Retry(_)));
+    assert_eq!(guard.handle(&event).await, Outcome::Success);
+    assert_eq!(
+        guard.handle(&event).await,
+        Outcome::Success,
+        "the third delivery is a duplicate"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
