@@ -31,7 +31,8 @@ impl<T> JsonBody<T> {
     }
 }
 
-fn is_json(req: &HttpRequest) -> bool {
+/// Whether the request declares a JSON body (`application/json` or `application/*+json`).
+pub fn is_json(req: &HttpRequest) -> bool {
     let Some(ct) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else {
         return false;
     };
@@ -40,6 +41,11 @@ fn is_json(req: &HttpRequest) -> bool {
     };
     let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The app's body limit ([`BodyLimit`]), or 1 MiB.
+pub fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0)
 }
 
 fn too_large(limit: usize) -> ApiError {
@@ -125,8 +131,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     "send the body as JSON with Content-Type: application/json",
                 ));
             }
-            let limit = req.app_data::<BodyLimit>().map_or(DEFAULT_BODY_LIMIT, |l| l.0);
-            let body = read_body(&req, &mut payload, limit).await?;
+            let body = read_body(&req, &mut payload, body_limit(&req)).await?;
             parse_json(&body).map(JsonBody)
         })
     }

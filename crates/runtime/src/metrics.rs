@@ -30,7 +30,9 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-async fn render() -> HttpResponse {
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn render() -> HttpResponse {
     match handle() {
         Some(h) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -42,5 +44,5 @@ async fn render() -> HttpResponse {
 /// `GET /metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     handle();
-    cfg.route("/metrics", web::get().to(render));
+    cfg.service(web::resource("/metrics").route(web::get().to(render)));
 }

@@ -118,10 +118,7 @@ impl<'a> OutboxRepo<'a> {
         }
         outbox::Entity::update_many()
             .col_expr(outbox::Column::PublishedAt, Expr::val(now))
-            .col_expr(
-                outbox::Column::LastError,
-                Expr::val(Option::<String>::None),
-            )
+            .col_expr(outbox::Column::LastError, Expr::val(Option::<String>::None))
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .exec(self.db)
             .await?;

@@ -64,7 +64,8 @@ impl ResponseError for HandlerError {
 
     fn error_response(&self) -> HttpResponse {
         let api = self.to_api();
-        if api.code.status().is_server_error() {
+        // `Api` errors were logged where they were made (ApiError::internal / unavailable).
+        if api.code.status().is_server_error() && !matches!(self, Self::Api(_)) {
             tracing::error!(error = %self, "request failed");
         }
         api.error_response()

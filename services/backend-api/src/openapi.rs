@@ -19,11 +19,12 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TaskFlow API", description = "Tasks with recurrence, reminders and real-time updates."),
+    info(title = "TaskFlow API", description = "Tasks with recurrence rules, reminders and per-user isolation. Every change is published as a CloudEvent."),
     paths(
         auth::register, auth::login, auth::me,
-        tasks::list, tasks::create, tasks::get, tasks::update, tasks::complete, tasks::delete, tasks::stats,
-        taskflow_runtime::health::health, taskflow_runtime::health::ready,
+        tasks::list, tasks::create, tasks::get, tasks::update, tasks::patch, tasks::complete, tasks::delete,
+        tasks::stats,
+        taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(
         taskflow_runtime::error::ErrorBody, taskflow_runtime::error::ErrorDetail,

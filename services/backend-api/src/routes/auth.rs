@@ -160,8 +160,8 @@ pub async fn me(store: web::Data<Store>, caller: AuthenticatedUser) -> HandlerRe
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/auth")
-            .route("/register", web::post().to(register))
-            .route("/login", web::post().to(login))
-            .route("/me", web::get().to(me)),
+            .service(web::resource("/register").route(web::post().to(register)))
+            .service(web::resource("/login").route(web::post().to(login)))
+            .service(web::resource("/me").route(web::get().to(me))),
     );
 }

@@ -220,6 +220,23 @@ pub async fn update(
     Ok(task_response(HttpResponse::Ok(), &task))
 }
 
+/// Same as `PUT`: a partial update honouring `If-Match`.
+#[utoipa::path(patch, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = Uuid, Path),
+        ("If-Match" = Option<String>, Header, description = "The ETag from a previous read; 412 if the task changed since")),
+    request_body = TaskUpdate,
+    responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
+        (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn patch(
+    req: HttpRequest,
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+    body: JsonBody<TaskUpdate>,
+) -> HandlerResult<HttpResponse> {
+    update(req, store, caller, path, body).await
+}
+
 /// Mark a task completed or pending; without a body, toggle it.
 #[utoipa::path(patch, path = "/api/{user_id}/tasks/{task_id}/complete", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path)),
@@ -236,16 +253,11 @@ pub async fn complete(
     let (user_id, id) = path.into_inner();
     caller.must_be(&user_id)?;
     let id = task_id(&id)?;
-    let body = read_body(&req, &mut payload, taskflow_runtime::json::DEFAULT_BODY_LIMIT).await?;
+    let body = read_body(&req, &mut payload, taskflow_runtime::json::body_limit(&req)).await?;
     let explicit = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-        if !json {
+        if !taskflow_runtime::json::is_json(&req) {
             return Err(ApiError::new(
                 ErrorCode::UnsupportedMediaType,
                 "send the body as application/json",
@@ -335,7 +347,7 @@ pub async fn stats(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/{user_id}")
-            .route("/stats", web::get().to(stats))
+            .service(web::resource("/stats").route(web::get().to(stats)))
             .service(
                 web::resource("/tasks")
                     .route(web::get().to(list))
@@ -345,9 +357,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/tasks/{task_id}")
                     .route(web::get().to(get))
                     .route(web::put().to(update))
-                    .route(web::patch().to(update))
+                    .route(web::patch().to(patch))
                     .route(web::delete().to(delete)),
             )
-            .route("/tasks/{task_id}/complete", web::patch().to(complete)),
+            .service(web::resource("/tasks/{task_id}/complete").route(web::patch().to(complete))),
     );
 }

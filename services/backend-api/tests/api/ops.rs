@@ -81,11 +81,15 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/auth/login", vec!["post"]),
         ("/api/auth/me", vec!["get"]),
         ("/api/{user_id}/tasks", vec!["get", "post"]),
-        ("/api/{user_id}/tasks/{task_id}", vec!["get", "put", "delete"]),
+        (
+            "/api/{user_id}/tasks/{task_id}",
+            vec!["get", "put", "patch", "delete"],
+        ),
         ("/api/{user_id}/tasks/{task_id}/complete", vec!["patch"]),
         ("/api/{user_id}/stats", vec!["get"]),
         ("/health", vec!["get"]),
         ("/ready", vec!["get"]),
+        ("/metrics", vec!["get"]),
     ] {
         for m in methods {
             assert!(
