@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_users_and_tasks;
 mod m20261123_000002_event_backbone;
+mod m20261123_000003_recurrence_and_audit;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_users_and_tasks::Migration),
             Box::new(m20261123_000002_event_backbone::Migration),
+            Box::new(m20261123_000003_recurrence_and_audit::Migration),
         ]
     }
 }

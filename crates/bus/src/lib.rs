@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod inprocess;
 pub mod publisher;
 pub mod relay;
+pub mod service;
 
 pub use cloudevent::{CloudEvent, EnvelopeError, ReceivedEvent};
 pub use handler::{EventHandler, HandlerFuture, Outcome, Subscription, handler_fn};

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod recurrence;
 pub mod reminder;
+pub mod series;
 pub mod tags;
 pub mod task;
 pub mod text;

@@ -190,6 +190,10 @@ impl NewTask {
     /// The task this creates for `user_id` at `now`, with fresh ids for it and its reminders.
     pub fn into_task(self, user_id: &str, now: DateTime<Utc>) -> Task {
         let reminders = build_reminders(&self.reminders, self.due_at, &[]);
+        let recurrence = self.recurrence.map(|r| Recurrence {
+            starts_at: r.starts_at.or(self.due_at),
+            ..r
+        });
         Task {
             id: Uuid::now_v7(),
             user_id: user_id.to_owned(),
@@ -201,7 +205,7 @@ impl NewTask {
             completed: false,
             completed_at: None,
             due_at: self.due_at,
-            recurrence: self.recurrence,
+            recurrence,
             reminders,
             parent_task_id: self.parent_task_id,
             created_at: now,
@@ -359,7 +363,22 @@ impl TaskUpdate {
             set!(due_at, d.map(time::truncate));
         }
         if let Some(r) = &self.recurrence {
-            set!(recurrence, recurrence(r.as_ref())?);
+            let mut rec = recurrence(r.as_ref())?;
+            if let Some(new) = rec.as_mut() {
+                // A re-sent rule keeps the task's place in its series; an unchanged one keeps its anchor too.
+                let old = current.recurrence.as_ref();
+                new.occurrence = old.map_or(1, |o| o.occurrence);
+                new.starts_at = old
+                    .filter(|o| o.rule == new.rule && o.anchor == new.anchor)
+                    .and_then(|o| o.starts_at);
+            }
+            set!(recurrence, rec);
+        }
+        // The schedule counts from the due date a user last set.
+        if let Some(rec) = next.recurrence.as_mut()
+            && (rec.starts_at.is_none() || next.due_at != current.due_at)
+        {
+            rec.starts_at = next.due_at;
         }
         if let Some(done) = self.completed
             && next.completed != done

@@ -3,6 +3,7 @@
 //! One code path serves PostgreSQL and SQLite. The few places where the dialects differ (JSON tag
 //! containment) are confined to this crate; no handler builds SQL.
 
+mod audit;
 mod coordination;
 pub mod entity;
 mod error;
@@ -16,6 +17,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use taskflow_migration::{Migrator, MigratorTrait};
 
+pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
 pub use coordination::{DeadLetter, DeadLetterRepo, LeaseRepo, ProcessedEventRepo};
 pub use error::StoreError;
 pub use outbox::{OutboxMessage, OutboxRepo, OutboxSignal, OutboxStats};
@@ -95,6 +97,10 @@ impl Store {
 
     pub fn tasks(&self) -> TaskRepo<'_> {
         TaskRepo::new(&self.db, &self.signal)
+    }
+
+    pub fn audit(&self) -> AuditRepo<'_> {
+        AuditRepo::new(&self.db)
     }
 
     pub fn outbox(&self) -> OutboxRepo<'_> {

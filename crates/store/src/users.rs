@@ -83,6 +83,28 @@ impl<'a> UserRepo<'a> {
             .map(User::from))
     }
 
+    /// Changes a user's name and/or time zone; `None` when there is no such user.
+    pub async fn update_profile(
+        &self,
+        id: &str,
+        name: Option<String>,
+        timezone: Option<String>,
+    ) -> Result<Option<User>, StoreError> {
+        let Some(current) = users::Entity::find_by_id(id.to_owned()).one(self.db).await? else {
+            return Ok(None);
+        };
+        let mut row: users::ActiveModel = current.into();
+        if let Some(name) = name {
+            row.name = Set(name);
+        }
+        if let Some(tz) = timezone {
+            row.timezone = Set(tz);
+        }
+        row.updated_at = Set(taskflow_domain::time::now());
+        let updated = sea_orm::ActiveModelTrait::update(row, self.db).await?;
+        Ok(Some(updated.into()))
+    }
+
     /// Looks a user up by normalised e-mail address.
     pub async fn find_by_email(&self, email: &str) -> Result<Option<UserWithPassword>, StoreError> {
         let model = users::Entity::find()

@@ -21,9 +21,9 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "TaskFlow API", description = "Tasks with recurrence rules, reminders and per-user isolation. Every change is published as a CloudEvent."),
     paths(
-        auth::register, auth::login, auth::me,
+        auth::register, auth::login, auth::me, auth::update_me,
         tasks::list, tasks::create, tasks::get, tasks::update, tasks::patch, tasks::complete, tasks::delete,
-        tasks::stats,
+        tasks::stats, tasks::occurrences, crate::routes::audit::list,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(
@@ -33,7 +33,7 @@ impl Modify for BearerAuth {
         taskflow_domain::Priority, taskflow_domain::Category,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

@@ -18,14 +18,18 @@ pub struct Running {
     pub state: ApiState,
 }
 
-/// Connects, migrates and binds everything. `subscriptions` are the in-process consumers.
+/// Connects, migrates and binds everything: backend-api's routes, and the recurring and audit
+/// services as in-process subscribers, plus any `extra` subscriptions (tests use them to watch).
 pub async fn start(
     config: &ApiConfig,
     listener: TcpListener,
-    subscriptions: Vec<Subscription>,
+    extra: Vec<Subscription>,
     retry: RetryPolicy,
 ) -> Result<Running, StartupError> {
     let state = ApiState::connect(config).await?;
+    let mut subscriptions = taskflow_recurring::subscriptions(state.store.clone());
+    subscriptions.extend(taskflow_audit::subscriptions(state.store.clone()));
+    subscriptions.extend(extra);
     let bus = InProcessBus::new(subscriptions, retry, state.store.clone());
     let checks = taskflow_backend_api::readiness(&state).with(PipelineCheck(state.store.clone()));
     let app = Application::serve_with(

@@ -1,5 +1,6 @@
 //! sea-orm entities: one module per table, mirroring the migrations.
 
+pub mod audit_logs;
 pub mod dead_letters;
 pub mod leases;
 pub mod outbox;

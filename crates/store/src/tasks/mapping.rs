@@ -33,6 +33,7 @@ pub(super) fn active_task(task: &Task) -> Result<tasks::ActiveModel, StoreError>
         created_at: Set(task.created_at),
         updated_at: Set(task.updated_at),
         version: Set(task.version),
+        occurrence_key: sea_orm::ActiveValue::NotSet,
     })
 }
 

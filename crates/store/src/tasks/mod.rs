@@ -42,6 +42,32 @@ impl<'a> TaskRepo<'a> {
         Ok(())
     }
 
+    /// Stores the occurrence of a recurring series named `key`, with its events — unless that
+    /// occurrence already exists, in which case nothing is written and the answer is `false`.
+    pub async fn create_occurrence(
+        &self,
+        task: &Task,
+        key: &str,
+        events: &[TaskEvent],
+    ) -> Result<bool, StoreError> {
+        let mut row = mapping::active_task(task)?;
+        row.occurrence_key = Set(Some(key.to_owned()));
+        let txn = self.db.begin().await?;
+        let inserted = tasks::Entity::insert(row)
+            .on_conflict_do_nothing_on([tasks::Column::OccurrenceKey])
+            .exec_without_returning(&txn)
+            .await?;
+        if !matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        insert_reminders(&txn, task).await?;
+        outbox::enqueue(&txn, events).await?;
+        txn.commit().await?;
+        self.signal.notify();
+        Ok(true)
+    }
+
     /// One of the user's tasks, or `None` — also when it belongs to someone else.
     pub async fn get(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
         let Some(model) = tasks::Entity::find_by_id(id)

@@ -138,6 +138,50 @@ pub async fn login(
     }))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// 1–100 characters.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// IANA time zone (e.g. `Europe/Berlin`): recurrence and reminders follow its wall clock.
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+fn profile(user: taskflow_store::User) -> Profile {
+    Profile {
+        id: user.id,
+        name: user.name,
+        email: user.email,
+        timezone: user.timezone,
+        created_at: user.created_at,
+    }
+}
+
+/// Change the authenticated user's name or time zone.
+#[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), request_body = ProfileUpdate,
+    responses((status = 200, body = Profile), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn update_me(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    body: JsonBody<ProfileUpdate>,
+) -> HandlerResult<HttpResponse> {
+    let body = body.into_inner();
+    let name = body.name.as_deref().map(user::validate_name).transpose()?;
+    let timezone = body
+        .timezone
+        .as_deref()
+        .map(user::validate_timezone)
+        .transpose()?;
+    let updated = store
+        .users()
+        .update_profile(&caller.user_id, name, timezone)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the user of this token no longer exists"))?;
+    Ok(HttpResponse::Ok().json(profile(updated)))
+}
+
 /// The authenticated user's profile.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), responses(
     (status = 200, body = Profile),
@@ -148,13 +192,7 @@ pub async fn me(store: web::Data<Store>, caller: AuthenticatedUser) -> HandlerRe
         .find(&caller.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("the user of this token no longer exists"))?;
-    Ok(HttpResponse::Ok().json(Profile {
-        id: user.id,
-        name: user.name,
-        email: user.email,
-        timezone: user.timezone,
-        created_at: user.created_at,
-    }))
+    Ok(HttpResponse::Ok().json(profile(user)))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -162,6 +200,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/auth")
             .service(web::resource("/register").route(web::post().to(register)))
             .service(web::resource("/login").route(web::post().to(login)))
-            .service(web::resource("/me").route(web::get().to(me))),
+            .service(
+                web::resource("/me")
+                    .route(web::get().to(me))
+                    .route(web::patch().to(update_me)),
+            ),
     );
 }

@@ -1,5 +1,6 @@
 //! HTTP routes of backend-api, one module per resource.
 
+pub mod audit;
 pub mod auth;
 pub mod task_query;
 pub mod tasks;

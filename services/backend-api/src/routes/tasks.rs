@@ -322,6 +322,61 @@ pub async fn delete(
     Err(StoreError::VersionConflict.into())
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OccurrencesQuery {
+    /// How many dates, 1–100 (default 10).
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Occurrences {
+    pub task_id: Uuid,
+    /// The time zone the dates were computed in (the user's).
+    pub timezone: String,
+    /// The next due dates of the series after this task's, within its end date and COUNT.
+    pub occurrences: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Preview the next due dates of a recurring task.
+#[utoipa::path(get, path = "/api/{user_id}/tasks/{task_id}/occurrences", tag = "tasks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("task_id" = Uuid, Path), OccurrencesQuery),
+    responses((status = 200, body = Occurrences), (status = 400, body = taskflow_runtime::error::ErrorBody),
+        (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn occurrences(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+    query: web::Query<OccurrencesQuery>,
+) -> HandlerResult<HttpResponse> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request("must be from 1 to 100")
+            .with_field("limit")
+            .into());
+    }
+    let task = store
+        .tasks()
+        .get(&caller.user_id, task_id(&id)?)
+        .await?
+        .ok_or_else(not_found)?;
+    let timezone = store
+        .users()
+        .find(&caller.user_id)
+        .await?
+        .map_or_else(|| "UTC".to_owned(), |u| u.timezone);
+    let tz = timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::Tz::UTC);
+    let dates = taskflow_domain::series::upcoming(&task, tz, time::now(), limit);
+    Ok(HttpResponse::Ok().json(Occurrences {
+        task_id: task.id,
+        timezone,
+        occurrences: dates,
+    }))
+}
+
 /// Counts of the caller's tasks.
 #[utoipa::path(get, path = "/api/{user_id}/stats", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path)),
@@ -360,6 +415,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::patch().to(patch))
                     .route(web::delete().to(delete)),
             )
-            .service(web::resource("/tasks/{task_id}/complete").route(web::patch().to(complete))),
+            .service(web::resource("/tasks/{task_id}/complete").route(web::patch().to(complete)))
+            .service(web::resource("/tasks/{task_id}/occurrences").route(web::get().to(occurrences))),
     );
 }

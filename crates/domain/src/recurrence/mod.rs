@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
+mod engine;
+
+pub use engine::{Schedule, local_instant};
+
 const FIELD: &str = "recurrence.rule";
 pub const MAX_INTERVAL: u16 = 1000;
 pub const MAX_COUNT: u32 = 10_000;
@@ -406,6 +410,16 @@ impl FromStr for RecurrenceRule {
     }
 }
 
+impl RecurrenceRule {
+    /// The rule's `COUNT` (presets have none).
+    pub fn count(&self) -> Option<u32> {
+        match self {
+            Self::Preset(_) => None,
+            Self::Custom(r) => r.count,
+        }
+    }
+}
+
 impl fmt::Display for RecurrenceRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -453,6 +467,16 @@ pub struct Recurrence {
     /// No occurrence is created after this instant.
     #[serde(default)]
     pub ends_at: Option<DateTime<Utc>>,
+    /// Where the schedule counts from: the series' first due date (set by the server).
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// This task's position in its series, from 1 (set by the server; `COUNT` limits it).
+    #[serde(default = "first_occurrence")]
+    pub occurrence: u32,
+}
+
+fn first_occurrence() -> u32 {
+    1
 }
 
 /// What a client may send: a bare rule string, or the full object.
@@ -484,6 +508,8 @@ impl RecurrenceInput {
             rule: rule.parse()?,
             anchor: anchor.unwrap_or_default(),
             ends_at: ends_at.map(crate::time::truncate),
+            starts_at: None,
+            occurrence: 1,
         })
     }
 }

@@ -1,0 +1,116 @@
+//! Running a consumer service under Dapr: its subscriptions behind the sidecar's callback routes,
+//! with health, readiness and metrics, until a shutdown signal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use taskflow_runtime::config::{self, ConfigError};
+use taskflow_runtime::health::{CheckFuture, Readiness, ReadinessCheck};
+use taskflow_runtime::server::{self, ServeError};
+use taskflow_store::{Store, StoreError, StoreOptions};
+
+use crate::Subscription;
+use crate::cron::CronHandler;
+use crate::dapr::{DaprApp, DaprClient, DaprConfig, DaprStateIdempotency, SidecarCheck};
+use crate::idempotency::Idempotent;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database: {0}")]
+    Database(#[from] StoreError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error("Dapr client: {0}")]
+    Dapr(String),
+}
+
+struct DatabaseCheck(Store);
+
+impl ReadinessCheck for DatabaseCheck {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            self.0
+                .ping()
+                .await
+                .map(|()| "ok".to_owned())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// What a consumer service is made of, given its store and sidecar.
+pub struct Consumer {
+    pub subscriptions: Vec<Subscription>,
+    /// A cron input binding (name, handler), for services woken on a schedule.
+    pub cron: Option<(String, Arc<dyn CronHandler>)>,
+}
+
+/// Serves `name` on `PORT` (default `default_port`) beside its sidecar. Each subscription's handler
+/// is guarded by an idempotency claim in the Dapr state store, the fast path in front of the
+/// database's own unique keys.
+pub async fn run_consumer(
+    name: &'static str,
+    default_port: u16,
+    build: impl FnOnce(Store, DaprClient) -> Consumer,
+) -> Result<(), ServiceError> {
+    let host = config::var("HOST").unwrap_or_else(|| "0.0.0.0".into());
+    let port = config::parse_or("PORT", default_port)?;
+    let database_url = config::required(
+        "DATABASE_URL",
+        "set it to the shared PostgreSQL database, e.g. postgres://user:pass@host/taskflow",
+    )?;
+    let options = StoreOptions {
+        max_connections: config::parse_or("DB_MAX_CONNECTIONS", 8)?,
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&database_url, &options).await?;
+    let dapr = DaprClient::new(DaprConfig::from_env()?).map_err(|e| ServiceError::Dapr(e.to_string()))?;
+    let ttl = Duration::from_secs(config::parse_or("IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?);
+    let consumer = build(store.clone(), dapr.clone());
+    let keys = Arc::new(DaprStateIdempotency(dapr.clone()));
+    let guarded = consumer
+        .subscriptions
+        .into_iter()
+        .map(|s| {
+            let handler = Arc::new(Idempotent::new(name, keys.clone(), s.handler.clone(), ttl));
+            Subscription { handler, ..s }
+        })
+        .collect();
+    let mut app = DaprApp::new(&dapr.config().pubsub, guarded, config::var("APP_API_TOKEN"));
+    if let Some((binding, handler)) = consumer.cron {
+        app = app.with_cron(&binding, handler);
+    }
+    let readiness = Readiness::default()
+        .with(DatabaseCheck(store.clone()))
+        .with(SidecarCheck(dapr));
+    let served = server::serve(server::bind(&host, port)?, readiness, app.configure())?;
+    tracing::info!(service = name, port = served.port, "listening");
+    served.server.await.map_err(ServeError::from)?;
+    tracing::info!(service = name, "stopped");
+    Ok(())
+}
+
+/// A consumer service's whole `main`: JSON logs, [`run_consumer`], and an exit code.
+pub async fn main(
+    name: &'static str,
+    default_port: u16,
+    build: impl FnOnce(Store, DaprClient) -> Consumer,
+) -> std::process::ExitCode {
+    if let Err(e) = taskflow_runtime::telemetry::init(taskflow_runtime::telemetry::LogFormat::Json) {
+        eprintln!("{name}: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    match run_consumer(name, default_port, build).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(service = name, error = %e, "stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

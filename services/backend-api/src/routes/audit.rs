@@ -1,0 +1,117 @@
+//! `GET /api/{user_id}/audit`: the caller's audit trail, newest first.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use taskflow_auth::AuthenticatedUser;
+use taskflow_domain::{EventType, text};
+use taskflow_runtime::ApiError;
+use taskflow_store::{AuditEntry, AuditFilter, Store};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::HandlerResult;
+use crate::routes::task_query::{DEFAULT_LIMIT, MAX_LIMIT};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// `task-created`, `task-updated`, `task-completed`, `task-deleted` or `reminder-due`.
+    event_type: Option<String>,
+    /// A task (or reminder) id.
+    entity_id: Option<String>,
+    /// Only events at or after this instant (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Only events before this instant (RFC 3339).
+    until: Option<DateTime<Utc>>,
+    /// 1–200, default 50.
+    limit: Option<u64>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRecord {
+    pub event_id: uuid::Uuid,
+    pub event_type: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub user_id: String,
+    /// The event as published (a task snapshot, and the changes for updates).
+    pub data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditRecord>,
+    pub next_cursor: Option<String>,
+}
+
+fn record(e: AuditEntry) -> AuditRecord {
+    AuditRecord {
+        event_id: e.event_id,
+        event_type: e.event_type,
+        entity_type: e.entity_type,
+        entity_id: e.entity_id,
+        user_id: e.user_id,
+        data: e.data,
+        occurred_at: e.occurred_at,
+        recorded_at: e.recorded_at,
+    }
+}
+
+/// The caller's audit trail, newest first.
+#[utoipa::path(get, path = "/api/{user_id}/audit", tag = "audit", security(("bearer" = [])),
+    params(("user_id" = String, Path), AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = taskflow_runtime::error::ErrorBody),
+        (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn list(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+    query: web::Query<AuditQuery>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let q = query.into_inner();
+    if let Some(t) = &q.event_type
+        && EventType::from_topic(t).is_none()
+    {
+        let topics: Vec<&str> = EventType::ALL.iter().map(|t| t.topic()).collect();
+        return Err(
+            ApiError::bad_request(format!("must be one of {}", topics.join(", ")))
+                .with_field("event_type")
+                .into(),
+        );
+    }
+    for (field, value) in [("entity_id", &q.entity_id), ("cursor", &q.cursor)] {
+        if let Some(v) = value {
+            text::filter_value(field, v, 1000)
+                .map_err(|e| ApiError::bad_request(e.message).with_field(e.field))?;
+        }
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!("must be from 1 to {MAX_LIMIT}"))
+            .with_field("limit")
+            .into());
+    }
+    let filter = AuditFilter {
+        event_type: q.event_type,
+        entity_id: q.entity_id,
+        since: q.since,
+        until: q.until,
+        limit,
+        cursor: q.cursor,
+    };
+    let page = store.audit().list(&caller.user_id, &filter).await?;
+    Ok(HttpResponse::Ok().json(AuditPage {
+        entries: page.entries.into_iter().map(record).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/{user_id}/audit").route(web::get().to(list)));
+}

@@ -1,0 +1,84 @@
+//! recurring: when a recurring task is completed, create its next occurrence — exactly once.
+//!
+//! "Exactly once" rests on the occurrence key (`{series}:{position}`, unique in the database), not on
+//! the event id: a redelivered event, a complete → reopen → complete sequence and two replicas all
+//! compute the same key, and only the first insert wins. The new task's `task-created` event is
+//! written to the outbox in the same transaction.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use taskflow_bus::{EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription};
+use taskflow_domain::{TaskEvent, series, time};
+use taskflow_store::{Store, StoreError};
+
+pub const SERVICE: &str = "recurring";
+pub const DEFAULT_PORT: u16 = 8003;
+
+pub struct NextOccurrence {
+    store: Store,
+}
+
+impl NextOccurrence {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn on_completed(&self, event: TaskEvent) -> Outcome {
+        if event.completed != Some(true) || event.task.recurrence.is_none() {
+            return Outcome::Success;
+        }
+        let tz = match self.store.users().find(&event.user_id).await {
+            Ok(Some(user)) => user.timezone.parse::<Tz>().unwrap_or(Tz::UTC),
+            Ok(None) => return Outcome::Success,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let task = &event.task;
+        let now = time::now();
+        let completed_at = task.completed_at.unwrap_or(event.occurred_at);
+        let Some(next) = series::next_task(task, completed_at, tz, now) else {
+            tracing::info!(task_id = %task.id, "recurring series ended");
+            return Outcome::Success;
+        };
+        let position = next.recurrence.as_ref().map_or(0, |r| r.occurrence);
+        let key = series::occurrence_key(series::series_id(task), position);
+        match self
+            .store
+            .tasks()
+            .create_occurrence(&next, &key, &[TaskEvent::created(&next, now)])
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(task_id = %next.id, series = %series::series_id(task), position, "next occurrence created");
+                Outcome::Success
+            }
+            Ok(false) => {
+                tracing::debug!(%key, "occurrence already exists");
+                Outcome::Success
+            }
+            // The user is gone; there is nobody to create a task for.
+            Err(StoreError::MissingReference) => Outcome::Success,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+}
+
+impl EventHandler for NextOccurrence {
+    fn handle<'a>(&'a self, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            match event.task_event() {
+                Ok(e) => self.on_completed(e).await,
+                Err(e) => Outcome::Drop(format!("not a task event: {e}")),
+            }
+        })
+    }
+}
+
+/// recurring's subscriptions.
+pub fn subscriptions(store: Store) -> Vec<Subscription> {
+    vec![Subscription::new(
+        SERVICE,
+        "task-completed",
+        Arc::new(NextOccurrence::new(store)),
+    )]
+}
