@@ -79,6 +79,26 @@ pub async fn test_database() -> (String, TestDb) {
     }
 }
 
+/// A structured CloudEvent exactly as daprd delivers it to a subscriber: Dapr's own attributes
+/// (`topic`, `pubsubname`, `traceid`, `traceparent`, `tracestate`) around `data`.
+pub fn daprd_envelope(topic: &str, id: &str, event_type: &str, data: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": "backend-api",
+        "type": event_type,
+        "subject": data.pointer("/task/id").cloned().unwrap_or_default(),
+        "time": data.get("occurred_at").cloned().unwrap_or_default(),
+        "datacontenttype": "application/json",
+        "data": data,
+        "topic": topic,
+        "pubsubname": "pubsub",
+        "traceid": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "tracestate": ""
+    })
+}
+
 /// `TEST_REDIS_URL`, when the suite runs against a real Redis.
 pub fn test_redis_url() -> Option<String> {
     std::env::var("TEST_REDIS_URL").ok().filter(|u| !u.is_empty())

@@ -110,7 +110,9 @@ async fn main() -> ExitCode {
         "task-created",
         handler_fn(move |e: ReceivedEvent| {
             let now = Utc::now();
-            let occurred = DateTime::parse_from_rfc3339(e.data["occurred_at"].as_str().unwrap()).unwrap();
+            let occurred = DateTime::parse_from_rfc3339(e.data["occurred_at"].as_str().unwrap())
+                .unwrap()
+                .with_timezone(&Utc);
             recorder
                 .lock()
                 .unwrap()

@@ -13,6 +13,7 @@ pub const SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    pub store: taskflow_store::Store,
     _db: TestDb,
 }
 
@@ -41,12 +42,14 @@ impl TestApp {
         };
         let state = ApiState::connect(&config).await.expect("connect");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let store = state.store.clone();
         let app = Application::serve(state, listener).expect("serve");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run());
         Self {
             base,
             client: reqwest::Client::new(),
+            store,
             _db: db,
         }
     }

@@ -79,7 +79,9 @@ async fn the_openapi_document_covers_every_route() {
     for (path, methods) in [
         ("/api/auth/register", vec!["post"]),
         ("/api/auth/login", vec!["post"]),
-        ("/api/auth/me", vec!["get"]),
+        ("/api/auth/me", vec!["get", "patch"]),
+        ("/api/{user_id}/audit", vec!["get"]),
+        ("/api/{user_id}/tasks/{task_id}/occurrences", vec!["get"]),
         ("/api/{user_id}/tasks", vec!["get", "post"]),
         (
             "/api/{user_id}/tasks/{task_id}",

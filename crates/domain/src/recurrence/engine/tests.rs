@@ -269,7 +269,7 @@ proptest! {
     #[test]
     fn every_occurrence_matches_the_rule_in_local_time(rule in arb_rule(), start in arb_start(), zone in arb_zone()) {
         let parsed: RRule = rule.parse().unwrap();
-        let tz = tz(&zone);
+        let tz = tz(zone);
         let Some(start_at) = tz.from_local_datetime(&chrono::NaiveDateTime::parse_from_str(&start, "%Y-%m-%d %H:%M").unwrap()).earliest() else {
             return Ok(());
         };
@@ -306,7 +306,7 @@ proptest! {
 
     #[test]
     fn monthly_presets_hit_every_month_on_the_clamped_day(start in arb_start(), day in 1u32..=31, zone in arb_zone()) {
-        let tz = tz(&zone);
+        let tz = tz(zone);
         let base = chrono::NaiveDateTime::parse_from_str(&start, "%Y-%m-%d %H:%M").unwrap();
         let Some(first) = NaiveDate::from_ymd_opt(base.year(), base.month(), day.min(days_in(base.date()))) else { return Ok(()); };
         let Some(start_at) = tz.from_local_datetime(&first.and_time(base.time())).earliest() else { return Ok(()); };

@@ -1,0 +1,160 @@
+//! recurring through its Dapr callback route, with envelopes shaped as daprd delivers them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use taskflow_bus::dapr::DaprApp;
+use taskflow_domain::{CreateTask, TaskEvent, TaskUpdate, time};
+use taskflow_runtime::health::Readiness;
+use taskflow_store::{NewUser, Store, StoreOptions, TaskFilter};
+use taskflow_test_support::{TestDb, daprd_envelope, test_database};
+
+async fn setup() -> (Store, String, TestDb) {
+    let (url, db) = test_database().await;
+    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+        .users()
+        .create(NewUser {
+            id: "u1".into(),
+            name: "U".into(),
+            email: None,
+            password_hash: None,
+            timezone: "Europe/London".into(),
+        })
+        .await
+        .unwrap();
+    let app = DaprApp::new("pubsub", taskflow_recurring::subscriptions(store.clone()), None);
+    let served = taskflow_runtime::server::serve(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        Readiness::default(),
+        app.configure(),
+    )
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", served.port);
+    tokio::spawn(served.server);
+    (store, base, db)
+}
+
+/// A recurring task stored, completed, and its `task-completed` event.
+async fn completed(store: &Store, body: Value) -> TaskEvent {
+    let now = time::now();
+    let task = serde_json::from_value::<CreateTask>(body)
+        .unwrap()
+        .validate()
+        .unwrap()
+        .into_task("u1", now);
+    store.tasks().create(&task, &[]).await.unwrap();
+    let changes = TaskUpdate::completion(true).apply(&task, now).unwrap();
+    store.tasks().update(task.version, &changes, &[]).await.unwrap();
+    TaskEvent::for_changes(&task, &changes, now).remove(0)
+}
+
+async fn deliver(base: &str, event: &TaskEvent) -> Value {
+    let envelope = daprd_envelope(
+        "task-completed",
+        &event.event_id.to_string(),
+        "com.taskflow.task.completed.v1",
+        serde_json::to_value(event).unwrap(),
+    );
+    reqwest::Client::new()
+        .post(format!("{base}/events/recurring/task-completed"))
+        .header("content-type", "application/cloudevents+json")
+        .json(&envelope)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn tasks(store: &Store) -> Vec<taskflow_domain::Task> {
+    let filter = TaskFilter {
+        limit: 100,
+        sort_by: taskflow_store::SortBy::DueAt,
+        sort_order: taskflow_store::SortOrder::Asc,
+        ..TaskFilter::default()
+    };
+    store.tasks().list("u1", &filter).await.unwrap().tasks
+}
+
+#[tokio::test]
+async fn a_delivered_completion_creates_the_next_occurrence_once() {
+    let (store, base, _db) = setup().await;
+    // 09:00 London time, the day before BST starts.
+    let event = completed(
+        &store,
+        json!({"title": "Walk", "due_at": "2027-03-27T09:00:00Z", "recurrence": "daily"}),
+    )
+    .await;
+    assert_eq!(deliver(&base, &event).await, json!({"status": "SUCCESS"}));
+    assert_eq!(
+        deliver(&base, &event).await,
+        json!({"status": "SUCCESS"}),
+        "a redelivery is acknowledged"
+    );
+    let all = tasks(&store).await;
+    assert_eq!(all.len(), 2, "and has no second effect");
+    assert_eq!(
+        all[1].due_at,
+        Some("2027-03-28T08:00:00Z".parse().unwrap()),
+        "09:00 BST"
+    );
+    // Its task-created event went through the outbox.
+    let pending = store.outbox().pending(10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].topic, "task-created");
+    assert_eq!(pending[0].payload["task"]["id"], all[1].id.to_string());
+}
+
+#[tokio::test]
+async fn a_second_completion_event_of_the_same_task_makes_no_second_occurrence() {
+    let (store, base, _db) = setup().await;
+    let first = completed(
+        &store,
+        json!({"title": "Gym", "due_at": "2027-01-04T18:00:00Z", "recurrence": "weekly"}),
+    )
+    .await;
+    // Reopened and completed again: a different event id, the same next occurrence.
+    let again = TaskEvent {
+        event_id: uuid::Uuid::now_v7(),
+        ..first.clone()
+    };
+    assert_eq!(deliver(&base, &first).await["status"], "SUCCESS");
+    assert_eq!(deliver(&base, &again).await["status"], "SUCCESS");
+    assert_eq!(tasks(&store).await.len(), 2);
+}
+
+#[tokio::test]
+async fn reopening_non_recurring_and_malformed_events_do_nothing() {
+    let (store, base, _db) = setup().await;
+    let plain = completed(&store, json!({"title": "Once", "due_at": "2027-01-04T18:00:00Z"})).await;
+    assert_eq!(deliver(&base, &plain).await["status"], "SUCCESS");
+    let mut reopened = completed(
+        &store,
+        json!({"title": "Weekly", "due_at": "2027-01-04T18:00:00Z", "recurrence": "weekly"}),
+    )
+    .await;
+    reopened.completed = Some(false);
+    assert_eq!(deliver(&base, &reopened).await["status"], "SUCCESS");
+    assert_eq!(
+        tasks(&store).await.len(),
+        2,
+        "no occurrence for a one-off or a reopened task"
+    );
+    let res: Value = reqwest::Client::new()
+        .post(format!("{base}/events/recurring/task-completed"))
+        .json(&daprd_envelope(
+            "task-completed",
+            "x",
+            "t",
+            json!({"not": "a task event"}),
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["status"], "DROP");
+}
