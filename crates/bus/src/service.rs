@@ -26,7 +26,8 @@ pub enum ServiceError {
     Dapr(String),
 }
 
-struct DatabaseCheck(Store);
+/// `/ready`: the database answers.
+pub struct DatabaseCheck(pub Store);
 
 impl ReadinessCheck for DatabaseCheck {
     fn name(&self) -> &'static str {

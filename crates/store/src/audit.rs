@@ -15,6 +15,7 @@ use crate::{CursorError, StoreError};
 
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub event_id: Uuid,
     pub event_type: String,
@@ -22,6 +23,7 @@ pub struct AuditEntry {
     pub entity_type: String,
     pub entity_id: String,
     pub user_id: String,
+    /// The event as published (a task snapshot, and the changes for updates).
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
@@ -37,7 +39,8 @@ pub struct AuditFilter {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub next_cursor: Option<String>,

@@ -79,7 +79,7 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
 
 /// The readiness checks backend-api needs.
 pub fn readiness(state: &ApiState) -> Readiness {
-    Readiness::default().with(state::DatabaseCheck(state.store.clone()))
+    Readiness::default().with(taskflow_bus::service::DatabaseCheck(state.store.clone()))
 }
 
 /// A bound, ready-to-run backend-api server.

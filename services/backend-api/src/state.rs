@@ -1,8 +1,6 @@
-//! What handlers share: the store and the authenticator, plus the glue that lets the auth crate
-//! provision identity-provider users and `/ready` reach the database.
+//! The glue that lets the auth crate provision identity-provider users in the store.
 
 use taskflow_auth::{AuthError, Identity, ProvisionFuture, Provisioner};
-use taskflow_runtime::health::{CheckFuture, ReadinessCheck};
 use taskflow_store::{NewUser, Store};
 
 /// Creates local rows for identity-provider users on their first request.
@@ -32,25 +30,6 @@ impl Provisioner for StoreProvisioner {
                 })
                 .await
                 .map_err(|e| AuthError::Provisioning(e.to_string()))
-        })
-    }
-}
-
-/// `/ready`: the database answers.
-pub struct DatabaseCheck(pub Store);
-
-impl ReadinessCheck for DatabaseCheck {
-    fn name(&self) -> &'static str {
-        "database"
-    }
-
-    fn check(&self) -> CheckFuture<'_> {
-        Box::pin(async move {
-            self.0
-                .ping()
-                .await
-                .map(|()| "ok".to_owned())
-                .map_err(|e| e.to_string())
         })
     }
 }

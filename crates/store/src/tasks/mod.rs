@@ -61,11 +61,21 @@ impl<'a> TaskRepo<'a> {
             txn.rollback().await?;
             return Ok(false);
         }
+        self.finish_insert(txn, task, events).await.map(|()| true)
+    }
+
+    /// The rest of a new task's transaction: its reminders and events, then commit and wake the relay.
+    async fn finish_insert(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        task: &Task,
+        events: &[TaskEvent],
+    ) -> Result<(), StoreError> {
         insert_reminders(&txn, task).await?;
         outbox::enqueue(&txn, events).await?;
         txn.commit().await?;
         self.signal.notify();
-        Ok(true)
+        Ok(())
     }
 
     /// One of the user's tasks, or `None` — also when it belongs to someone else.

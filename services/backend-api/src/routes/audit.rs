@@ -2,12 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use taskflow_auth::AuthenticatedUser;
 use taskflow_domain::{EventType, text};
 use taskflow_runtime::ApiError;
-use taskflow_store::{AuditEntry, AuditFilter, Store};
-use utoipa::{IntoParams, ToSchema};
+use taskflow_store::{AuditFilter, AuditPage, Store};
+use utoipa::IntoParams;
 
 use crate::error::HandlerResult;
 use crate::routes::task_query::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -28,38 +28,6 @@ pub struct AuditQuery {
     limit: Option<u64>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditRecord {
-    pub event_id: uuid::Uuid,
-    pub event_type: String,
-    pub entity_type: String,
-    pub entity_id: String,
-    pub user_id: String,
-    /// The event as published (a task snapshot, and the changes for updates).
-    pub data: serde_json::Value,
-    pub occurred_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditPage {
-    pub entries: Vec<AuditRecord>,
-    pub next_cursor: Option<String>,
-}
-
-fn record(e: AuditEntry) -> AuditRecord {
-    AuditRecord {
-        event_id: e.event_id,
-        event_type: e.event_type,
-        entity_type: e.entity_type,
-        entity_id: e.entity_id,
-        user_id: e.user_id,
-        data: e.data,
-        occurred_at: e.occurred_at,
-        recorded_at: e.recorded_at,
-    }
 }
 
 /// The caller's audit trail, newest first.
@@ -105,11 +73,8 @@ pub async fn list(
         limit,
         cursor: q.cursor,
     };
-    let page = store.audit().list(&caller.user_id, &filter).await?;
-    Ok(HttpResponse::Ok().json(AuditPage {
-        entries: page.entries.into_iter().map(record).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page: AuditPage = store.audit().list(&caller.user_id, &filter).await?;
+    Ok(HttpResponse::Ok().json(page))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -57,6 +57,18 @@ fn not_found() -> HandlerError {
     ApiError::not_found("task not found").into()
 }
 
+/// The task id of a `/api/{user_id}/tasks/{task_id}` path, once the path's user is the caller.
+fn scoped_task_id(caller: &AuthenticatedUser, path: web::Path<(String, String)>) -> Result<Uuid, ApiError> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    task_id(&id)
+}
+
+/// One of the caller's tasks, or 404.
+async fn load(store: &Store, user_id: &str, id: Uuid) -> HandlerResult<Task> {
+    store.tasks().get(user_id, id).await?.ok_or_else(not_found)
+}
+
 fn etag(task: &Task) -> (header::HeaderName, HeaderValue) {
     let value =
         HeaderValue::from_str(&format!("\"{}\"", task.version)).unwrap_or(HeaderValue::from_static("\"0\""));
@@ -143,13 +155,7 @@ pub async fn get(
     caller: AuthenticatedUser,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
-    let task = store
-        .tasks()
-        .get(&caller.user_id, task_id(&id)?)
-        .await?
-        .ok_or_else(not_found)?;
+    let task = load(&store, &caller.user_id, scoped_task_id(&caller, path)?).await?;
     Ok(task_response(HttpResponse::Ok(), &task))
 }
 
@@ -162,7 +168,7 @@ async fn apply_update(
     update: &TaskUpdate,
 ) -> HandlerResult<Task> {
     for _ in 0..UPDATE_ATTEMPTS {
-        let current = store.tasks().get(user_id, id).await?.ok_or_else(not_found)?;
+        let current = load(store, user_id, id).await?;
         if let Some(v) = expected
             && v != current.version
         {
@@ -212,9 +218,7 @@ pub async fn update(
     path: web::Path<(String, String)>,
     body: JsonBody<TaskUpdate>,
 ) -> HandlerResult<HttpResponse> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
-    let id = task_id(&id)?;
+    let id = scoped_task_id(&caller, path)?;
     let expected = if_match(&req)?;
     let task = apply_update(&store, &caller.user_id, id, expected, &body.into_inner()).await?;
     Ok(task_response(HttpResponse::Ok(), &task))
@@ -250,9 +254,7 @@ pub async fn complete(
     caller: AuthenticatedUser,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
-    let id = task_id(&id)?;
+    let id = scoped_task_id(&caller, path)?;
     let body = read_body(&req, &mut payload, taskflow_runtime::json::body_limit(&req)).await?;
     let explicit = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -269,14 +271,7 @@ pub async fn complete(
     let expected = if_match(&req)?;
     let target = match explicit {
         Some(c) => c,
-        None => {
-            !store
-                .tasks()
-                .get(&caller.user_id, id)
-                .await?
-                .ok_or_else(not_found)?
-                .completed
-        }
+        None => !load(&store, &caller.user_id, id).await?.completed,
     };
     let task = apply_update(
         &store,
@@ -299,15 +294,9 @@ pub async fn delete(
     caller: AuthenticatedUser,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
-    let id = task_id(&id)?;
+    let id = scoped_task_id(&caller, path)?;
     for _ in 0..UPDATE_ATTEMPTS {
-        let task = store
-            .tasks()
-            .get(&caller.user_id, id)
-            .await?
-            .ok_or_else(not_found)?;
+        let task = load(&store, &caller.user_id, id).await?;
         match store
             .tasks()
             .delete(&task, &[TaskEvent::deleted(&task, time::now())])
@@ -350,19 +339,14 @@ pub async fn occurrences(
     path: web::Path<(String, String)>,
     query: web::Query<OccurrencesQuery>,
 ) -> HandlerResult<HttpResponse> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
+    let id = scoped_task_id(&caller, path)?;
     let limit = query.limit.unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::bad_request("must be from 1 to 100")
             .with_field("limit")
             .into());
     }
-    let task = store
-        .tasks()
-        .get(&caller.user_id, task_id(&id)?)
-        .await?
-        .ok_or_else(not_found)?;
+    let task = load(&store, &caller.user_id, id).await?;
     let timezone = store
         .users()
         .find(&caller.user_id)
