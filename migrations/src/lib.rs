@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_users_and_tasks;
 mod m20261123_000002_event_backbone;
 mod m20261123_000003_recurrence_and_audit;
+mod m20261123_000004_notifications;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_users_and_tasks::Migration),
             Box::new(m20261123_000002_event_backbone::Migration),
             Box::new(m20261123_000003_recurrence_and_audit::Migration),
+            Box::new(m20261123_000004_notifications::Migration),
         ]
     }
 }

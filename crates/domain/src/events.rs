@@ -69,7 +69,10 @@ pub struct FieldChange {
 /// The reminder a `reminder-due` event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReminderFired {
-    pub reminder_id: Uuid,
+    /// The notification it created.
+    pub notification_id: Uuid,
+    /// The reminder rule that fired; `None` for the user's default "due soon" reminder.
+    pub reminder_id: Option<Uuid>,
     pub remind_at: DateTime<Utc>,
     /// Fired after its time (the service was down or behind).
     pub late: bool,

@@ -272,8 +272,8 @@ impl CreateTask {
     }
 }
 
-/// Tells "field absent" (`None`) from "field set to null" (`Some(None)`).
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+/// Tells "field absent" (`None`) from "field set to null" (`Some(None)`); use with `#[serde(default)]`.
+pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

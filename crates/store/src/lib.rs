@@ -7,6 +7,7 @@ mod audit;
 mod coordination;
 pub mod entity;
 mod error;
+mod notifications;
 mod outbox;
 mod tasks;
 mod users;
@@ -20,9 +21,13 @@ use taskflow_migration::{Migrator, MigratorTrait};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
 pub use coordination::{DeadLetter, DeadLetterRepo, LeaseRepo, ProcessedEventRepo};
 pub use error::StoreError;
+pub use notifications::{
+    DueReminder, NewNotification, Notification, NotificationFilter, NotificationPage, NotificationRepo,
+    PendingEmail,
+};
 pub use outbox::{OutboxMessage, OutboxRepo, OutboxSignal, OutboxStats};
 pub use tasks::{CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats};
-pub use users::{NewUser, User, UserRepo, UserWithPassword};
+pub use users::{NewUser, ProfileChange, User, UserRepo, UserWithPassword};
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -97,6 +102,10 @@ impl Store {
 
     pub fn tasks(&self) -> TaskRepo<'_> {
         TaskRepo::new(&self.db, &self.signal)
+    }
+
+    pub fn notifications(&self) -> NotificationRepo<'_> {
+        NotificationRepo::new(&self.db, &self.signal)
     }
 
     pub fn audit(&self) -> AuditRepo<'_> {

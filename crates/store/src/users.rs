@@ -13,6 +13,8 @@ pub struct User {
     pub name: String,
     pub email: Option<String>,
     pub timezone: String,
+    /// Minutes before the due date for an automatic "due soon" notification; `None` = off.
+    pub default_reminder_minutes: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -21,6 +23,14 @@ pub struct User {
 pub struct UserWithPassword {
     pub user: User,
     pub password_hash: Option<String>,
+}
+
+/// Profile fields to change; `None` leaves a field alone (`Some(None)` turns the default reminder off).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub default_reminder_minutes: Option<Option<u32>>,
 }
 
 /// A validated new user.
@@ -40,6 +50,7 @@ impl From<users::Model> for User {
             name: m.name,
             email: m.email,
             timezone: m.timezone,
+            default_reminder_minutes: m.default_reminder_minutes.and_then(|v| u32::try_from(v).ok()),
             created_at: m.created_at,
         }
     }
@@ -62,6 +73,7 @@ impl<'a> UserRepo<'a> {
             email: Set(new.email),
             password_hash: Set(new.password_hash),
             timezone: Set(new.timezone),
+            default_reminder_minutes: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -83,13 +95,13 @@ impl<'a> UserRepo<'a> {
             .map(User::from))
     }
 
-    /// Changes a user's name and/or time zone; `None` when there is no such user.
-    pub async fn update_profile(
-        &self,
-        id: &str,
-        name: Option<String>,
-        timezone: Option<String>,
-    ) -> Result<Option<User>, StoreError> {
+    /// Changes a user's name, time zone or default reminder; `None` when there is no such user.
+    pub async fn update_profile(&self, id: &str, change: ProfileChange) -> Result<Option<User>, StoreError> {
+        let ProfileChange {
+            name,
+            timezone,
+            default_reminder_minutes,
+        } = change;
         let Some(current) = users::Entity::find_by_id(id.to_owned()).one(self.db).await? else {
             return Ok(None);
         };
@@ -99,6 +111,9 @@ impl<'a> UserRepo<'a> {
         }
         if let Some(tz) = timezone {
             row.timezone = Set(tz);
+        }
+        if let Some(minutes) = default_reminder_minutes {
+            row.default_reminder_minutes = Set(minutes.and_then(|m| i32::try_from(m).ok()));
         }
         row.updated_at = Set(taskflow_domain::time::now());
         let updated = sea_orm::ActiveModelTrait::update(row, self.db).await?;

@@ -23,7 +23,9 @@ impl Recorder {
 
     fn entry(event: &TaskEvent, data: serde_json::Value) -> AuditEntry {
         let (entity_type, entity_id) = match (&event.event_type, &event.reminder) {
-            (EventType::ReminderDue, Some(r)) => ("reminder", r.reminder_id.to_string()),
+            (EventType::ReminderDue, Some(r)) => {
+                ("reminder", r.reminder_id.unwrap_or(event.task.id).to_string())
+            }
             _ => ("task", event.task.id.to_string()),
         };
         AuditEntry {

@@ -82,7 +82,8 @@ async fn every_topic_is_recorded_once() {
     let due = TaskEvent::reminder_due(
         &task,
         ReminderFired {
-            reminder_id: reminder.id,
+            notification_id: uuid::Uuid::now_v7(),
+            reminder_id: Some(reminder.id),
             remind_at: reminder.remind_at,
             late: false,
         },

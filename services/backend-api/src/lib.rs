@@ -72,6 +72,7 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
             .app_data(web::Data::new(provisioned))
             .configure(routes::auth::configure)
             .configure(routes::audit::configure)
+            .configure(routes::notifications::configure)
             .configure(routes::tasks::configure)
             .configure(openapi::configure);
     }

@@ -24,6 +24,8 @@ impl Modify for BearerAuth {
         auth::register, auth::login, auth::me, auth::update_me,
         tasks::list, tasks::create, tasks::get, tasks::update, tasks::patch, tasks::complete, tasks::delete,
         tasks::stats, tasks::occurrences, crate::routes::audit::list,
+        crate::routes::notifications::list, crate::routes::notifications::mark_read,
+        crate::routes::notifications::read_all, crate::routes::notifications::delete,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(
@@ -33,7 +35,7 @@ impl Modify for BearerAuth {
         taskflow_domain::Priority, taskflow_domain::Category,
     )),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

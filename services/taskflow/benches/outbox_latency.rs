@@ -132,11 +132,12 @@ async fn main() -> ExitCode {
     let base = format!("http://127.0.0.1:{}", serve(config, vec![subscription]));
 
     let client = reqwest::Client::new();
-    let credentials =
-        json!({"name": "Bench", "email": "bench@example.com", "password": "bench password 123"});
+    let credentials = json!({"email": "bench@example.com", "password": "bench password 123"});
+    let mut account = credentials.clone();
+    account["name"] = "Bench".into();
     let res = client
         .post(format!("{base}/api/auth/register"))
-        .json(&credentials)
+        .json(&account)
         .send()
         .await
         .unwrap();

@@ -1,31 +1,83 @@
-//! The all-in-one composition: every service's routes on one port, one database, and the in-process
-//! bus in place of Dapr — same envelope, same outcomes, same handler code.
+//! The all-in-one composition: every service's routes on one port, one database, the in-process bus
+//! in place of Dapr — same envelope, same outcomes, same handler code — and a timer in place of the
+//! cron binding.
 
 pub mod settings;
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use taskflow_backend_api::{ApiConfig, ApiState, Application, StartupError};
 use taskflow_bus::Subscription;
+use taskflow_bus::cron;
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
 use taskflow_bus::relay::{self, PipelineCheck, RelayConfig, RelayHandle};
+use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
+use tokio::sync::watch;
 
 /// The whole system, bound and ready to run.
 pub struct Running {
     app: Application,
     relay: RelayHandle,
+    ticker: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
     pub state: ApiState,
 }
 
-/// Connects, migrates and binds everything: backend-api's routes, and the recurring and audit
-/// services as in-process subscribers, plus any `extra` subscriptions (tests use them to watch).
+/// How the in-process parts behave.
+#[derive(Debug, Clone)]
+pub struct SystemOptions {
+    pub retry: RetryPolicy,
+    /// How often the notification service's timer ticks (it plays the Dapr cron binding); `None` for
+    /// no timer.
+    pub reminder_tick: Option<Duration>,
+    pub mailer: Option<Mailer>,
+}
+
+impl Default for SystemOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            reminder_tick: Some(Duration::from_secs(10)),
+            mailer: None,
+        }
+    }
+}
+
+/// [`start_with`] with default options but no reminder timer.
 pub async fn start(
     config: &ApiConfig,
     listener: TcpListener,
     extra: Vec<Subscription>,
     retry: RetryPolicy,
 ) -> Result<Running, StartupError> {
+    start_with(
+        config,
+        listener,
+        extra,
+        SystemOptions {
+            retry,
+            reminder_tick: None,
+            mailer: None,
+        },
+    )
+    .await
+}
+
+/// Connects, migrates and binds everything: backend-api's routes, the recurring and audit services
+/// as in-process subscribers (plus any `extra` subscriptions; tests use them to watch), and the
+/// notification service's timer.
+pub async fn start_with(
+    config: &ApiConfig,
+    listener: TcpListener,
+    extra: Vec<Subscription>,
+    options: SystemOptions,
+) -> Result<Running, StartupError> {
+    let SystemOptions {
+        retry,
+        reminder_tick,
+        mailer,
+    } = options;
     let state = ApiState::connect(config).await?;
     let mut subscriptions = taskflow_recurring::subscriptions(state.store.clone());
     subscriptions.extend(taskflow_audit::subscriptions(state.store.clone()));
@@ -42,7 +94,24 @@ pub async fn start(
     // Only this process writes here; the poll is a safety net, the commit signal does the work.
     relay_config.poll_interval = std::time::Duration::from_millis(500);
     let relay = relay::spawn(state.store.clone(), Arc::new(bus), relay_config);
-    Ok(Running { app, relay, state })
+    let ticker = reminder_tick.map(|every| {
+        let (stop, rx) = watch::channel(false);
+        let ticker = Arc::new(ReminderTicker::new(
+            state.store.clone(),
+            mailer,
+            TickerConfig::default(),
+        ));
+        (
+            stop,
+            tokio::spawn(async move { cron::run_timer(CRON_BINDING, every, ticker, rx).await }),
+        )
+    });
+    Ok(Running {
+        app,
+        relay,
+        ticker,
+        state,
+    })
 }
 
 impl Running {
@@ -53,6 +122,10 @@ impl Running {
     /// Serves until SIGTERM/SIGINT, then lets requests finish and flushes the outbox.
     pub async fn run(self) -> std::io::Result<()> {
         let served = self.app.run().await;
+        if let Some((stop, task)) = self.ticker {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
         self.relay.stop().await;
         served
     }

@@ -6,7 +6,6 @@
 use std::process::ExitCode;
 
 use taskflow::settings;
-use taskflow_bus::inprocess::RetryPolicy;
 use taskflow_runtime::server;
 use taskflow_runtime::telemetry::{self, LogFormat};
 
@@ -30,7 +29,7 @@ async fn run() -> Result<(), settings::SettingsError> {
     let settings = settings::Settings::from_env()?;
     let listener = server::bind(&settings.api.host, settings.api.port)
         .map_err(taskflow_backend_api::StartupError::from)?;
-    let app = taskflow::start(&settings.api, listener, Vec::new(), RetryPolicy::default()).await?;
+    let app = taskflow::start_with(&settings.api, listener, Vec::new(), settings.system.clone()).await?;
     let base = format!("http://{}:{}", settings.api.host, app.port());
     tracing::info!(database = %settings.database_label, data_dir = %settings.data_dir.display(), "taskflow ready");
     println!("TaskFlow is listening on {base}");

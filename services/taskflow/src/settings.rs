@@ -23,6 +23,7 @@ pub enum SettingsError {
 
 pub struct Settings {
     pub api: ApiConfig,
+    pub system: crate::SystemOptions,
     pub data_dir: PathBuf,
     /// Where the data lives, without credentials, for the start-up banner.
     pub database_label: String,
@@ -89,8 +90,24 @@ impl Settings {
             jwks: api_config::jwks_from_env()?,
             db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
         };
+        let tick: u64 = config::parse_or("NOTIFICATION_TICK_SECS", 10)?;
+        if tick == 0 {
+            let reason = "must be at least 1".to_owned();
+            return Err(ConfigError::Invalid {
+                name: "NOTIFICATION_TICK_SECS",
+                value: "0".into(),
+                reason,
+            }
+            .into());
+        }
+        let system = crate::SystemOptions {
+            reminder_tick: Some(std::time::Duration::from_secs(tick)),
+            mailer: taskflow_notification::Mailer::from_env()?,
+            ..crate::SystemOptions::default()
+        };
         Ok(Self {
             api,
+            system,
             data_dir,
             database_label: redact(&database_url),
         })

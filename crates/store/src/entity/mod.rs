@@ -3,6 +3,7 @@
 pub mod audit_logs;
 pub mod dead_letters;
 pub mod leases;
+pub mod notifications;
 pub mod outbox;
 pub mod processed_events;
 pub mod task_reminders;

@@ -9,6 +9,7 @@ pub struct Model {
     pub email: Option<String>,
     pub password_hash: Option<String>,
     pub timezone: String,
+    pub default_reminder_minutes: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use taskflow_auth::{AuthenticatedUser, Authenticator, hash_password, verify_password};
 use taskflow_domain::user;
 use taskflow_runtime::{ApiError, JsonBody};
-use taskflow_store::{NewUser, Store};
+use taskflow_store::{NewUser, ProfileChange, Store};
 use utoipa::ToSchema;
 
 use crate::error::HandlerResult;
@@ -62,6 +62,8 @@ pub struct Profile {
     pub name: String,
     pub email: Option<String>,
     pub timezone: String,
+    /// Automatic "due soon" notifications this many minutes ahead; `null` when off.
+    pub default_reminder_minutes: Option<u32>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -147,6 +149,11 @@ pub struct ProfileUpdate {
     /// IANA time zone (e.g. `Europe/Berlin`): recurrence and reminders follow its wall clock.
     #[serde(default)]
     pub timezone: Option<String>,
+    /// Minutes (1–1440): tasks due that soon with no reminder of their own get a "due soon"
+    /// notification. `null` turns it off.
+    #[serde(default, deserialize_with = "taskflow_domain::task::nullable")]
+    #[schema(value_type = Option<u32>, nullable)]
+    pub default_reminder_minutes: Option<Option<u32>>,
 }
 
 fn profile(user: taskflow_store::User) -> Profile {
@@ -155,11 +162,12 @@ fn profile(user: taskflow_store::User) -> Profile {
         name: user.name,
         email: user.email,
         timezone: user.timezone,
+        default_reminder_minutes: user.default_reminder_minutes,
         created_at: user.created_at,
     }
 }
 
-/// Change the authenticated user's name or time zone.
+/// Change the authenticated user's name, time zone or default reminder.
 #[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), request_body = ProfileUpdate,
     responses((status = 200, body = Profile), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
 pub async fn update_me(
@@ -174,9 +182,21 @@ pub async fn update_me(
         .as_deref()
         .map(user::validate_timezone)
         .transpose()?;
+    if let Some(Some(m)) = body.default_reminder_minutes
+        && !(1..=1440).contains(&m)
+    {
+        return Err(
+            ApiError::validation("default_reminder_minutes", "must be from 1 to 1440 minutes").into(),
+        );
+    }
+    let change = ProfileChange {
+        name,
+        timezone,
+        default_reminder_minutes: body.default_reminder_minutes,
+    };
     let updated = store
         .users()
-        .update_profile(&caller.user_id, name, timezone)
+        .update_profile(&caller.user_id, change)
         .await?
         .ok_or_else(|| ApiError::not_found("the user of this token no longer exists"))?;
     Ok(HttpResponse::Ok().json(profile(updated)))

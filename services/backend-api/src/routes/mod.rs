@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod auth;
+pub mod notifications;
 pub mod task_query;
 pub mod tasks;

@@ -1,0 +1,285 @@
+//! Reminders fire exactly once — with racing tickers, late, moved or cancelled — and e-mail goes to
+//! a real local SMTP server (Python aiosmtpd, when installed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use chrono::TimeDelta;
+use serde_json::json;
+use taskflow_domain::{CreateTask, Task, TaskUpdate, time};
+use taskflow_notification::{Mailer, ReminderTicker, TickerConfig};
+use taskflow_store::{NewUser, NotificationFilter, ProfileChange, Store, StoreOptions};
+use taskflow_test_support::{TestDb, test_database};
+
+async fn store() -> (Store, TestDb) {
+    let (url, db) = test_database().await;
+    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+        .users()
+        .create(NewUser {
+            id: "u1".into(),
+            name: "Una".into(),
+            email: Some("una@example.com".into()),
+            password_hash: None,
+            timezone: "UTC".into(),
+        })
+        .await
+        .unwrap();
+    (store, db)
+}
+
+async fn task(store: &Store, body: serde_json::Value) -> Task {
+    let task = serde_json::from_value::<CreateTask>(body)
+        .unwrap()
+        .validate()
+        .unwrap()
+        .into_task("u1", time::now());
+    store.tasks().create(&task, &[]).await.unwrap();
+    task
+}
+
+fn ticker(store: &Store, mailer: Option<Mailer>) -> ReminderTicker {
+    ReminderTicker::new(store.clone(), mailer, TickerConfig::default())
+}
+
+async fn notifications(store: &Store) -> Vec<taskflow_store::Notification> {
+    store
+        .notifications()
+        .list(
+            "u1",
+            &NotificationFilter {
+                limit: 200,
+                ..NotificationFilter::default()
+            },
+        )
+        .await
+        .unwrap()
+        .notifications
+}
+
+fn ago(minutes: i64) -> String {
+    (time::now() - TimeDelta::minutes(minutes)).to_rfc3339()
+}
+
+fn ahead(minutes: i64) -> String {
+    (time::now() + TimeDelta::minutes(minutes)).to_rfc3339()
+}
+
+#[tokio::test]
+async fn racing_tickers_fire_each_reminder_once() {
+    let (store, _db) = store().await;
+    for i in 0..20 {
+        task(
+            &store,
+            json!({"title": format!("t{i}"), "reminders": [{"remind_at": ago(1)}]}),
+        )
+        .await;
+    }
+    let (a, b) = (ticker(&store, None), ticker(&store, None));
+    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(ra.unwrap().fired + rb.unwrap().fired, 20);
+    assert_eq!(notifications(&store).await.len(), 20);
+    let events = store.outbox().pending(100).await.unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.topic == "reminder-due").count(),
+        20,
+        "one event per firing"
+    );
+    assert_eq!(a.run_once().await.unwrap().fired, 0, "nothing fires twice");
+}
+
+#[tokio::test]
+async fn a_missed_reminder_fires_once_marked_late() {
+    let (store, _db) = store().await;
+    let t = task(&store, json!({"title": "Missed", "due_at": ahead(60), "reminders": [{"remind_at": ago(60)}, {"remind_at": ahead(30)}]})).await;
+    let report = ticker(&store, None).run_once().await.unwrap();
+    assert_eq!((report.fired, report.late), (1, 1));
+    let n = notifications(&store).await;
+    assert_eq!(n.len(), 1);
+    assert!(n[0].late);
+    assert_eq!(n[0].task_id, t.id);
+    assert_eq!(n[0].kind, "reminder");
+    assert!(n[0].message.contains("Missed"));
+    let event = &store.outbox().pending(10).await.unwrap()[0];
+    assert_eq!(event.payload["reminder"]["late"], true);
+    assert_eq!(event.payload["reminder"]["notification_id"], n[0].id.to_string());
+    assert_eq!(ticker(&store, None).run_once().await.unwrap().fired, 0);
+}
+
+#[tokio::test]
+async fn moving_the_due_date_moves_relative_reminders_and_completion_cancels() {
+    let (store, _db) = store().await;
+    let t = task(
+        &store,
+        json!({"title": "Moving", "due_at": ahead(120), "reminders": [{"minutes_before_due": 30}]}),
+    )
+    .await;
+    assert_eq!(
+        ticker(&store, None).run_once().await.unwrap().fired,
+        0,
+        "not due yet"
+    );
+    // Due in 10 minutes now: the 30-minutes-before reminder is due.
+    let update: TaskUpdate = serde_json::from_value(json!({"due_at": ahead(10)})).unwrap();
+    let changes = update.apply(&t, time::now()).unwrap();
+    store.tasks().update(t.version, &changes, &[]).await.unwrap();
+    assert_eq!(ticker(&store, None).run_once().await.unwrap().fired, 1);
+
+    let done = task(
+        &store,
+        json!({"title": "Done", "reminders": [{"remind_at": ago(1)}]}),
+    )
+    .await;
+    let completed = TaskUpdate::completion(true).apply(&done, time::now()).unwrap();
+    store.tasks().update(done.version, &completed, &[]).await.unwrap();
+    let deleted = task(
+        &store,
+        json!({"title": "Gone", "reminders": [{"remind_at": ago(1)}]}),
+    )
+    .await;
+    store.tasks().delete(&deleted, &[]).await.unwrap();
+    assert_eq!(
+        ticker(&store, None).run_once().await.unwrap().fired,
+        0,
+        "completed and deleted tasks fire nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_default_due_soon_reminder_is_opt_in_and_fires_once() {
+    let (store, _db) = store().await;
+    task(&store, json!({"title": "Soon", "due_at": ahead(10)})).await;
+    task(
+        &store,
+        json!({"title": "Has its own", "due_at": ahead(10), "reminders": [{"remind_at": ahead(5)}]}),
+    )
+    .await;
+    assert_eq!(
+        ticker(&store, None).run_once().await.unwrap().fired,
+        0,
+        "off by default"
+    );
+    store
+        .users()
+        .update_profile(
+            "u1",
+            ProfileChange {
+                default_reminder_minutes: Some(Some(30)),
+                ..ProfileChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(ticker(&store, None).run_once().await.unwrap().fired, 1);
+    assert_eq!(ticker(&store, None).run_once().await.unwrap().fired, 0);
+    let n = notifications(&store).await;
+    assert_eq!((n[0].kind.as_str(), n[0].title.as_str()), ("due_soon", "Soon"));
+}
+
+/// A real SMTP server: Python's aiosmtpd, appending each message to a file as JSON.
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    inbox: tempfile::NamedTempFile,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SMTP_SERVER: &str = r#"
+import json, sys, time
+from aiosmtpd.controller import Controller
+class Inbox:
+    async def handle_DATA(self, server, session, envelope):
+        with open(sys.argv[1], "a") as f:
+            f.write(json.dumps({"from": envelope.mail_from, "to": envelope.rcpt_tos, "data": envelope.content.decode("utf-8", "replace")}) + "\n")
+        return "250 OK"
+c = Controller(Inbox(), hostname="127.0.0.1", port=0)
+c.start()
+print(c.server.sockets[0].getsockname()[1], flush=True)
+time.sleep(120)
+"#;
+
+fn smtp_server() -> Option<SmtpServer> {
+    let inbox = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new("python3")
+        .args(["-c", SMTP_SERVER, inbox.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take()?).read_line(&mut line).ok()?;
+    match line.trim().parse() {
+        Ok(port) => Some(SmtpServer { child, port, inbox }),
+        Err(_) => {
+            let _ = child.kill();
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn reminder_email_reaches_a_real_smtp_server() {
+    let Some(server) = smtp_server() else {
+        eprintln!(
+            "python3 with aiosmtpd is not installed (pip install aiosmtpd); .ci/run installs it and runs this test"
+        );
+        return;
+    };
+    let (store, _db) = store().await;
+    task(
+        &store,
+        json!({"title": "Call the bank", "due_at": ahead(15), "reminders": [{"remind_at": ago(1)}]}),
+    )
+    .await;
+    let mailer = Mailer::new(
+        &format!("smtp://127.0.0.1:{}", server.port),
+        "TaskFlow <noreply@taskflow.test>",
+    )
+    .unwrap();
+    let report = ticker(&store, Some(mailer)).run_once().await.unwrap();
+    assert_eq!(
+        (report.fired, report.emails_sent, report.emails_failed),
+        (1, 1, 0)
+    );
+    let received = std::fs::read_to_string(server.inbox.path()).unwrap();
+    let message: serde_json::Value = serde_json::from_str(received.lines().next().unwrap()).unwrap();
+    assert_eq!(message["to"], json!(["una@example.com"]));
+    assert_eq!(message["from"], "noreply@taskflow.test");
+    let data = message["data"].as_str().unwrap();
+    assert!(data.contains("Subject: TaskFlow: Call the bank"), "{data}");
+    assert!(data.contains("Reminder:"), "{data}");
+}
+
+#[tokio::test]
+async fn a_failing_mail_server_delays_email_without_blocking_reminders() {
+    let (store, _db) = store().await;
+    for i in 0..3 {
+        task(
+            &store,
+            json!({"title": format!("r{i}"), "reminders": [{"remind_at": ago(1)}]}),
+        )
+        .await;
+    }
+    // Nothing listens on port 9: every attempt fails at once.
+    let mailer = Mailer::new("smtp://127.0.0.1:9", "TaskFlow <noreply@taskflow.test>").unwrap();
+    let report = ticker(&store, Some(mailer.clone())).run_once().await.unwrap();
+    assert_eq!(
+        (report.fired, report.emails_sent, report.emails_failed),
+        (3, 0, 3)
+    );
+    assert_eq!(
+        notifications(&store).await.len(),
+        3,
+        "the notifications exist regardless"
+    );
+    let later = ticker(&store, Some(mailer)).run_once().await.unwrap();
+    assert_eq!(later.emails_failed, 0, "retries wait for their backoff");
+}
