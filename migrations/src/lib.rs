@@ -1,7 +1,7 @@
 //! The database schema, as one ordered list of migrations that runs on PostgreSQL and SQLite alike.
 //!
-//! Every service applies these at start (or a Helm hook Job does, before a rollout); each migration is
-//! recorded, so running them twice is harmless.
+//! backend-api and the `taskflow` binary apply them at start (the consumer services do not: they
+//! expect the schema to be there); each migration is recorded, so running them twice is harmless.
 
 // `MigrationTrait` is an async_trait whose signatures elide `SchemaManager`'s lifetime; naming it breaks the impl.
 #![allow(elided_lifetimes_in_paths)]

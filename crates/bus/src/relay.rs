@@ -107,10 +107,18 @@ impl OutboxRelay {
         }
     }
 
-    /// Publishes one key's rows in order, stopping at the first failure. Returns (published ids, failure).
-    async fn publish_key(&self, rows: Vec<&OutboxMessage>) -> (Vec<i64>, Option<(i64, i32, String)>) {
+    /// Publishes one key's rows in order, stopping at the first failure — or at `deadline`, so a slow
+    /// broker cannot keep a pass going past the lease. Returns (published ids, failure).
+    async fn publish_key(
+        &self,
+        rows: Vec<&OutboxMessage>,
+        deadline: tokio::time::Instant,
+    ) -> (Vec<i64>, Option<(i64, i32, String)>) {
         let mut done = Vec::with_capacity(rows.len());
         for m in rows {
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
             match self.publisher.publish(&self.outgoing(m)).await {
                 Ok(()) => done.push(m.id),
                 Err(e) => return (done, Some((m.id, m.attempts, e.to_string()))),
@@ -140,7 +148,8 @@ impl OutboxRelay {
             }
             by_key.entry(key).or_default().push(m);
         }
-        let results = join_all(by_key.into_values().map(|rows| self.publish_key(rows))).await;
+        let deadline = tokio::time::Instant::now() + self.config.lease_ttl / 2;
+        let results = join_all(by_key.into_values().map(|rows| self.publish_key(rows, deadline))).await;
 
         let mut report = DrainReport {
             more,
@@ -221,7 +230,9 @@ impl OutboxRelay {
                             wait = wait.min(until.max(Duration::from_millis(10)));
                         }
                     }
-                    Ok(report) if report.more => wait = Duration::ZERO,
+                    // A full batch that moved something: there is more right away. (A full batch of
+                    // rows all waiting for retries must not spin: it falls through to the wait.)
+                    Ok(report) if report.more && report.published > 0 => wait = Duration::ZERO,
                     Ok(report) => {
                         if let Some(at) = report.next_retry {
                             let until = (at - time::now()).to_std().unwrap_or(Duration::ZERO);
@@ -263,8 +274,13 @@ impl OutboxRelay {
     }
 }
 
-/// `/ready` detail for the pipeline: pending outbox rows, the oldest one's age, dead letters.
-pub struct PipelineCheck(pub Store);
+/// `/ready` detail for the pipeline: pending outbox rows, the oldest one's age, and (for the
+/// in-process bus, which keeps them in the database) dead letters. Under Dapr dead letters live on
+/// the broker's dead-letter topics instead.
+pub struct PipelineCheck {
+    pub store: Store,
+    pub dead_letters_in_db: bool,
+}
 
 impl taskflow_runtime::health::ReadinessCheck for PipelineCheck {
     fn name(&self) -> &'static str {
@@ -273,16 +289,21 @@ impl taskflow_runtime::health::ReadinessCheck for PipelineCheck {
 
     fn check(&self) -> taskflow_runtime::health::CheckFuture<'_> {
         Box::pin(async move {
-            let stats = self.0.outbox().stats().await.map_err(|e| e.to_string())?;
-            let dead = self.0.dead_letters().count().await.map_err(|e| e.to_string())?;
+            let stats = self.store.outbox().stats().await.map_err(|e| e.to_string())?;
             let age = stats.oldest_pending_at.map_or(0.0, |t| {
                 (time::now() - t).num_milliseconds().max(0) as f64 / 1000.0
             });
-            metrics::gauge!("bus_dead_letters").set(dead as f64);
-            Ok(format!(
-                "ok: {} pending (oldest {age:.1} s), {dead} dead letters",
-                stats.pending
-            ))
+            let mut detail = format!("ok: {} pending (oldest {age:.1} s)", stats.pending);
+            if self.dead_letters_in_db {
+                let dead = self
+                    .store
+                    .dead_letters()
+                    .count()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                detail += &format!(", {dead} dead letters");
+            }
+            Ok(detail)
         })
     }
 }

@@ -1,4 +1,5 @@
-//! backend-api: the REST API — accounts, tasks and stats — and the only writer of tasks and users.
+//! backend-api: the REST API — accounts, tasks, stats, recurrence previews, notifications and the
+//! audit trail — and the only writer of users and of tasks (besides recurring's new occurrences).
 //!
 //! [`Application::build`] binds and returns the port (tests bind port 0), [`configure`] mounts the
 //! routes so the all-in-one `taskflow` binary can compose them with the other services.
@@ -135,7 +136,10 @@ pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
     let app_token = taskflow_runtime::config::var("APP_API_TOKEN");
     let checks = readiness(&state)
         .with(SidecarCheck(dapr.clone()))
-        .with(PipelineCheck(state.store.clone()));
+        .with(PipelineCheck {
+            store: state.store.clone(),
+            dead_letters_in_db: false,
+        });
     let callbacks = DaprApp::new(&dapr.config().pubsub, Vec::new(), app_token).configure();
     let listener = server::bind(&config.host, config.port)?;
     let app = Application::serve_with(&state, listener, checks, callbacks)?;

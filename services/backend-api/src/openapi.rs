@@ -31,7 +31,8 @@ impl Modify for BearerAuth {
     components(schemas(
         taskflow_runtime::error::ErrorBody, taskflow_runtime::error::ErrorDetail,
         taskflow_domain::task::Reminder, taskflow_domain::ReminderSpec, taskflow_domain::Recurrence,
-        taskflow_domain::RecurrenceInput, taskflow_domain::RecurrenceAnchor,
+        taskflow_domain::RecurrenceInput, taskflow_domain::recurrence::RecurrenceObject,
+        taskflow_domain::RecurrenceAnchor,
         taskflow_domain::Priority, taskflow_domain::Category,
     )),
     modifiers(&BearerAuth),
@@ -46,6 +47,6 @@ async fn docs_redirect() -> HttpResponse {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/docs", web::get().to(docs_redirect))
+    cfg.service(web::resource("/docs").route(web::get().to(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
 }

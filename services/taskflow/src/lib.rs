@@ -83,7 +83,10 @@ pub async fn start_with(
     subscriptions.extend(taskflow_audit::subscriptions(state.store.clone()));
     subscriptions.extend(extra);
     let bus = InProcessBus::new(subscriptions, retry, state.store.clone());
-    let checks = taskflow_backend_api::readiness(&state).with(PipelineCheck(state.store.clone()));
+    let checks = taskflow_backend_api::readiness(&state).with(PipelineCheck {
+        store: state.store.clone(),
+        dead_letters_in_db: true,
+    });
     let app = Application::serve_with(
         &state,
         listener,

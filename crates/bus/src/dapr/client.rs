@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use taskflow_runtime::config::{self, ConfigError};
 
-use crate::idempotency::{ClaimFuture, IdempotencyError, IdempotencyStore};
+use crate::idempotency::{Claim, ClaimFuture, DONE, IdempotencyError, IdempotencyStore, PENDING};
 use crate::publisher::{OutgoingEvent, PublishError, PublishFuture, Publisher};
 
 /// Where the sidecar is and which components to use.
@@ -255,23 +255,48 @@ impl Publisher for DaprClient {
 /// Idempotency keys in the Dapr state store.
 pub struct DaprStateIdempotency(pub DaprClient);
 
+fn state_error(e: DaprError) -> IdempotencyError {
+    IdempotencyError(e.to_string())
+}
+
 impl IdempotencyStore for DaprStateIdempotency {
-    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> ClaimFuture<'a, bool> {
+    fn claim<'a>(&'a self, key: &'a str, lease: Duration) -> ClaimFuture<'a, Claim> {
         Box::pin(async move {
-            self.0
-                .set_if_absent(key, json!(1), ttl)
+            if self
+                .0
+                .set_if_absent(key, json!(PENDING), lease)
                 .await
-                .map_err(|e| IdempotencyError(e.to_string()))
+                .map_err(state_error)?
+            {
+                return Ok(Claim::Acquired);
+            }
+            let value = self.0.get_state(key).await.map_err(state_error)?.map(|(v, _)| v);
+            Ok(if value == Some(json!(DONE)) {
+                Claim::Done
+            } else {
+                Claim::InProgress
+            })
+        })
+    }
+
+    fn complete<'a>(&'a self, key: &'a str, ttl: Duration) -> ClaimFuture<'a, ()> {
+        Box::pin(async move {
+            let item = StateItem {
+                key: key.to_owned(),
+                value: json!(DONE),
+                etag: None,
+                options: json!({"concurrency": "last-write", "consistency": "strong"}),
+                metadata: json!({"ttlInSeconds": ttl.as_secs().max(1).to_string()}),
+            };
+            self.0
+                .save_state(std::slice::from_ref(&item))
+                .await
+                .map_err(state_error)
         })
     }
 
     fn release<'a>(&'a self, key: &'a str) -> ClaimFuture<'a, ()> {
-        Box::pin(async move {
-            self.0
-                .delete_state(key)
-                .await
-                .map_err(|e| IdempotencyError(e.to_string()))
-        })
+        Box::pin(async move { self.0.delete_state(key).await.map_err(state_error) })
     }
 }
 

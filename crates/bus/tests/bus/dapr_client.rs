@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use taskflow_bus::dapr::{DaprClient, DaprStateIdempotency};
-use taskflow_bus::idempotency::IdempotencyStore;
+use taskflow_bus::idempotency::{Claim, IdempotencyStore};
 
 use crate::support::FakeSidecar;
 
@@ -72,10 +72,32 @@ async fn state_get_distinguishes_missing_from_present() {
 async fn dapr_state_backs_the_idempotency_guard() {
     let sidecar = FakeSidecar::start().await;
     let keys = DaprStateIdempotency(DaprClient::new(sidecar.config(None)).unwrap());
-    assert!(keys.claim("recurring:e9", Duration::from_secs(60)).await.unwrap());
-    assert!(!keys.claim("recurring:e9", Duration::from_secs(60)).await.unwrap());
+    let lease = Duration::from_secs(60);
+    assert_eq!(keys.claim("recurring:e9", lease).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        keys.claim("recurring:e9", lease).await.unwrap(),
+        Claim::InProgress
+    );
+    keys.complete("recurring:e9", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(keys.claim("recurring:e9", lease).await.unwrap(), Claim::Done);
+    let done = sidecar
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.body[0]["value"] == "done")
+        .cloned()
+        .unwrap();
+    assert_eq!(done.path, "/v1.0/state/statestore");
+    assert!(
+        done.body[0].get("etag").is_none(),
+        "completing overwrites the claim"
+    );
+    assert_eq!(done.body[0]["metadata"]["ttlInSeconds"], "3600");
     keys.release("recurring:e9").await.unwrap();
-    assert!(keys.claim("recurring:e9", Duration::from_secs(60)).await.unwrap());
+    assert_eq!(keys.claim("recurring:e9", lease).await.unwrap(), Claim::Acquired);
 }
 
 #[tokio::test]

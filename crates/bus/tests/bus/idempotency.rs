@@ -5,53 +5,60 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use taskflow_bus::idempotency::{
-    DbIdempotency, IdempotencyStore, Idempotent, InMemoryIdempotency, RedisIdempotency,
-};
+use taskflow_bus::idempotency::{Claim, IdempotencyStore, Idempotent, InMemoryIdempotency, RedisIdempotency};
 use taskflow_bus::{EventHandler, Outcome, ReceivedEvent, handler_fn};
 use taskflow_test_support::test_redis_url;
 
 use crate::support::store;
 
 async fn claims_once(keys: &dyn IdempotencyStore, key: &str) {
-    assert!(keys.claim(key, Duration::from_secs(60)).await.unwrap());
-    assert!(!keys.claim(key, Duration::from_secs(60)).await.unwrap());
+    let lease = Duration::from_secs(60);
+    assert_eq!(keys.claim(key, lease).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        keys.claim(key, lease).await.unwrap(),
+        Claim::InProgress,
+        "a concurrent delivery must retry, not succeed"
+    );
+    keys.complete(key, Duration::from_secs(600)).await.unwrap();
+    assert_eq!(keys.claim(key, lease).await.unwrap(), Claim::Done);
     keys.release(key).await.unwrap();
-    assert!(
-        keys.claim(key, Duration::from_secs(60)).await.unwrap(),
+    assert_eq!(
+        keys.claim(key, lease).await.unwrap(),
+        Claim::Acquired,
         "a released key can be claimed again"
     );
 }
 
 #[tokio::test]
-async fn in_memory_claims_once_and_expires() {
+async fn in_memory_claims_once_and_leases_expire() {
     let keys = InMemoryIdempotency::default();
     claims_once(&keys, "svc:1").await;
-    assert!(keys.claim("svc:2", Duration::from_millis(20)).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(60)).await;
-    assert!(
+    assert_eq!(
         keys.claim("svc:2", Duration::from_millis(20)).await.unwrap(),
-        "an expired claim is free again"
+        Claim::Acquired
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(
+        keys.claim("svc:2", Duration::from_millis(20)).await.unwrap(),
+        Claim::Acquired,
+        "a dead claim's lease runs out"
     );
 }
 
 #[tokio::test]
-async fn the_database_claims_once_per_consumer() {
+async fn the_database_helper_inserts_once_per_consumer() {
     let (store, _db) = store().await;
-    let keys = DbIdempotency::new(store);
     let id = uuid::Uuid::now_v7();
-    claims_once(&keys, &format!("audit:{id}")).await;
+    let now = taskflow_domain::time::now();
+    let processed = store.processed_events();
+    assert!(processed.claim("audit", id, now).await.unwrap());
+    assert!(!processed.claim("audit", id, now).await.unwrap());
     assert!(
-        keys.claim(&format!("recurring:{id}"), Duration::from_secs(60))
-            .await
-            .unwrap(),
+        processed.claim("recurring", id, now).await.unwrap(),
         "consumers are independent"
     );
-    assert!(
-        keys.claim("audit:not-a-uuid", Duration::from_secs(60))
-            .await
-            .is_err()
-    );
+    processed.release("audit", id).await.unwrap();
+    assert!(processed.claim("audit", id, now).await.unwrap());
 }
 
 #[tokio::test]
@@ -68,7 +75,13 @@ async fn redis_claims_once_with_a_ttl() {
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
-    assert!((1..=60).contains(&ttl), "claims expire (ttl {ttl})");
+    assert!((1..=60).contains(&ttl), "claims are leases (ttl {ttl})");
+    keys.complete(&key, Duration::from_secs(3600)).await.unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap();
+    assert!(
+        (3000..=3600).contains(&ttl),
+        "done keys are remembered for the TTL (ttl {ttl})"
+    );
     keys.release(&key).await.unwrap();
 }
 

@@ -485,24 +485,26 @@ fn first_occurrence() -> u32 {
 #[serde(untagged)]
 pub enum RecurrenceInput {
     Rule(String),
-    Full {
-        rule: String,
-        #[serde(default)]
-        anchor: Option<RecurrenceAnchor>,
-        #[serde(default)]
-        ends_at: Option<DateTime<Utc>>,
-    },
+    Full(RecurrenceObject),
+}
+
+/// The object form of a recurrence (`starts_at` and `occurrence` are the server's to set).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecurrenceObject {
+    pub rule: String,
+    #[serde(default)]
+    pub anchor: Option<RecurrenceAnchor>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 impl RecurrenceInput {
     pub fn validate(&self) -> Result<Recurrence, ValidationError> {
         let (rule, anchor, ends_at) = match self {
             Self::Rule(rule) => (rule, None, None),
-            Self::Full {
-                rule,
-                anchor,
-                ends_at,
-            } => (rule, *anchor, *ends_at),
+            Self::Full(o) => (&o.rule, o.anchor, o.ends_at),
         };
         Ok(Recurrence {
             rule: rule.parse()?,

@@ -142,7 +142,11 @@ impl<'a> TaskRepo<'a> {
             .await?;
         if deleted.rows_affected == 0 {
             txn.rollback().await?;
-            let still_there = tasks::Entity::find_by_id(task.id).count(self.db).await? > 0;
+            let still_there = tasks::Entity::find_by_id(task.id)
+                .filter(tasks::Column::UserId.eq(task.user_id.as_str()))
+                .count(self.db)
+                .await?
+                > 0;
             return if still_there {
                 Err(StoreError::VersionConflict)
             } else {
