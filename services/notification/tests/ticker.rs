@@ -283,3 +283,54 @@ async fn a_failing_mail_server_delays_email_without_blocking_reminders() {
     let later = ticker(&store, Some(mailer)).run_once().await.unwrap();
     assert_eq!(later.emails_failed, 0, "retries wait for their backoff");
 }
+
+#[tokio::test]
+async fn the_cron_binding_route_fires_reminders() {
+    let (store, _db) = store().await;
+    task(
+        &store,
+        json!({"title": "Via Dapr", "reminders": [{"remind_at": ago(1)}]}),
+    )
+    .await;
+    let app = taskflow_bus::dapr::DaprApp::new("pubsub", Vec::new(), Some("app-token".into())).with_cron(
+        taskflow_notification::CRON_BINDING,
+        std::sync::Arc::new(ticker(&store, None)),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let served = taskflow_runtime::server::serve(
+        listener,
+        taskflow_runtime::health::Readiness::default(),
+        app.configure(),
+    )
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/reminder-cron", served.port);
+    tokio::spawn(served.server);
+    let client = reqwest::Client::new();
+    // daprd probes the binding route at start-up, then POSTs an empty body per tick, with the app token.
+    let probe = client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("dapr-api-token", "app-token")
+        .send()
+        .await
+        .unwrap();
+    assert!(probe.status().is_success());
+    assert_eq!(
+        client.post(&url).send().await.unwrap().status(),
+        401,
+        "only the sidecar may tick"
+    );
+    for _ in 0..2 {
+        let tick = client
+            .post(&url)
+            .header("dapr-api-token", "app-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tick.status(), 200);
+    }
+    assert_eq!(
+        notifications(&store).await.len(),
+        1,
+        "overlapping ticks fire it once"
+    );
+}

@@ -52,7 +52,10 @@ async fn invalid_fields_are_422_naming_the_field() {
             "reminders[0].minutes_before_due",
         ),
         (json!({"title": 42}), "title"),
-        (json!({"title": "ok", "recurrence": {"rule": "daily", "occurrence": 5}}), "recurrence"),
+        (
+            json!({"title": "ok", "recurrence": {"rule": "daily", "occurrence": 5}}),
+            "recurrence",
+        ),
         (json!({"title": "ok", "colour": "red"}), ""),
     ];
     for (body, field) in cases {
