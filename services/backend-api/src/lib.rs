@@ -123,6 +123,15 @@ impl Application {
     }
 }
 
+/// Applies the database migrations and returns: a deployment's migration step.
+pub async fn migrate(config: &ApiConfig) -> Result<(), StartupError> {
+    let options = StoreOptions { max_connections: 2, ..StoreOptions::default() };
+    let store = Store::connect(&config.database_url, &options).await?;
+    store.migrate().await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
 /// The standalone service under Dapr: the API, the outbox relay publishing through the sidecar, and
 /// the sidecar's callback routes. Returns after a shutdown signal, once in-flight requests and the
 /// relay's final flush are done.

@@ -1,9 +1,16 @@
-//! The standalone backend-api service, run beside a Dapr sidecar.
+//! The standalone backend-api service, run beside a Dapr sidecar. With `MIGRATE_ONLY=true` it applies
+//! the database migrations and exits (a deployment's migration step).
 
 use std::process::ExitCode;
 
-use taskflow_backend_api::{ApiConfig, run_under_dapr};
+use taskflow_backend_api::{ApiConfig, StartupError, migrate, run_under_dapr};
+use taskflow_runtime::config;
 use taskflow_runtime::telemetry::{self, LogFormat};
+
+async fn run() -> Result<(), StartupError> {
+    let config = ApiConfig::from_env()?;
+    if config::flag("MIGRATE_ONLY", false)? { migrate(&config).await } else { run_under_dapr(config).await }
+}
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -11,11 +18,7 @@ async fn main() -> ExitCode {
         eprintln!("backend-api: {e}");
         return ExitCode::from(2);
     }
-    let result = match ApiConfig::from_env() {
-        Ok(config) => run_under_dapr(config).await,
-        Err(e) => Err(e.into()),
-    };
-    match result {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "backend-api stopped");
