@@ -1,17 +1,15 @@
 //! The append-only audit trail: one row per event, newest first, paged by cursor.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TryInsertResult,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::entity::audit_logs;
-use crate::{CursorError, StoreError};
+use crate::{StoreError, paging};
 
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,25 +42,6 @@ pub struct AuditFilter {
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    t: DateTime<Utc>,
-    i: i64,
-}
-
-impl Cursor {
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    fn decode(raw: &str) -> Result<Self, CursorError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(raw.trim())
-            .map_err(|_| CursorError::Malformed)?;
-        serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)
-    }
 }
 
 fn entry(m: audit_logs::Model) -> AuditEntry {
@@ -122,36 +101,21 @@ impl<'a> AuditRepo<'a> {
             cond = cond.add(audit_logs::Column::OccurredAt.lt(t));
         }
         if let Some(raw) = &filter.cursor {
-            let c = Cursor::decode(raw)?;
-            cond = cond.add(
-                Condition::any().add(audit_logs::Column::OccurredAt.lt(c.t)).add(
-                    Condition::all()
-                        .add(audit_logs::Column::OccurredAt.eq(c.t))
-                        .add(audit_logs::Column::Id.lt(c.i)),
-                ),
-            );
+            cond = cond.add(paging::older_than::<_, i64>(
+                audit_logs::Column::OccurredAt,
+                audit_logs::Column::Id,
+                raw,
+            )?);
         }
         let limit = Ord::max(filter.limit, 1);
-        let mut rows = audit_logs::Entity::find()
+        let rows = audit_logs::Entity::find()
             .filter(cond)
             .order_by_desc(audit_logs::Column::OccurredAt)
             .order_by_desc(audit_logs::Column::Id)
             .limit(limit + 1)
             .all(self.db)
             .await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_cursor = more
-            .then(|| {
-                rows.last().map(|r| {
-                    Cursor {
-                        t: r.occurred_at,
-                        i: r.id,
-                    }
-                    .encode()
-                })
-            })
-            .flatten();
+        let (rows, next_cursor) = paging::page(rows, limit, |r| (r.occurred_at, r.id));
         Ok(AuditPage {
             entries: rows.into_iter().map(entry).collect(),
             next_cursor,

@@ -9,6 +9,7 @@ pub mod entity;
 mod error;
 mod notifications;
 mod outbox;
+mod paging;
 mod tasks;
 mod users;
 
@@ -33,6 +34,8 @@ pub use users::{NewUser, ProfileChange, User, UserRepo, UserWithPassword};
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub max_connections: u32,
+    /// Connections opened at start and kept: a first request should not pay for a TLS handshake.
+    pub min_connections: u32,
     pub acquire_timeout: Duration,
 }
 
@@ -40,6 +43,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
+            min_connections: 2,
             acquire_timeout: Duration::from_secs(5),
         }
     }
@@ -58,7 +62,11 @@ impl Store {
         let mut opts = ConnectOptions::new(url.to_owned());
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         opts.max_connections(if in_memory { 1 } else { options.max_connections })
-            .min_connections(0)
+            .min_connections(if in_memory {
+                1
+            } else {
+                options.min_connections.min(options.max_connections)
+            })
             .connect_timeout(options.acquire_timeout)
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false)

@@ -5,21 +5,19 @@
 //! on PostgreSQL the loser waits on the row lock, then sees `fired_at` set and updates nothing; on
 //! SQLite writers are serialised. Either way one notification, one event.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait, TryInsertResult,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use taskflow_domain::{Task, TaskEvent};
 use uuid::Uuid;
 
 use crate::entity::{notifications, task_reminders, tasks, users};
 use crate::outbox::{self, OutboxSignal};
-use crate::{CursorError, StoreError};
+use crate::{StoreError, paging};
 
 /// A notification as the inbox shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -99,12 +97,6 @@ pub struct NotificationFilter {
 pub struct NotificationPage {
     pub notifications: Vec<Notification>,
     pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    t: DateTime<Utc>,
-    i: Uuid,
 }
 
 pub struct NotificationRepo<'a> {
@@ -246,43 +238,21 @@ impl<'a> NotificationRepo<'a> {
             cond = cond.add(notifications::Column::ReadAt.is_null());
         }
         if let Some(raw) = &filter.cursor {
-            let bytes = URL_SAFE_NO_PAD
-                .decode(raw.trim())
-                .map_err(|_| CursorError::Malformed)?;
-            let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)?;
-            cond = cond.add(
-                Condition::any()
-                    .add(notifications::Column::CreatedAt.lt(c.t))
-                    .add(
-                        Condition::all()
-                            .add(notifications::Column::CreatedAt.eq(c.t))
-                            .add(notifications::Column::Id.lt(c.i)),
-                    ),
-            );
+            cond = cond.add(paging::older_than::<_, Uuid>(
+                notifications::Column::CreatedAt,
+                notifications::Column::Id,
+                raw,
+            )?);
         }
         let limit = Ord::max(filter.limit, 1);
-        let mut rows = notifications::Entity::find()
+        let rows = notifications::Entity::find()
             .filter(cond)
             .order_by_desc(notifications::Column::CreatedAt)
             .order_by_desc(notifications::Column::Id)
             .limit(limit + 1)
             .all(self.db)
             .await?;
-        let more = rows.len() as u64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_cursor = more
-            .then(|| {
-                rows.last().map(|r| {
-                    URL_SAFE_NO_PAD.encode(
-                        serde_json::to_vec(&Cursor {
-                            t: r.created_at,
-                            i: r.id,
-                        })
-                        .unwrap_or_default(),
-                    )
-                })
-            })
-            .flatten();
+        let (rows, next_cursor) = paging::page(rows, limit, |r| (r.created_at, r.id));
         Ok(NotificationPage {
             notifications: rows.into_iter().map(notification).collect(),
             next_cursor,

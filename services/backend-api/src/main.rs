@@ -9,7 +9,11 @@ use taskflow_runtime::telemetry::{self, LogFormat};
 
 async fn run() -> Result<(), StartupError> {
     let config = ApiConfig::from_env()?;
-    if config::flag("MIGRATE_ONLY", false)? { migrate(&config).await } else { run_under_dapr(config).await }
+    if config::flag("MIGRATE_ONLY", false)? {
+        migrate(&config).await
+    } else {
+        run_under_dapr(config).await
+    }
 }
 
 #[actix_web::main]

@@ -14,7 +14,7 @@
 //!
 //! `BENCH_RATE` (creates/s, default 200) and `BENCH_SECONDS` (default 10) set the load. It prints
 //! Markdown table rows for `BENCHMARKS.md`. A measurement, not a test: no timing is asserted, but it
-//! exits non-zero when a request fails or an event is not delivered exactly once.
+//! exits non-zero when a request fails or the events received do not match the tasks created.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::ExitCode;
