@@ -5,6 +5,7 @@
 //!   against its JWKS, fetched and cached here, with users provisioned on first sight.
 //! - An actix extractor, [`AuthenticatedUser`], so a handler that takes one cannot run unauthenticated.
 
+pub mod config;
 mod error;
 mod extractor;
 mod jwks;

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::web;
+
 use taskflow_runtime::config::{self, ConfigError};
 use taskflow_runtime::health::{CheckFuture, Readiness, ReadinessCheck};
 use taskflow_runtime::server::{self, ServeError};
@@ -24,6 +26,8 @@ pub enum ServiceError {
     Serve(#[from] ServeError),
     #[error("Dapr client: {0}")]
     Dapr(String),
+    #[error("authentication: {0}")]
+    Auth(String),
 }
 
 /// `/ready`: the database answers.
@@ -45,23 +49,40 @@ impl ReadinessCheck for DatabaseCheck {
     }
 }
 
+/// Extra HTTP routes a service serves besides the sidecar's callbacks.
+pub type Routes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
 /// What a consumer service is made of, given its store and sidecar.
 pub struct Consumer {
     pub subscriptions: Vec<Subscription>,
     /// A cron input binding (name, handler), for services woken on a schedule.
     pub cron: Option<(String, Arc<dyn CronHandler>)>,
+    /// Routes of its own (the websocket endpoints).
+    pub routes: Option<Routes>,
 }
 
-/// Serves `name` on `PORT` (default `default_port`) beside its sidecar. Each subscription's handler
-/// is guarded by an idempotency claim in the Dapr state store, the fast path in front of the
-/// database's own unique keys.
+impl Consumer {
+    pub fn subscribing(subscriptions: Vec<Subscription>) -> Self {
+        Self {
+            subscriptions,
+            cron: None,
+            routes: None,
+        }
+    }
+}
+
+fn dapr_client() -> Result<DaprClient, ServiceError> {
+    DaprClient::new(DaprConfig::from_env()?).map_err(|e| ServiceError::Dapr(e.to_string()))
+}
+
+/// Serves `name` on `PORT` (default `default_port`) beside its sidecar, with the shared database.
+/// Each subscription's handler is guarded by an idempotency claim in the Dapr state store, the fast
+/// path in front of the database's own unique keys.
 pub async fn run_consumer(
     name: &'static str,
     default_port: u16,
-    build: impl FnOnce(Store, DaprClient) -> Consumer,
+    build: impl FnOnce(Store, DaprClient) -> Result<Consumer, ServiceError>,
 ) -> Result<(), ServiceError> {
-    let host = config::var("HOST").unwrap_or_else(|| "0.0.0.0".into());
-    let port = config::parse_or("PORT", default_port)?;
     let database_url = config::required(
         "DATABASE_URL",
         "set it to the shared PostgreSQL database, e.g. postgres://user:pass@host/taskflow",
@@ -71,9 +92,39 @@ pub async fn run_consumer(
         ..StoreOptions::default()
     };
     let store = Store::connect(&database_url, &options).await?;
-    let dapr = DaprClient::new(DaprConfig::from_env()?).map_err(|e| ServiceError::Dapr(e.to_string()))?;
+    let dapr = dapr_client()?;
+    let consumer = build(store.clone(), dapr.clone())?;
+    serve(
+        name,
+        default_port,
+        dapr,
+        consumer,
+        Readiness::default().with(DatabaseCheck(store)),
+    )
+    .await
+}
+
+/// Like [`run_consumer`], for a service that keeps no data (websocket).
+pub async fn run_stateless(
+    name: &'static str,
+    default_port: u16,
+    build: impl FnOnce(DaprClient) -> Result<Consumer, ServiceError>,
+) -> Result<(), ServiceError> {
+    let dapr = dapr_client()?;
+    let consumer = build(dapr.clone())?;
+    serve(name, default_port, dapr, consumer, Readiness::default()).await
+}
+
+async fn serve(
+    name: &'static str,
+    default_port: u16,
+    dapr: DaprClient,
+    consumer: Consumer,
+    readiness: Readiness,
+) -> Result<(), ServiceError> {
+    let host = config::var("HOST").unwrap_or_else(|| "0.0.0.0".into());
+    let port = config::parse_or("PORT", default_port)?;
     let ttl = Duration::from_secs(config::parse_or("IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?);
-    let consumer = build(store.clone(), dapr.clone());
     let keys = Arc::new(DaprStateIdempotency(dapr.clone()));
     let guarded = consumer
         .subscriptions
@@ -87,27 +138,35 @@ pub async fn run_consumer(
     if let Some((binding, handler)) = consumer.cron {
         app = app.with_cron(&binding, handler);
     }
-    let readiness = Readiness::default()
-        .with(DatabaseCheck(store.clone()))
-        .with(SidecarCheck(dapr));
-    let served = server::serve(server::bind(&host, port)?, readiness, app.configure())?;
+    let callbacks = app.configure();
+    let routes = consumer.routes;
+    let readiness = readiness.with(SidecarCheck(dapr));
+    let served = server::serve(
+        server::bind(&host, port)?,
+        readiness,
+        move |cfg: &mut web::ServiceConfig| {
+            cfg.configure(callbacks);
+            if let Some(routes) = &routes {
+                routes(cfg);
+            }
+        },
+    )?;
     tracing::info!(service = name, port = served.port, "listening");
     served.server.await.map_err(ServeError::from)?;
     tracing::info!(service = name, "stopped");
     Ok(())
 }
 
-/// A consumer service's whole `main`: JSON logs, [`run_consumer`], and an exit code.
+/// A service's whole `main`: JSON logs, then `run`, and an exit code.
 pub async fn main(
     name: &'static str,
-    default_port: u16,
-    build: impl FnOnce(Store, DaprClient) -> Consumer,
+    run: impl std::future::Future<Output = Result<(), ServiceError>>,
 ) -> std::process::ExitCode {
     if let Err(e) = taskflow_runtime::telemetry::init(taskflow_runtime::telemetry::LogFormat::Json) {
         eprintln!("{name}: {e}");
         return std::process::ExitCode::from(2);
     }
-    match run_consumer(name, default_port, build).await {
+    match run.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(service = name, error = %e, "stopped");

@@ -5,9 +5,11 @@ use taskflow_bus::service::{self, Consumer};
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    service::main(SERVICE, DEFAULT_PORT, |store, _dapr| Consumer {
-        subscriptions: subscriptions(store),
-        cron: None,
-    })
+    service::main(
+        SERVICE,
+        service::run_consumer(SERVICE, DEFAULT_PORT, |store, _dapr| {
+            Ok(Consumer::subscribing(subscriptions(store)))
+        }),
+    )
     .await
 }

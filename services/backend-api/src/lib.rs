@@ -102,7 +102,8 @@ impl Application {
     {
         let routes = configure(state);
         let served = server::serve(listener, readiness, move |cfg: &mut web::ServiceConfig| {
-            cfg.configure(routes).configure(extra);
+            // Extra routes first: `/api/sse/…` must not fall into the `/api/{user_id}` scope.
+            cfg.configure(extra).configure(routes);
         })?;
         Ok(Self { served })
     }

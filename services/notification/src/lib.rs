@@ -6,7 +6,6 @@
 
 pub mod email;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -224,13 +223,4 @@ impl CronHandler for ReminderTicker {
     fn tick(&self) -> TickFuture<'_> {
         Box::pin(async move { self.run_once().await.map(|_| ()) })
     }
-}
-
-/// The ticker for `store`, with e-mail when `SMTP_URL` is set.
-pub fn ticker(store: Store) -> Result<Arc<ReminderTicker>, taskflow_runtime::config::ConfigError> {
-    Ok(Arc::new(ReminderTicker::new(
-        store,
-        Mailer::from_env()?,
-        TickerConfig::default(),
-    )))
 }

@@ -1,6 +1,6 @@
-//! The all-in-one composition: every service's routes on one port, one database, the in-process bus
-//! in place of Dapr — same envelope, same outcomes, same handler code — and a timer in place of the
-//! cron binding.
+//! The all-in-one composition: every service's routes (REST, WebSocket, SSE) on one port, one
+//! database, the in-process bus in place of Dapr — same envelope, same outcomes, same handler code —
+//! and a timer in place of the cron binding.
 
 pub mod settings;
 
@@ -14,6 +14,7 @@ use taskflow_bus::cron;
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
 use taskflow_bus::relay::{self, PipelineCheck, RelayConfig, RelayHandle};
 use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
+use taskflow_websocket::{Hub, HubConfig};
 use tokio::sync::watch;
 
 /// The whole system, bound and ready to run.
@@ -32,6 +33,8 @@ pub struct SystemOptions {
     /// no timer.
     pub reminder_tick: Option<Duration>,
     pub mailer: Option<Mailer>,
+    /// Per-connection queue and replay buffer of the WebSocket/SSE hub.
+    pub realtime: HubConfig,
 }
 
 impl Default for SystemOptions {
@@ -40,6 +43,7 @@ impl Default for SystemOptions {
             retry: RetryPolicy::default(),
             reminder_tick: Some(Duration::from_secs(10)),
             mailer: None,
+            realtime: HubConfig::default(),
         }
     }
 }
@@ -58,15 +62,15 @@ pub async fn start(
         SystemOptions {
             retry,
             reminder_tick: None,
-            mailer: None,
+            ..SystemOptions::default()
         },
     )
     .await
 }
 
 /// Connects, migrates and binds everything: backend-api's routes, the recurring and audit services
-/// as in-process subscribers (plus any `extra` subscriptions; tests use them to watch), and the
-/// notification service's timer.
+/// as in-process subscribers (plus any `extra` subscriptions; tests use them to watch), the
+/// WebSocket/SSE hub, and the notification service's timer.
 pub async fn start_with(
     config: &ApiConfig,
     listener: TcpListener,
@@ -77,22 +81,21 @@ pub async fn start_with(
         retry,
         reminder_tick,
         mailer,
+        realtime,
     } = options;
     let state = ApiState::connect(config).await?;
     let mut subscriptions = taskflow_recurring::subscriptions(state.store.clone());
     subscriptions.extend(taskflow_audit::subscriptions(state.store.clone()));
+    let hub = Hub::new(realtime);
+    subscriptions.extend(taskflow_websocket::subscriptions(hub.clone()));
     subscriptions.extend(extra);
     let bus = InProcessBus::new(subscriptions, retry, state.store.clone());
     let checks = taskflow_backend_api::readiness(&state).with(PipelineCheck {
         store: state.store.clone(),
         dead_letters_in_db: true,
     });
-    let app = Application::serve_with(
-        &state,
-        listener,
-        checks,
-        |_: &mut actix_web::web::ServiceConfig| {},
-    )?;
+    // WebSocket and SSE on the API's port; they use the API's authenticator.
+    let app = Application::serve_with(&state, listener, checks, taskflow_websocket::configure(hub))?;
     let mut relay_config = RelayConfig::new("taskflow");
     // Only this process writes here; the poll is a safety net, the commit signal does the work.
     relay_config.poll_interval = std::time::Duration::from_millis(500);

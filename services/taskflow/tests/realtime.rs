@@ -1,0 +1,306 @@
+//! Real-time updates end to end in the single binary: REST writes reach the user's WebSocket and SSE
+//! clients, in order, and nobody else's; tokens are checked before anything is streamed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use taskflow::SystemOptions;
+use taskflow_backend_api::ApiConfig;
+use taskflow_test_support::{TestDb, test_database};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+const SECRET: &[u8] = b"realtime-test-secret-at-least-32-bytes";
+
+struct System {
+    base: String,
+    ws: String,
+    client: reqwest::Client,
+    _db: TestDb,
+}
+
+struct User {
+    id: String,
+    token: String,
+}
+
+async fn start() -> System {
+    let (database_url, db) = test_database().await;
+    let config = ApiConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url,
+        jwt_secret: SECRET.to_vec(),
+        token_ttl_days: 1,
+        jwks: None,
+        db_max_connections: 5,
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let options = SystemOptions {
+        reminder_tick: None,
+        ..SystemOptions::default()
+    };
+    let running = taskflow::start_with(&config, listener, Vec::new(), options)
+        .await
+        .unwrap();
+    let port = running.port();
+    tokio::spawn(running.run());
+    System {
+        base: format!("http://127.0.0.1:{port}"),
+        ws: format!("ws://127.0.0.1:{port}/ws"),
+        client: reqwest::Client::new(),
+        _db: db,
+    }
+}
+
+impl System {
+    async fn user(&self) -> User {
+        let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+        self.client
+            .post(format!("{}/api/auth/register", self.base))
+            .json(&json!({"name": "R", "email": email, "password": "realtime password"}))
+            .send()
+            .await
+            .unwrap();
+        let login: Value = self
+            .client
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&json!({"email": email, "password": "realtime password"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        User {
+            id: login["user"]["id"].as_str().unwrap().to_owned(),
+            token: login["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn create(&self, user: &User, title: &str) -> Value {
+        self.client
+            .post(format!("{}/api/{}/tasks", self.base, user.id))
+            .bearer_auth(&user.token)
+            .json(&json!({"title": title}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+async fn silent(socket: &mut Socket) -> bool {
+    loop {
+        match tokio::time::timeout(Duration::from_millis(300), socket.next()).await {
+            Err(_) => return true,
+            Ok(Some(Ok(Message::Text(_)))) => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_of_a_users_sockets_gets_their_events_in_order_and_nobody_elses() {
+    let sys = start().await;
+    let (alice, bob) = (sys.user().await, sys.user().await);
+    // Three ways to carry the token: header, query string, WebSocket sub-protocol.
+    let mut with_header = sys.ws.as_str().into_client_request().unwrap();
+    with_header.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", alice.token).parse().unwrap(),
+    );
+    let (mut a1, _) = tokio_tungstenite::connect_async(with_header).await.unwrap();
+    let (mut a2, _) = tokio_tungstenite::connect_async(format!("{}?token={}", sys.ws, alice.token))
+        .await
+        .unwrap();
+    let mut with_protocol = sys.ws.as_str().into_client_request().unwrap();
+    with_protocol.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("bearer, {}", bob.token).parse().unwrap(),
+    );
+    let (mut b, response) = tokio_tungstenite::connect_async(with_protocol).await.unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "bearer");
+
+    let task = sys.create(&alice, "Live").await;
+    let url = format!(
+        "{}/api/{}/tasks/{}",
+        sys.base,
+        alice.id,
+        task["id"].as_str().unwrap()
+    );
+    sys.client
+        .put(&url)
+        .bearer_auth(&alice.token)
+        .json(&json!({"priority": "high"}))
+        .send()
+        .await
+        .unwrap();
+    sys.client
+        .patch(format!("{url}/complete"))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    sys.client
+        .delete(&url)
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+
+    for socket in [&mut a1, &mut a2] {
+        let mut kinds = Vec::new();
+        for _ in 0..4 {
+            let m = next_json(socket).await;
+            assert_eq!(m["task_id"], task["id"]);
+            assert!(m["id"].is_string() && m["occurred_at"].is_string());
+            assert_eq!(m["data"]["user_id"], alice.id.as_str());
+            kinds.push(m["type"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(
+            kinds,
+            ["task-created", "task-updated", "task-completed", "task-deleted"]
+        );
+    }
+    assert!(silent(&mut b).await, "bob's socket receives nothing of alice's");
+    a1.send(Message::Close(None)).await.unwrap();
+}
+
+#[tokio::test]
+async fn sockets_without_a_valid_token_are_refused_before_the_upgrade() {
+    let sys = start().await;
+    let user = sys.user().await;
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": user.id, "iss": "taskflow", "exp": chrono::Utc::now().timestamp() - 3600}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    for url in [
+        sys.ws.clone(),
+        format!("{}?token=garbage", sys.ws),
+        format!("{}?token={expired}", sys.ws),
+    ] {
+        match tokio_tungstenite::connect_async(url.clone()).await {
+            Err(WsError::Http(response)) => assert_eq!(response.status(), 401, "{url}"),
+            other => panic!("{url}: expected 401, got {:?}", other.map(|_| ())),
+        }
+    }
+    let sse = |user_path: &str, token: Option<&str>| {
+        let mut req = sys.client.get(format!("{}/api/sse/{user_path}", sys.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    assert_eq!(sse(&user.id, None).await.unwrap().status(), 401);
+    assert_eq!(sse(&user.id, Some(&expired)).await.unwrap().status(), 401);
+    assert_eq!(
+        sse("someone-else", Some(&user.token)).await.unwrap().status(),
+        401,
+        "another user's stream"
+    );
+}
+
+/// Reads SSE frames until `n` events (ignoring comments) have arrived.
+async fn sse_events(res: &mut reqwest::Response, n: usize) -> Vec<(String, String, Value)> {
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    while events.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), res.chunk())
+            .await
+            .expect("SSE data within 5 s")
+            .unwrap()
+            .unwrap();
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            if let (Some(event), Some(data)) = (field("event: "), field("data: ")) {
+                events.push((
+                    field("id: ").unwrap_or_default(),
+                    event,
+                    serde_json::from_str(&data).unwrap(),
+                ));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn sse_streams_events_and_replays_what_a_reconnecting_client_missed() {
+    let sys = start().await;
+    let user = sys.user().await;
+    let url = format!("{}/api/sse/{}", sys.base, user.id);
+    let mut first = sys
+        .client
+        .get(&url)
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.headers()["content-type"], "text/event-stream");
+    sys.create(&user, "one").await;
+    let seen = sse_events(&mut first, 1).await;
+    assert_eq!(seen[0].1, "task-created");
+    assert_eq!(seen[0].2["data"]["task"]["title"], "one");
+    let last_id = seen[0].0.clone();
+    drop(first);
+
+    sys.create(&user, "two").await;
+    sys.create(&user, "three").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = sys
+        .client
+        .get(format!("{url}?token={}", user.token))
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    let replayed = sse_events(&mut again, 2).await;
+    let titles: Vec<&str> = replayed
+        .iter()
+        .map(|(_, _, d)| d["data"]["task"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["two", "three"], "exactly what was missed, in order");
+
+    let mut unknown = sys
+        .client
+        .get(&url)
+        .bearer_auth(&user.token)
+        .header("last-event-id", "no-such-event")
+        .send()
+        .await
+        .unwrap();
+    let resync = sse_events(&mut unknown, 1).await;
+    assert_eq!(
+        resync[0].1, "resync",
+        "a too-old id is told to resync, not silently skipped"
+    );
+}

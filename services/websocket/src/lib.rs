@@ -1,0 +1,136 @@
+//! websocket: pushes every change of a user's data to that user's WebSocket and SSE clients.
+//!
+//! Both endpoints require a valid token for that user before anything is streamed (the FastAPI
+//! predecessors let anyone listen by naming a user id). Events arrive through the bus: under Dapr
+//! from a broadcast pub/sub component (every replica sees every event), in the single binary from
+//! the in-process bus.
+
+pub mod hub;
+mod sse;
+mod ws;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, web};
+use serde_json::json;
+use taskflow_auth::config as auth_config;
+use taskflow_auth::{Authenticator, Identity, JwksVerifier, LocalTokenConfig, bearer_token};
+use taskflow_bus::service::{Consumer, Routes, ServiceError};
+use taskflow_bus::{EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription};
+use taskflow_domain::EventType;
+use taskflow_runtime::config;
+use taskflow_runtime::{ApiError, ErrorCode};
+
+pub use hub::{Hub, HubConfig, Push};
+
+pub const SERVICE: &str = "websocket";
+pub const DEFAULT_PORT: u16 = 8001;
+/// Heartbeat period: WebSocket ping / SSE comment.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// Turns bus events into pushes.
+pub struct Pusher {
+    hub: Arc<Hub>,
+}
+
+impl EventHandler for Pusher {
+    fn handle<'a>(&'a self, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let e = match event.task_event() {
+                Ok(e) => e,
+                Err(err) => return Outcome::Drop(format!("not a task event: {err}")),
+            };
+            let body = json!({
+                "id": e.event_id,
+                "type": e.event_type.topic(),
+                "task_id": e.task.id,
+                "data": event.data,
+                "occurred_at": e.occurred_at,
+            });
+            let push = Push::new(
+                e.event_id.to_string(),
+                e.event_type.topic().to_owned(),
+                body.to_string(),
+            );
+            self.hub.publish(&e.user_id, push);
+            Outcome::Success
+        })
+    }
+}
+
+/// websocket's subscriptions: every topic, into `hub`.
+pub fn subscriptions(hub: Arc<Hub>) -> Vec<Subscription> {
+    let pusher: Arc<dyn EventHandler> = Arc::new(Pusher { hub });
+    EventType::ALL
+        .iter()
+        .map(|t| Subscription::new(SERVICE, t.topic(), pusher.clone()))
+        .collect()
+}
+
+/// The token of a WebSocket or SSE request: `Authorization: Bearer`, else `?token=` (browsers cannot
+/// set headers on these requests), else the `Sec-WebSocket-Protocol: bearer, <token>` carrier.
+fn token(req: &HttpRequest) -> Option<(String, bool)> {
+    if let Some(t) = bearer_token(req) {
+        return Some((t.to_owned(), false));
+    }
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    if let Some((_, t)) = query.into_iter().find(|(k, v)| k == "token" && !v.is_empty()) {
+        return Some((t, false));
+    }
+    let protocols = req.headers().get("sec-websocket-protocol")?.to_str().ok()?;
+    let mut parts = protocols.split(',').map(str::trim);
+    (parts.next()? == "bearer")
+        .then(|| parts.next().map(|t| (t.to_owned(), true)))
+        .flatten()
+}
+
+/// Verifies the request's token; 401 without a valid one.
+async fn authenticate(req: &HttpRequest, auth: &Authenticator) -> Result<(Identity, bool), ApiError> {
+    let (token, via_protocol) = token(req).ok_or_else(|| ApiError::unauthorized("a token is required"))?;
+    let identity = auth.verify(&token).await.map_err(ApiError::from)?;
+    Ok((identity, via_protocol))
+}
+
+fn too_many() -> ApiError {
+    ApiError::new(ErrorCode::RateLimited, "too many open connections for this user")
+        .with_header("Retry-After", "5")
+}
+
+/// Mounts `GET /ws` and `GET /api/sse/{user_id}`; the app must provide `web::Data<Authenticator>`.
+pub fn configure(hub: Arc<Hub>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::from(hub))
+            .service(web::resource("/ws").route(web::get().to(ws::connect)))
+            .service(web::resource("/api/sse/{user_id}").route(web::get().to(sse::stream)));
+    }
+}
+
+/// The standalone service: subscriptions into a hub, and the endpoints with an authenticator from
+/// the environment (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider).
+pub fn standalone() -> Result<Consumer, ServiceError> {
+    let secret = auth_config::check_secret(&config::required(
+        "JWT_SECRET",
+        "set it to the secret backend-api signs tokens with, so this service can verify them",
+    )?)?;
+    let jwks = auth_config::jwks_from_env()?
+        .map(JwksVerifier::new)
+        .transpose()
+        .map_err(|e| ServiceError::Auth(e.to_string()))?;
+    let auth = Authenticator::new(
+        LocalTokenConfig {
+            secret,
+            ttl_days: auth_config::token_ttl_days()?,
+        },
+        jwks,
+    );
+    let hub = Hub::new(HubConfig::default());
+    let endpoints = configure(hub.clone());
+    let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::new(auth.clone()));
+        endpoints.clone()(cfg);
+    });
+    Ok(Consumer {
+        routes: Some(routes),
+        ..Consumer::subscribing(subscriptions(hub))
+    })
+}

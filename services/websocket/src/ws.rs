@@ -1,0 +1,81 @@
+//! `GET /ws`: the WebSocket endpoint.
+
+use std::time::Instant;
+
+use actix_web::http::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL};
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{CloseCode, CloseReason, Message};
+use futures_util::StreamExt;
+use taskflow_auth::Authenticator;
+use taskflow_runtime::ApiError;
+
+use crate::hub::{Connection, Hub};
+use crate::{HEARTBEAT, authenticate, too_many};
+
+/// A client that has not answered a ping for this long is gone.
+const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    auth: web::Data<Authenticator>,
+    hub: web::Data<Hub>,
+) -> Result<HttpResponse, ApiError> {
+    let (identity, via_protocol) = authenticate(&req, &auth).await?;
+    let (connection, _) = hub
+        .clone()
+        .into_inner()
+        .connect(&identity.user_id, None)
+        .map_err(|_| too_many())?;
+    let (mut response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("not a WebSocket upgrade: {e}")))?;
+    if via_protocol {
+        response
+            .headers_mut()
+            .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("bearer"));
+    }
+    tracing::info!(user_id = %identity.user_id, "websocket connected");
+    actix_web::rt::spawn(run(connection, session, stream));
+    Ok(response)
+}
+
+async fn run(
+    mut connection: Connection,
+    mut session: actix_ws::Session,
+    mut stream: actix_ws::MessageStream,
+) {
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut last_seen = Instant::now();
+    let reason = loop {
+        tokio::select! {
+            push = connection.rx.recv() => match push {
+                Some(push) => {
+                    if session.text(push.json.clone()).await.is_err() {
+                        break None;
+                    }
+                }
+                // The hub dropped us: we could not keep up.
+                None => break Some(CloseReason { code: CloseCode::Policy, description: Some("too slow: events were dropped".into()) }),
+            },
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() > CLIENT_TIMEOUT {
+                    break Some(CloseReason { code: CloseCode::Away, description: Some("no answer to pings".into()) });
+                }
+                if session.ping(b"").await.is_err() {
+                    break None;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Ping(bytes))) => {
+                    last_seen = Instant::now();
+                    if session.pong(&bytes).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                Some(Ok(_)) => last_seen = Instant::now(),
+            },
+        }
+    };
+    let _ = session.close(reason).await;
+}
