@@ -125,12 +125,12 @@ impl Application {
 }
 
 /// Applies the database migrations and returns: a deployment's migration step.
-pub async fn migrate(config: &ApiConfig) -> Result<(), StartupError> {
+pub async fn migrate(database_url: &str) -> Result<(), StartupError> {
     let options = StoreOptions {
         max_connections: 2,
         ..StoreOptions::default()
     };
-    let store = Store::connect(&config.database_url, &options).await?;
+    let store = Store::connect(database_url, &options).await?;
     store.migrate().await?;
     tracing::info!("migrations applied");
     Ok(())

@@ -8,11 +8,15 @@ use taskflow_runtime::config;
 use taskflow_runtime::telemetry::{self, LogFormat};
 
 async fn run() -> Result<(), StartupError> {
-    let config = ApiConfig::from_env()?;
     if config::flag("MIGRATE_ONLY", false)? {
-        migrate(&config).await
+        // The migration step needs only the database, not the service's secrets.
+        migrate(&config::required(
+            "DATABASE_URL",
+            "set it to the database to migrate",
+        )?)
+        .await
     } else {
-        run_under_dapr(config).await
+        run_under_dapr(ApiConfig::from_env()?).await
     }
 }
 
