@@ -16,8 +16,8 @@ impl TestDb {
     /// Which backend the suite runs on, for messages.
     pub fn backend(&self) -> &'static str {
         match self {
-            Self::Sqlite(_) => "sqlite",
-            Self::Postgres { .. } => "postgres",
+            Self::Sqlite(_) => "SQLite",
+            Self::Postgres { .. } => "PostgreSQL",
         }
     }
 }
@@ -53,14 +53,20 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-/// A fresh database URL for one test, and the guard that removes it.
+/// A fresh database URL for one test, and the guard that removes it: a new PostgreSQL database under
+/// `TEST_DATABASE_URL`, or a temporary SQLite file.
 pub async fn test_database() -> (String, TestDb) {
-    match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+    fresh_database(std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())).await
+}
+
+/// A new database created through `admin_url` (PostgreSQL), or a temporary SQLite file without one.
+pub async fn fresh_database(admin_url: Option<String>) -> (String, TestDb) {
+    match admin_url {
         Some(admin_url) => {
             let name = format!("tf_test_{}", uuid::Uuid::new_v4().simple());
             let admin = Database::connect(&admin_url)
                 .await
-                .expect("TEST_DATABASE_URL is unreachable");
+                .expect("the PostgreSQL admin URL is unreachable");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await

@@ -23,11 +23,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use taskflow_backend_api::ApiConfig;
 use taskflow_bus::inprocess::RetryPolicy;
 use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
+use taskflow_test_support::fresh_database;
 
 /// Concurrent HTTP requesters: enough that one slow response does not hold the rate back.
 const REQUESTERS: usize = 16;
@@ -36,41 +36,6 @@ fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().map_or(default, |v| {
         v.parse().unwrap_or_else(|_| panic!("{name} must be a number"))
     })
-}
-
-/// A fresh database: (URL, backend label, PostgreSQL admin URL and name to drop, SQLite directory).
-async fn fresh_database() -> (
-    String,
-    &'static str,
-    Option<(String, String)>,
-    Option<tempfile::TempDir>,
-) {
-    match std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        Some(admin_url) => {
-            let name = format!("tf_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url)
-                .await
-                .expect("BENCH_DATABASE_URL is unreachable");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-            let (base, query) = admin_url
-                .split_once('?')
-                .map_or((admin_url.as_str(), None), |(b, q)| (b, Some(q)));
-            let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
-            let url = format!(
-                "{prefix}/{name}{}",
-                query.map(|q| format!("?{q}")).unwrap_or_default()
-            );
-            (url, "PostgreSQL", Some((admin_url, name)), None)
-        }
-        None => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
-            (url, "SQLite", None, Some(dir))
-        }
-    }
 }
 
 /// Starts the system on its own thread, as `taskflow`'s `main` does, and returns its port.
@@ -100,7 +65,10 @@ async fn main() -> ExitCode {
     let rate = env_or("BENCH_RATE", 200);
     let seconds = env_or("BENCH_SECONDS", 10);
     let total = usize::try_from(rate * seconds).unwrap();
-    let (database_url, backend, postgres, _sqlite_dir) = fresh_database().await;
+    // A fresh database (dropped with `db`): PostgreSQL under BENCH_DATABASE_URL, else SQLite.
+    let (database_url, db) =
+        fresh_database(std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty())).await;
+    let backend = db.backend();
 
     // Commit-to-delivery latency of every task-created event, in ms.
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
@@ -231,13 +199,7 @@ async fn main() -> ExitCode {
         cell(&http_ms, 0.99),
     );
 
-    if let Some((admin_url, name)) = postgres {
-        let admin = Database::connect(&admin_url).await.unwrap();
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await
-            .unwrap();
-    }
+    drop(db);
     if errors > 0 || lat.len() != created {
         eprintln!(
             "FAILED: {errors} request errors; {} of {created} events delivered",

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use taskflow_backend_api::ApiConfig;
-use taskflow_bus::inprocess::RetryPolicy;
-use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
-use taskflow_test_support::{TestDb, test_database};
+use taskflow::SystemOptions;
+use taskflow_bus::ReceivedEvent;
+use taskflow_test_support::TestDb;
+
+mod support;
 
 struct System {
     base: String,
@@ -19,40 +20,13 @@ struct System {
 }
 
 async fn start() -> System {
-    let (database_url, db) = test_database().await;
-    let config = ApiConfig {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url,
-        jwt_secret: b"pipeline-test-secret-at-least-32-bytes".to_vec(),
-        token_ttl_days: 1,
-        jwks: None,
-        db_max_connections: 5,
+    let (config, db) = support::config().await;
+    let (subs, seen) = support::recorder(&["task-created", "task-updated", "task-completed", "task-deleted"]);
+    let options = SystemOptions {
+        reminder_tick: None,
+        ..SystemOptions::default()
     };
-    let seen: Arc<Mutex<Vec<ReceivedEvent>>> = Arc::default();
-    let subs = ["task-created", "task-updated", "task-completed", "task-deleted"]
-        .into_iter()
-        .map(|topic| {
-            let seen = seen.clone();
-            Subscription::new(
-                "recorder",
-                topic,
-                handler_fn(move |e: ReceivedEvent| {
-                    let seen = seen.clone();
-                    async move {
-                        seen.lock().unwrap().push(e);
-                        Outcome::Success
-                    }
-                }),
-            )
-        })
-        .collect();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let running = taskflow::start(&config, listener, subs, RetryPolicy::default())
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", running.port());
-    tokio::spawn(running.run());
+    let (base, _) = support::start(&config, subs, options).await;
     System {
         base,
         client: reqwest::Client::new(),
@@ -63,29 +37,7 @@ async fn start() -> System {
 
 impl System {
     async fn user(&self) -> (String, String) {
-        let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-        let res = self
-            .client
-            .post(format!("{}/api/auth/register", self.base))
-            .json(&json!({"name": "P", "email": email, "password": "pipeline password"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        let login: Value = self
-            .client
-            .post(format!("{}/api/auth/login", self.base))
-            .json(&json!({"email": email, "password": "pipeline password"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            login["user"]["id"].as_str().unwrap().to_owned(),
-            login["access_token"].as_str().unwrap().to_owned(),
-        )
+        support::sign_up(&self.client, &self.base, json!({})).await
     }
 
     async fn wait_for(&self, n: usize) -> Vec<ReceivedEvent> {

@@ -7,12 +7,11 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use taskflow::SystemOptions;
-use taskflow_backend_api::ApiConfig;
-use taskflow_test_support::{TestDb, test_database};
+use taskflow_test_support::TestDb;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-const SECRET: &[u8] = b"realtime-test-secret-at-least-32-bytes";
+mod support;
 
 struct System {
     base: String,
@@ -27,29 +26,16 @@ struct User {
 }
 
 async fn start() -> System {
-    let (database_url, db) = test_database().await;
-    let config = ApiConfig {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url,
-        jwt_secret: SECRET.to_vec(),
-        token_ttl_days: 1,
-        jwks: None,
-        db_max_connections: 5,
-    };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (config, db) = support::config().await;
     let options = SystemOptions {
         reminder_tick: None,
         ..SystemOptions::default()
     };
-    let running = taskflow::start_with(&config, listener, Vec::new(), options)
-        .await
-        .unwrap();
-    let port = running.port();
-    tokio::spawn(running.run());
+    let (base, _) = support::start(&config, Vec::new(), options).await;
+    let ws = format!("{}/ws", base.replace("http://", "ws://"));
     System {
-        base: format!("http://127.0.0.1:{port}"),
-        ws: format!("ws://127.0.0.1:{port}/ws"),
+        base,
+        ws,
         client: reqwest::Client::new(),
         _db: db,
     }
@@ -57,34 +43,15 @@ async fn start() -> System {
 
 impl System {
     async fn user(&self) -> User {
-        let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-        self.client
-            .post(format!("{}/api/auth/register", self.base))
-            .json(&json!({"name": "R", "email": email, "password": "realtime password"}))
-            .send()
-            .await
-            .unwrap();
-        let login: Value = self
-            .client
-            .post(format!("{}/api/auth/login", self.base))
-            .json(&json!({"email": email, "password": "realtime password"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        User {
-            id: login["user"]["id"].as_str().unwrap().to_owned(),
-            token: login["access_token"].as_str().unwrap().to_owned(),
-        }
+        let (id, token) = support::sign_up(&self.client, &self.base, json!({})).await;
+        User { id, token }
     }
 
     async fn create(&self, user: &User, title: &str) -> Value {
         self.client
             .post(format!("{}/api/{}/tasks", self.base, user.id))
             .bearer_auth(&user.token)
-            .json(&json!({"title": title}))
+            .json(&json!({ "title": title }))
             .send()
             .await
             .unwrap()
@@ -193,7 +160,7 @@ async fn sockets_without_a_valid_token_are_refused_before_the_upgrade() {
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &json!({"sub": user.id, "iss": "taskflow", "exp": chrono::Utc::now().timestamp() - 3600}),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+        &jsonwebtoken::EncodingKey::from_secret(support::SECRET),
     )
     .unwrap();
     for url in [

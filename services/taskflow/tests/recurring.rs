@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use taskflow_backend_api::ApiConfig;
-use taskflow_bus::inprocess::RetryPolicy;
-use taskflow_test_support::{TestDb, test_database};
+use taskflow::SystemOptions;
+use taskflow_test_support::TestDb;
+
+mod support;
 
 struct System {
     base: String,
@@ -18,45 +19,19 @@ struct System {
 }
 
 async fn start() -> System {
-    let (database_url, db) = test_database().await;
-    let config = ApiConfig {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url,
-        jwt_secret: b"recurring-test-secret-at-least-32-bytes".to_vec(),
-        token_ttl_days: 1,
-        jwks: None,
-        db_max_connections: 5,
+    let (config, db) = support::config().await;
+    let options = SystemOptions {
+        reminder_tick: None,
+        ..SystemOptions::default()
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let running = taskflow::start(&config, listener, Vec::new(), RetryPolicy::default())
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", running.port());
-    let running_state = running.state.clone();
-    tokio::spawn(running.run());
+    let (base, running_state) = support::start(&config, Vec::new(), options).await;
     let client = reqwest::Client::new();
-    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-    client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"name": "R", "email": email, "password": "recurring password", "timezone": "America/New_York"}))
-        .send()
-        .await
-        .unwrap();
-    let login: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": email, "password": "recurring password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (user, token) = support::sign_up(&client, &base, json!({"timezone": "America/New_York"})).await;
     System {
         base,
         client,
-        user: login["user"]["id"].as_str().unwrap().to_owned(),
-        token: login["access_token"].as_str().unwrap().to_owned(),
+        user,
+        token,
         running_state,
         _db: db,
     }

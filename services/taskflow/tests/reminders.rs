@@ -2,74 +2,24 @@
 //! becomes a notification in the user's inbox and a `reminder-due` event on the bus.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use taskflow::SystemOptions;
-use taskflow_backend_api::ApiConfig;
-use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
-use taskflow_test_support::test_database;
+
+mod support;
 
 #[tokio::test]
 async fn a_reminder_one_tick_ahead_reaches_the_inbox_and_the_bus() {
-    let (database_url, _db) = test_database().await;
-    let config = ApiConfig {
-        host: "127.0.0.1".into(),
-        port: 0,
-        database_url,
-        jwt_secret: b"reminder-test-secret-at-least-32-bytes!".to_vec(),
-        token_ttl_days: 1,
-        jwks: None,
-        db_max_connections: 5,
-    };
-    let seen: Arc<Mutex<Vec<ReceivedEvent>>> = Arc::default();
-    let watcher = {
-        let seen = seen.clone();
-        Subscription::new(
-            "watcher",
-            "reminder-due",
-            handler_fn(move |e: ReceivedEvent| {
-                let seen = seen.clone();
-                async move {
-                    seen.lock().unwrap().push(e);
-                    Outcome::Success
-                }
-            }),
-        )
-    };
+    let (config, _db) = support::config().await;
+    let (watchers, seen) = support::recorder(&["reminder-due"]);
     let options = SystemOptions {
         reminder_tick: Some(Duration::from_millis(100)),
         ..SystemOptions::default()
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let running = taskflow::start_with(&config, listener, vec![watcher], options)
-        .await
-        .unwrap();
-    let base = format!("http://127.0.0.1:{}", running.port());
-    tokio::spawn(running.run());
-
+    let (base, _) = support::start(&config, watchers, options).await;
     let client = reqwest::Client::new();
-    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-    client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"name": "N", "email": email, "password": "reminder password"}))
-        .send()
-        .await
-        .unwrap();
-    let login: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": email, "password": "reminder password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (user, token) = (
-        login["user"]["id"].as_str().unwrap().to_owned(),
-        login["access_token"].as_str().unwrap().to_owned(),
-    );
+    let (user, token) = support::sign_up(&client, &base, json!({})).await;
 
     let remind_at = (chrono::Utc::now() + chrono::TimeDelta::milliseconds(300)).to_rfc3339();
     let task: Value = client
@@ -142,26 +92,8 @@ async fn a_reminder_one_tick_ahead_reaches_the_inbox_and_the_bus() {
         .unwrap();
     assert_eq!(all, json!({"count": 0}));
 
-    let other_email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-    client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"name": "O", "email": other_email, "password": "other password"}))
-        .send()
-        .await
-        .unwrap();
-    let other: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": other_email, "password": "other password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (other_id, other_token) = (
-        other["user"]["id"].as_str().unwrap(),
-        other["access_token"].as_str().unwrap(),
-    );
+    let (other_id, other_token) = support::sign_up(&client, &base, json!({})).await;
+    let other_token = other_token.as_str();
     let res = client
         .delete(format!("{base}/api/{other_id}/notifications/{id}"))
         .bearer_auth(other_token)

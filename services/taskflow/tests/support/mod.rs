@@ -1,0 +1,96 @@
+//! Shared set-up for the single binary's end-to-end tests: a fresh database, the whole system on
+//! port 0, signed-up users and recording subscribers.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use taskflow::SystemOptions;
+use taskflow_backend_api::{ApiConfig, ApiState};
+use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
+use taskflow_test_support::{TestDb, test_database};
+
+pub const SECRET: &[u8] = b"end-to-end-test-secret-at-least-32-bytes";
+
+/// The system's configuration on a fresh database (SQLite, or PostgreSQL under `TEST_DATABASE_URL`).
+pub async fn config() -> (ApiConfig, TestDb) {
+    let (database_url, db) = test_database().await;
+    let config = ApiConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        database_url,
+        jwt_secret: SECRET.to_vec(),
+        token_ttl_days: 1,
+        jwks: None,
+        db_max_connections: 5,
+    };
+    (config, db)
+}
+
+/// Starts the whole system on a free port; returns its base URL and state.
+pub async fn start(
+    config: &ApiConfig,
+    extra: Vec<Subscription>,
+    options: SystemOptions,
+) -> (String, ApiState) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let running = taskflow::start_with(config, listener, extra, options)
+        .await
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", running.port());
+    let state = running.state.clone();
+    tokio::spawn(running.run());
+    (base, state)
+}
+
+/// Registers a new user (with any `extra` registration fields) and logs in: (user id, token).
+pub async fn sign_up(client: &reqwest::Client, base: &str, extra: Value) -> (String, String) {
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    let mut body = json!({"name": "E2E", "email": email, "password": "end-to-end password"});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let res = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let login: Value = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": "end-to-end password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        login["user"]["id"].as_str().unwrap().to_owned(),
+        login["access_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// One subscription per topic, recording every event it receives.
+pub fn recorder(topics: &[&str]) -> (Vec<Subscription>, Arc<Mutex<Vec<ReceivedEvent>>>) {
+    let seen: Arc<Mutex<Vec<ReceivedEvent>>> = Arc::default();
+    let subs = topics
+        .iter()
+        .map(|topic| {
+            let seen = seen.clone();
+            Subscription::new(
+                "recorder",
+                topic,
+                handler_fn(move |e: ReceivedEvent| {
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock().unwrap().push(e);
+                        Outcome::Success
+                    }
+                }),
+            )
+        })
+        .collect();
+    (subs, seen)
+}
