@@ -153,9 +153,14 @@ impl Task {
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
     /// 1–200 characters, trimmed.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f]")
+    )]
     pub title: String,
     /// At most 10 000 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 10000))]
     pub description: Option<String>,
     #[serde(default)]
     pub priority: Option<Priority>,

@@ -88,6 +88,6 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
 
 /// Registers `/health` and `/ready`; the app must provide `web::Data<Readiness>`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
-        .route("/ready", web::get().to(ready));
+    cfg.service(web::resource("/health").route(web::get().to(health)))
+        .service(web::resource("/ready").route(web::get().to(ready)));
 }

@@ -2,7 +2,9 @@
 //! Swagger UI at `/docs`.
 
 use actix_web::{HttpResponse, web};
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -14,6 +16,66 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Declares the error answers every operation can give, so the document matches what the server does:
+/// 401 where a token is required, 400/413/415/422 where there is a body, 400 for query strings, 404
+/// under `/api/{user_id}` (another user's data), 405 everywhere.
+struct CommonErrors;
+
+fn error_response(description: &str) -> RefOr<Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build(),
+    )
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error_response(description));
+                };
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add("401", "Missing, invalid or expired token");
+                }
+                if path.starts_with("/api/{user_id}") {
+                    add("404", "Not found (also another user's data)");
+                }
+                let has_query = operation.parameters.iter().flatten().any(|p| match p {
+                    RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+                    RefOr::Ref(_) => false,
+                });
+                if has_query {
+                    add("400", "A query parameter is malformed or unknown");
+                }
+                if operation.request_body.is_some() {
+                    add("400", "Malformed JSON");
+                    add("413", "Body larger than 1 MiB");
+                    add("415", "Body is not JSON");
+                    add("422", "A field is invalid");
+                }
+                add("405", "Method not allowed on this route");
+            }
+        }
     }
 }
 
@@ -35,7 +97,7 @@ impl Modify for BearerAuth {
         taskflow_domain::RecurrenceAnchor,
         taskflow_domain::Priority, taskflow_domain::Category,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonErrors),
     tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "operations")),
 )]
 pub struct ApiDoc;

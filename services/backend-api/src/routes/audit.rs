@@ -17,6 +17,7 @@ use crate::routes::task_query::{DEFAULT_LIMIT, MAX_LIMIT};
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// `task-created`, `task-updated`, `task-completed`, `task-deleted` or `reminder-due`.
+    #[param(pattern = "^(task-created|task-updated|task-completed|task-deleted|reminder-due)$")]
     event_type: Option<String>,
     /// A task (or reminder) id.
     entity_id: Option<String>,
@@ -25,6 +26,7 @@ pub struct AuditQuery {
     /// Only events before this instant (RFC 3339).
     until: Option<DateTime<Utc>>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
@@ -65,13 +67,14 @@ pub async fn list(
             .with_field("limit")
             .into());
     }
+    let cursor = q.cursor.filter(|c| !c.trim().is_empty());
     let filter = AuditFilter {
         event_type: q.event_type,
         entity_id: q.entity_id,
         since: q.since,
         until: q.until,
         limit,
-        cursor: q.cursor,
+        cursor,
     };
     let page: AuditPage = store.audit().list(&caller.user_id, &filter).await?;
     Ok(HttpResponse::Ok().json(page))

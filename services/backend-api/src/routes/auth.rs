@@ -14,13 +14,17 @@ use crate::error::HandlerResult;
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^\s*[^\s\x00-\x1f\x7f]")]
     pub name: String,
     /// Unique, compared case-insensitively.
+    #[schema(max_length = 254, pattern = r"^[^@\s]{1,64}@[A-Za-z0-9]+(\.[A-Za-z0-9]+)+$")]
     pub email: String,
     /// At least 8 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     /// IANA time zone for recurrence and reminders; default `UTC`.
     #[serde(default)]
+    #[schema(min_length = 1, example = "Europe/Berlin")]
     pub timezone: Option<String>,
 }
 
@@ -148,6 +152,7 @@ pub struct ProfileUpdate {
     pub name: Option<String>,
     /// IANA time zone (e.g. `Europe/Berlin`): recurrence and reminders follow its wall clock.
     #[serde(default)]
+    #[schema(min_length = 1, example = "Europe/Berlin")]
     pub timezone: Option<String>,
     /// Minutes (1–1440): tasks due that soon with no reminder of their own get a "due soon"
     /// notification. `null` turns it off.

@@ -19,6 +19,7 @@ pub struct InboxQuery {
     /// Only notifications not yet read.
     unread_only: Option<bool>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
@@ -67,7 +68,7 @@ pub async fn list(
     let filter = NotificationFilter {
         unread_only: q.unread_only.unwrap_or(false),
         limit,
-        cursor: q.cursor,
+        cursor: q.cursor.filter(|c| !c.trim().is_empty()),
     };
     let page: NotificationPage = store.notifications().list(&caller.user_id, &filter).await?;
     Ok(HttpResponse::Ok().json(page))

@@ -20,11 +20,11 @@ const MAX_CURSOR_CHARS: usize = 1000;
 #[allow(dead_code)]
 pub struct ListTasksParams {
     /// `all` (default), `pending` or `completed`.
-    status: Option<String>,
+    status: Option<StatusParam>,
     /// `low`, `medium` or `high`.
-    priority: Option<String>,
+    priority: Option<taskflow_domain::Priority>,
     /// `work`, `personal`, `home` or `other`.
-    category: Option<String>,
+    category: Option<taskflow_domain::Category>,
     /// Repeat to require several tags (`tag=a&tag=b`).
     tag: Option<Vec<String>>,
     /// Case-insensitive text in the title or description.
@@ -34,13 +34,39 @@ pub struct ListTasksParams {
     /// Only tasks due strictly after this instant (RFC 3339).
     due_after: Option<DateTime<Utc>>,
     /// `created_at` (default), `due_at`, `priority` or `title`. Tasks without a due date sort last.
-    sort_by: Option<String>,
+    sort_by: Option<SortByParam>,
     /// `desc` (default) or `asc`.
-    sort_order: Option<String>,
+    sort_order: Option<SortOrderParam>,
     /// Page size, 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
+}
+
+// The documented values of the enumerated parameters (parsing is by hand, below).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum StatusParam {
+    all,
+    pending,
+    completed,
+}
+
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum SortByParam {
+    created_at,
+    due_at,
+    priority,
+    title,
+}
+
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+enum SortOrderParam {
+    asc,
+    desc,
 }
 
 fn bad(field: &str, message: impl Into<String>) -> ApiError {

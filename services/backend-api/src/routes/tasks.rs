@@ -206,7 +206,7 @@ async fn apply_update(
 /// Update a task: only the fields sent change; `null` clears a nullable field. Honours `If-Match`.
 #[utoipa::path(put, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path),
-        ("If-Match" = Option<String>, Header, description = "The ETag from a previous read; 412 if the task changed since")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
     request_body = TaskUpdate,
     responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
         (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
@@ -227,7 +227,7 @@ pub async fn update(
 /// Same as `PUT`: a partial update honouring `If-Match`.
 #[utoipa::path(patch, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path),
-        ("If-Match" = Option<String>, Header, description = "The ETag from a previous read; 412 if the task changed since")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
     request_body = TaskUpdate,
     responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
         (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
@@ -256,7 +256,8 @@ pub async fn complete(
 ) -> HandlerResult<HttpResponse> {
     let id = scoped_task_id(&caller, path)?;
     let body = read_body(&req, &mut payload, taskflow_runtime::json::body_limit(&req)).await?;
-    let explicit = if body.iter().all(u8::is_ascii_whitespace) {
+    // No body (or a JSON `null`) toggles; `{"completed": …}` sets.
+    let explicit = if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         None
     } else {
         if !taskflow_runtime::json::is_json(&req) {
@@ -316,6 +317,7 @@ pub async fn delete(
 #[into_params(parameter_in = Query)]
 pub struct OccurrencesQuery {
     /// How many dates, 1–100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 

@@ -243,6 +243,20 @@ async fn complete_toggles_or_sets_explicitly() {
         "setting an already-completed task changes nothing"
     );
 
+    // A JSON `null` body is no body: it toggles.
+    let toggled: Value = app
+        .client
+        .patch(&url)
+        .bearer_auth(&user.token)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(toggled["completed"], false);
     let res = app
         .client
         .patch(&url)
