@@ -67,14 +67,22 @@ pub fn subscriptions(hub: Arc<Hub>) -> Vec<Subscription> {
         .collect()
 }
 
+/// A non-empty query-string parameter.
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    query
+        .into_iter()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v)
+}
+
 /// The token of a WebSocket or SSE request: `Authorization: Bearer`, else `?token=` (browsers cannot
 /// set headers on these requests), else the `Sec-WebSocket-Protocol: bearer, <token>` carrier.
 fn token(req: &HttpRequest) -> Option<(String, bool)> {
     if let Some(t) = bearer_token(req) {
         return Some((t.to_owned(), false));
     }
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    if let Some((_, t)) = query.into_iter().find(|(k, v)| k == "token" && !v.is_empty()) {
+    if let Some(t) = query_param(req, "token") {
         return Some((t, false));
     }
     let protocols = req.headers().get("sec-websocket-protocol")?.to_str().ok()?;

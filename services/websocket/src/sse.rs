@@ -10,7 +10,7 @@ use taskflow_auth::Authenticator;
 use taskflow_runtime::ApiError;
 
 use crate::hub::{Connection, Hub, Push, Replay};
-use crate::{HEARTBEAT, authenticate, too_many};
+use crate::{HEARTBEAT, authenticate, query_param, too_many};
 
 fn frame(push: &Push) -> Bytes {
     Bytes::from(format!(
@@ -25,13 +25,7 @@ fn last_event_id(req: &HttpRequest) -> Option<String> {
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    header.or_else(|| {
-        let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-        query
-            .into_iter()
-            .find(|(k, _)| k == "last_event_id")
-            .map(|(_, v)| v)
-    })
+    header.or_else(|| query_param(req, "last_event_id"))
 }
 
 struct State {

@@ -10,7 +10,7 @@ use taskflow_store::{AuditFilter, AuditPage, Store};
 use utoipa::IntoParams;
 
 use crate::error::HandlerResult;
-use crate::routes::task_query::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::routes::task_query::{page_cursor, page_limit};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -55,19 +55,12 @@ pub async fn list(
                 .into(),
         );
     }
-    for (field, value) in [("entity_id", &q.entity_id), ("cursor", &q.cursor)] {
-        if let Some(v) = value {
-            text::filter_value(field, v, 1000)
-                .map_err(|e| ApiError::bad_request(e.message).with_field(e.field))?;
-        }
+    if let Some(v) = &q.entity_id {
+        text::filter_value("entity_id", v, 1000)
+            .map_err(|e| ApiError::bad_request(e.message).with_field(e.field))?;
     }
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!("must be from 1 to {MAX_LIMIT}"))
-            .with_field("limit")
-            .into());
-    }
-    let cursor = q.cursor.filter(|c| !c.trim().is_empty());
+    let limit = page_limit(q.limit)?;
+    let cursor = page_cursor(q.cursor)?;
     let filter = AuditFilter {
         event_type: q.event_type,
         entity_id: q.entity_id,

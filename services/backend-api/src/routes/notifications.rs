@@ -3,14 +3,14 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_auth::AuthenticatedUser;
-use taskflow_domain::{text, time};
+use taskflow_domain::time;
 use taskflow_runtime::ApiError;
 use taskflow_store::{Notification, NotificationFilter, NotificationPage, Store};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::HandlerResult;
-use crate::routes::task_query::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::routes::task_query::{page_cursor, page_limit};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -55,20 +55,10 @@ pub async fn list(
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!("must be from 1 to {MAX_LIMIT}"))
-            .with_field("limit")
-            .into());
-    }
-    if let Some(c) = &q.cursor {
-        text::filter_value("cursor", c, 1000)
-            .map_err(|e| ApiError::bad_request(e.message).with_field(e.field))?;
-    }
     let filter = NotificationFilter {
         unread_only: q.unread_only.unwrap_or(false),
-        limit,
-        cursor: q.cursor.filter(|c| !c.trim().is_empty()),
+        limit: page_limit(q.limit)?,
+        cursor: page_cursor(q.cursor)?,
     };
     let page: NotificationPage = store.notifications().list(&caller.user_id, &filter).await?;
     Ok(HttpResponse::Ok().json(page))

@@ -95,6 +95,24 @@ fn instant(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
         })
 }
 
+/// The page size of a paged list: the default when absent, 1–[`MAX_LIMIT`] otherwise.
+pub fn page_limit(raw: Option<u64>) -> Result<u64, ApiError> {
+    let limit = raw.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(bad("limit", format!("must be from 1 to {MAX_LIMIT}")))
+    }
+}
+
+/// A paged list's cursor: checked for NUL and length; an empty one means the first page.
+pub fn page_cursor(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    if let Some(c) = &raw {
+        text::filter_value("cursor", c, MAX_CURSOR_CHARS).map_err(|e| bad(&e.field, e.message))?;
+    }
+    Ok(raw.filter(|c| !c.trim().is_empty()))
+}
+
 /// Parses the raw query string into a [`TaskFilter`].
 pub fn parse(query: &str) -> Result<TaskFilter, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
