@@ -4,6 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use taskflow_trace::TraceContext;
+use tracing::Instrument;
+
 use crate::ReceivedEvent;
 
 /// A handler's verdict on one delivery.
@@ -100,4 +103,23 @@ impl Subscription {
     pub fn dead_letter_topic(&self) -> String {
         format!("{}-dead-letters", self.subscriber)
     }
+}
+
+/// Runs `sub`'s handler on one delivery inside the event's trace: a child of the CloudEvent's
+/// `traceparent` (a new trace when it has none or a malformed one), as the `event` span with the
+/// trace id — so the consumer's log lines carry it — and as the [`taskflow_trace::current`]
+/// context, so the outbox rows the handler writes continue the same trace.
+pub async fn dispatch(sub: &Subscription, event: &ReceivedEvent) -> Outcome {
+    let trace = TraceContext::continue_from(event.traceparent.as_deref());
+    let span = tracing::info_span!(
+        "event",
+        subscriber = %sub.subscriber,
+        topic = %sub.topic,
+        event_id = %event.id,
+        trace_id = %trace.trace_id(),
+        span_id = %trace.span_id(),
+    );
+    taskflow_trace::scope(trace, sub.handler.handle(event))
+        .instrument(span)
+        .await
 }

@@ -1,12 +1,16 @@
 //! Binding, serving and shutting down.
 //!
-//! actix-web already stops accepting on SIGTERM/SIGINT and lets in-flight requests finish; this module
-//! binds with a clear error, applies the shutdown deadline from `SHUTDOWN_TIMEOUT_SECS`, and wires the
-//! extractor error handlers and middleware every service shares.
+//! On SIGTERM/SIGINT (or [`Shutdown::trigger`]) the server stops accepting, lets in-flight requests
+//! finish within `SHUTDOWN_TIMEOUT_SECS`, and tells long-lived work through [`Shutdown`] (app data
+//! on every route) so WebSockets close with 1001 and SSE streams end instead of holding the drain
+//! open until the deadline. The caller then stops its relay and timers. This module also binds with
+//! a clear error and wires the extractor error handlers and middleware every service shares.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
+use tokio::sync::watch;
 
 use crate::ApiError;
 use crate::config::{self, ConfigError};
@@ -30,6 +34,70 @@ pub fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
 /// Seconds in-flight work gets to finish after a shutdown signal.
 pub fn shutdown_timeout() -> Result<u64, ConfigError> {
     config::parse_or("SHUTDOWN_TIMEOUT_SECS", 30)
+}
+
+/// The shutdown deadline as a duration (`SHUTDOWN_TIMEOUT_SECS`, 30 s when unset or invalid).
+pub fn shutdown_deadline() -> Duration {
+    Duration::from_secs(shutdown_timeout().unwrap_or(30))
+}
+
+/// Says "we are shutting down" to whoever listens; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Sender<bool>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self(watch::Sender::new(false))
+    }
+}
+
+impl Shutdown {
+    /// Starts a graceful shutdown, as SIGTERM would.
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once shutdown has started.
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives in `self`, so this only returns once the value is true.
+        let _ = rx.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server"),
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Waits for a signal or a trigger, then tells everyone and stops the server gracefully.
+async fn drain_on_signal(handle: actix_web::dev::ServerHandle, shutdown: Shutdown) {
+    tokio::select! {
+        () = termination_signal() => tracing::info!("shutdown signal received; draining"),
+        () = shutdown.wait() => tracing::info!("shutdown requested; draining"),
+    }
+    shutdown.trigger();
+    handle.stop(true).await;
 }
 
 /// JSON errors for the built-in query and path extractors.
@@ -64,10 +132,13 @@ macro_rules! wrap_common {
 pub struct Served {
     pub port: u16,
     pub server: actix_web::dev::Server,
+    /// Triggered by SIGTERM/SIGINT; trigger it to shut down without a signal.
+    pub shutdown: Shutdown,
 }
 
 /// Serves `routes` on `listener` with everything every service shares: request ids and access logs,
 /// JSON errors, `/health`, `/ready` (running `readiness`), `/metrics`, and graceful shutdown.
+/// Must be called on a Tokio runtime: it spawns the task that waits for the shutdown signal.
 pub fn serve<F>(
     listener: TcpListener,
     readiness: crate::health::Readiness,
@@ -78,10 +149,13 @@ where
 {
     let port = listener.local_addr()?.port();
     let readiness = web::Data::new(readiness);
+    let shutdown = Shutdown::default();
+    let shutdown_data = web::Data::new(shutdown.clone());
     let server = actix_web::HttpServer::new(move || {
         crate::wrap_common!(
             actix_web::App::new()
                 .app_data(readiness.clone())
+                .app_data(shutdown_data.clone())
                 .configure(extractor_errors)
                 .configure(crate::health::configure)
                 .configure(crate::metrics::configure)
@@ -90,7 +164,14 @@ where
         )
     })
     .shutdown_timeout(shutdown_timeout()?)
+    // Signals are ours: they must also reach WebSockets, SSE streams, relays and timers.
+    .disable_signals()
     .listen(listener)?
     .run();
-    Ok(Served { port, server })
+    tokio::spawn(drain_on_signal(server.handle(), shutdown.clone()));
+    Ok(Served {
+        port,
+        server,
+        shutdown,
+    })
 }

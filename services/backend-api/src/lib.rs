@@ -66,8 +66,10 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
     let auth = state.auth.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
+    let pool_metrics = web::Data::new(taskflow_bus::service::pool_metrics(store.clone()));
     move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(web::Data::new(store))
+        cfg.app_data(pool_metrics)
+            .app_data(web::Data::new(store))
             .app_data(web::Data::new(auth))
             .app_data(web::Data::from(provisioner))
             .app_data(web::Data::new(provisioned))
@@ -118,6 +120,11 @@ impl Application {
         self.served.port
     }
 
+    /// What SIGTERM triggers; trigger it to shut down without a signal.
+    pub fn shutdown(&self) -> server::Shutdown {
+        self.served.shutdown.clone()
+    }
+
     /// Runs until a shutdown signal, letting in-flight requests finish.
     pub async fn run(self) -> std::io::Result<()> {
         self.served.server.await
@@ -163,6 +170,6 @@ pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
         RelayConfig::new("backend-api"),
     );
     let served = app.run().await;
-    relay.stop().await;
+    relay.stop_within(server::shutdown_deadline()).await;
     served.map_err(|e| StartupError::Serve(e.into()))
 }

@@ -52,7 +52,9 @@ impl EventHandler for Pusher {
                 e.event_type.topic().to_owned(),
                 body.to_string(),
             );
-            self.hub.publish(&e.user_id, push);
+            let delivered = self.hub.publish(&e.user_id, push);
+            // Inside the delivery's `event` span: this line carries the event's trace id.
+            tracing::debug!(user_id = %e.user_id, event_id = %e.event_id, connections = delivered, "pushed");
             Outcome::Success
         })
     }
