@@ -69,31 +69,53 @@ impl Shutdown {
     }
 }
 
-/// SIGTERM or SIGINT (Ctrl-C).
-async fn termination_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-                return;
+/// SIGTERM or SIGINT (Ctrl-C). Registers at once, not on first poll: a signal that arrives before
+/// the waiting task first runs must not kill the process.
+#[cfg(unix)]
+fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let listen = |kind: SignalKind, name: &'static str| {
+        signal(kind)
+            .map_err(|e| tracing::warn!(error = %e, signal = name, "cannot listen for the signal"))
+            .ok()
+    };
+    async fn received(signal: Option<Signal>) {
+        match signal {
+            Some(mut s) => {
+                s.recv().await;
             }
-            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server"),
+            None => std::future::pending().await,
         }
     }
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    let (term, int) = (
+        listen(SignalKind::terminate(), "SIGTERM"),
+        listen(SignalKind::interrupt(), "SIGINT"),
+    );
+    async move {
+        tokio::select! {
+            () = received(term) => {}
+            () = received(int) => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
 /// Waits for a signal or a trigger, then tells everyone and stops the server gracefully.
-async fn drain_on_signal(handle: actix_web::dev::ServerHandle, shutdown: Shutdown) {
+async fn drain_on_signal(
+    signal: impl std::future::Future<Output = ()>,
+    handle: actix_web::dev::ServerHandle,
+    shutdown: Shutdown,
+) {
     tokio::select! {
-        () = termination_signal() => tracing::info!("shutdown signal received; draining"),
+        () = signal => tracing::info!("shutdown signal received; draining"),
         () = shutdown.wait() => tracing::info!("shutdown requested; draining"),
     }
     shutdown.trigger();
@@ -168,7 +190,11 @@ where
     .disable_signals()
     .listen(listener)?
     .run();
-    tokio::spawn(drain_on_signal(server.handle(), shutdown.clone()));
+    tokio::spawn(drain_on_signal(
+        termination_signal(),
+        server.handle(),
+        shutdown.clone(),
+    ));
     Ok(Served {
         port,
         server,
