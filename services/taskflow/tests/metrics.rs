@@ -53,11 +53,7 @@ fn parse(text: &str) -> Vec<Sample> {
             let (series, value) = line.rsplit_once(' ')?;
             let value: f64 = value.parse().ok()?;
             Some(match series.split_once('{') {
-                Some((name, labels)) => (
-                    name.to_owned(),
-                    parse_labels(labels.strip_suffix('}')?),
-                    value,
-                ),
+                Some((name, labels)) => (name.to_owned(), parse_labels(labels.strip_suffix('}')?), value),
                 None => (series.to_owned(), BTreeMap::new(), value),
             })
         })
@@ -68,7 +64,12 @@ fn parse(text: &str) -> Vec<Sample> {
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let matching: Vec<f64> = samples
         .iter()
-        .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+        .filter(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
         .map(|(_, _, v)| *v)
         .collect();
     (!matching.is_empty()).then(|| matching.iter().sum())
@@ -78,7 +79,10 @@ async fn scrape(client: &reqwest::Client, base: &str) -> Vec<Sample> {
     let res = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(
-        res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"),
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
         "Prometheus text format"
     );
     parse(&res.text().await.unwrap())
@@ -194,8 +198,14 @@ async fn metrics_expose_each_series_and_move_when_things_happen() {
     let create = [("method", "POST"), ("route", "/api/{user_id}/tasks")];
     moved("http_requests_total", &[create[0], create[1], ("status", "201")]);
     moved("http_request_duration_seconds_count", &create);
-    moved("http_request_duration_seconds_bucket", &[create[0], create[1], ("le", "+Inf")]);
-    assert!(exposed("http_requests_in_flight", &[]) >= 1.0, "the scrape itself is in flight");
+    moved(
+        "http_request_duration_seconds_bucket",
+        &[create[0], create[1], ("le", "+Inf")],
+    );
+    assert!(
+        exposed("http_requests_in_flight", &[]) >= 1.0,
+        "the scrape itself is in flight"
+    );
     // The database pool, sampled at scrape time.
     assert!(exposed("db_pool_max_connections", &[]) > 0.0);
     exposed("db_pool_connections", &[("state", "idle")]);
@@ -207,17 +217,32 @@ async fn metrics_expose_each_series_and_move_when_things_happen() {
     // Deliveries by topic and reply status, and dead letters.
     moved(
         "bus_deliveries_total",
-        &[("topic", "task-created"), ("subscriber", "audit"), ("outcome", "success")],
+        &[
+            ("topic", "task-created"),
+            ("subscriber", "audit"),
+            ("outcome", "success"),
+        ],
     );
     moved(
         "bus_deliveries_total",
-        &[("topic", "task-updated"), ("subscriber", "flaky"), ("outcome", "retry")],
+        &[
+            ("topic", "task-updated"),
+            ("subscriber", "flaky"),
+            ("outcome", "retry"),
+        ],
     );
     moved(
         "bus_deliveries_total",
-        &[("topic", "task-deleted"), ("subscriber", "poison"), ("outcome", "drop")],
+        &[
+            ("topic", "task-deleted"),
+            ("subscriber", "poison"),
+            ("outcome", "drop"),
+        ],
     );
-    moved("bus_dead_letters_total", &[("topic", "task-deleted"), ("subscriber", "poison")]);
+    moved(
+        "bus_dead_letters_total",
+        &[("topic", "task-deleted"), ("subscriber", "poison")],
+    );
     // Reminders.
     moved("reminders_fired_total", &[("late", "false")]);
     // Real time: the open socket and the pushes.

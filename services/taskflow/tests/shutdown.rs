@@ -22,7 +22,10 @@ mod support;
 
 /// A client that opens a connection per request, so no idle keep-alive holds the drain open.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap()
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -74,7 +77,10 @@ async fn a_request_in_flight_when_shutdown_starts_gets_its_answer() {
 
     // …while the request in flight finishes normally.
     release.notify_one();
-    let res = in_flight.await.unwrap().expect("the in-flight request got an answer");
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request got an answer");
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "finished");
     server.await.unwrap().unwrap();
@@ -187,5 +193,9 @@ fn the_binary_exits_cleanly_on_sigterm() {
     let status = child.wait().unwrap();
     drain.join().unwrap();
     // Killed by the signal's default action, the status would have no exit code.
-    assert_eq!(status.code(), Some(0), "exited on its own after draining: {status:?}");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exited on its own after draining: {status:?}"
+    );
 }

@@ -47,8 +47,13 @@ impl Captured {
 }
 
 fn trace_of(event: &ReceivedEvent) -> String {
-    let header = event.traceparent.as_deref().expect("the CloudEvent carries a traceparent");
-    TraceContext::parse(header).expect("a valid traceparent").trace_id()
+    let header = event
+        .traceparent
+        .as_deref()
+        .expect("the CloudEvent carries a traceparent");
+    TraceContext::parse(header)
+        .expect("a valid traceparent")
+        .trace_id()
 }
 
 async fn eventually<T>(mut probe: impl AsyncFnMut() -> Option<T>) -> T {
@@ -142,8 +147,7 @@ async fn a_traceparent_follows_the_change_to_events_audit_logs_and_the_next_occu
         let seen = seen.lock().unwrap();
         seen.iter()
             .find(|e| {
-                e.event_type.ends_with("task.created.v1")
-                    && e.subject.as_deref() != Some(first_id.as_str())
+                e.event_type.ends_with("task.created.v1") && e.subject.as_deref() != Some(first_id.as_str())
             })
             .cloned()
     })
@@ -215,7 +219,10 @@ async fn a_malformed_traceparent_starts_a_new_trace_and_never_fails_the_request(
     let (user, token) = support::sign_up(&client, &base, json!({})).await;
     for (title, header) in [
         ("bad", Some("00-ZZZ-not-a-trace")),
-        ("zeros", Some("00-00000000000000000000000000000000-b7ad6b7169203331-01")),
+        (
+            "zeros",
+            Some("00-00000000000000000000000000000000-b7ad6b7169203331-01"),
+        ),
         ("none", None),
     ] {
         let mut req = client
