@@ -304,6 +304,7 @@ impl taskflow_runtime::health::ReadinessCheck for PipelineCheck {
                     .count()
                     .await
                     .map_err(|e| e.to_string())?;
+                metrics::gauge!("bus_dead_letters").set(dead as f64);
                 detail += &format!(", {dead} dead letters");
             }
             Ok(detail)
