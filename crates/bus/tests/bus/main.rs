@@ -8,3 +8,4 @@ mod dapr_client;
 mod idempotency;
 mod relay;
 mod support;
+mod tracing;
