@@ -247,5 +247,6 @@ async fn metrics_expose_each_series_and_move_when_things_happen() {
     moved("reminders_fired_total", &[("late", "false")]);
     // Real time: the open socket and the pushes.
     moved("realtime_connections", &[]);
+    moved("realtime_connections_opened_total", &[("transport", "websocket")]);
     moved("realtime_pushes_total", &[]);
 }

@@ -86,6 +86,7 @@ pub async fn stream(
         }
     });
     tracing::info!(user_id = %identity.user_id, "sse connected");
+    metrics::counter!("realtime_connections_opened_total", "transport" => "sse").increment(1);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

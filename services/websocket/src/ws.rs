@@ -36,6 +36,7 @@ pub async fn connect(
             .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("bearer"));
     }
     tracing::info!(user_id = %identity.user_id, "websocket connected");
+    metrics::counter!("realtime_connections_opened_total", "transport" => "websocket").increment(1);
     let shutdown = req.app_data::<web::Data<Shutdown>>().map(|s| s.get_ref().clone());
     actix_web::rt::spawn(run(connection, session, stream, shutdown.unwrap_or_default()));
     Ok(response)
