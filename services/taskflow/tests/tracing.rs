@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -21,8 +21,8 @@ fn traceparent(trace_id: &str) -> String {
     format!("00-{trace_id}-b7ad6b7169203331-01")
 }
 
-/// Log lines as JSON, captured for this test's thread (the relay and the in-process consumers run
-/// on the test's single-threaded runtime).
+/// Log lines as JSON from every thread (actix's workers and the test's runtime), for the whole test
+/// process; each test looks only at its own trace ids.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -34,6 +34,24 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+fn captured_logs() -> Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        logs
+    })
+    .clone()
 }
 
 impl Captured {
@@ -68,16 +86,7 @@ async fn eventually<T>(mut probe: impl AsyncFnMut() -> Option<T>) -> T {
 
 #[tokio::test]
 async fn a_traceparent_follows_the_change_to_events_audit_logs_and_the_next_occurrence() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_span_list(true)
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = captured_logs();
 
     let (config, _db) = support::config().await;
     let (watch, seen) = support::recorder(&["task-created", "task-completed"]);
@@ -186,8 +195,25 @@ async fn a_traceparent_follows_the_change_to_events_audit_logs_and_the_next_occu
     .await;
     assert_eq!(entry["trace_id"], COMPLETE_TRACE);
 
-    // The consumers' log lines carry the trace: recurring's and audit's deliveries, and the push.
+    // The request's access-log line carries its trace id and the caller, never the token.
     let lines = logs.lines();
+    let access = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"] == "request"
+                && l["span"]["trace_id"] == CREATE_TRACE
+                && l["span"]["route"] == "/api/{user_id}/tasks"
+        })
+        .expect("the create's access-log line is in its trace");
+    assert_eq!(access["span"]["user_id"], user.as_str());
+    assert_eq!(access["fields"]["status"], 201);
+    assert!(access["span"]["request_id"].is_string());
+    assert!(
+        !lines.iter().any(|l| l.to_string().contains(&token)),
+        "no log line holds the bearer token"
+    );
+
+    // The consumers' log lines carry the trace: their deliveries, and the WebSocket push.
     let in_trace = |line: &Value, trace: &str, subscriber: &str| {
         line["span"]["trace_id"] == trace && line["span"]["subscriber"] == subscriber
     };
@@ -208,6 +234,8 @@ async fn a_traceparent_follows_the_change_to_events_audit_logs_and_the_next_occu
 
 #[tokio::test]
 async fn a_malformed_traceparent_starts_a_new_trace_and_never_fails_the_request() {
+    // Same process-wide log capture as the other test, whichever runs first.
+    captured_logs();
     let (config, _db) = support::config().await;
     let (watch, seen) = support::recorder(&["task-created"]);
     let options = SystemOptions {
