@@ -32,7 +32,7 @@ pub async fn run_timer(
             _ = timer.tick() => {
                 // Each tick is a trace of its own: the events it writes (reminders) carry it.
                 let trace = taskflow_trace::TraceContext::new_root();
-                let span = tracing::info_span!("tick", cron = name, trace_id = %trace.trace_id());
+                let span = tracing::info_span!("tick", cron = name, trace_id = %trace.trace_id(), span_id = %trace.span_id());
                 let ticked = taskflow_trace::scope(trace, handler.tick()).instrument(span).await;
                 if let Err(e) = ticked {
                     tracing::warn!(cron = name, error = %e, "tick failed");

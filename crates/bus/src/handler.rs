@@ -110,7 +110,8 @@ impl Subscription {
 /// trace id — so the consumer's log lines carry it — and as the [`taskflow_trace::current`]
 /// context, so the outbox rows the handler writes continue the same trace.
 pub async fn dispatch(sub: &Subscription, event: &ReceivedEvent) -> Outcome {
-    let trace = TraceContext::continue_from(event.traceparent.as_deref());
+    let parent = event.traceparent.as_deref().and_then(TraceContext::parse);
+    let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
     let span = tracing::info_span!(
         "event",
         subscriber = %sub.subscriber,
@@ -118,8 +119,15 @@ pub async fn dispatch(sub: &Subscription, event: &ReceivedEvent) -> Outcome {
         event_id = %event.id,
         trace_id = %trace.trace_id(),
         span_id = %trace.span_id(),
+        parent_span_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
     );
-    taskflow_trace::scope(trace, sub.handler.handle(event))
-        .instrument(span)
-        .await
+    if let Some(parent) = parent {
+        span.record("parent_span_id", parent.span_id().as_str());
+    }
+    let outcome = taskflow_trace::scope(trace, sub.handler.handle(event))
+        .instrument(span.clone())
+        .await;
+    span.record("outcome", outcome.label());
+    outcome
 }

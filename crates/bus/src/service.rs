@@ -185,11 +185,13 @@ pub async fn main(
         eprintln!("{name}: {e}");
         return std::process::ExitCode::from(2);
     }
-    match run.await {
+    let code = match run.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(service = name, error = %e, "stopped");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    taskflow_runtime::telemetry::flush();
+    code
 }

@@ -62,7 +62,12 @@ pub async fn request_context(
         .get(&REQUEST_ID)
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let trace = TraceContext::continue_from(req.headers().get(&TRACEPARENT).and_then(|v| v.to_str().ok()));
+    let parent = req
+        .headers()
+        .get(&TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse);
+    let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(trace);
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
@@ -72,10 +77,15 @@ pub async fn request_context(
         request_id = %request_id,
         trace_id = %trace.trace_id(),
         span_id = %trace.span_id(),
+        parent_span_id = tracing::field::Empty,
         method = %method,
         route = %route,
         user_id = tracing::field::Empty,
+        status = tracing::field::Empty,
     );
+    if let Some(parent) = parent {
+        span.record("parent_span_id", parent.span_id().as_str());
+    }
     let started = Instant::now();
     let path = req.path().to_owned();
     let in_flight = InFlight::start();
@@ -85,6 +95,7 @@ pub async fn request_context(
     drop(in_flight);
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
+    span.record("status", status);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID.clone(), v);
     }
