@@ -117,7 +117,7 @@ impl Hub {
     pub fn publish(&self, user_id: &str, push: Push) -> usize {
         let push = Arc::new(push);
         let config = &self.config;
-        let dropped = self.with_users(|users| {
+        let (dropped, delivered) = self.with_users(|users| {
             let state = users.entry(user_id.to_owned()).or_default();
             state.replay.push_back(push.clone());
             while state.replay.len() > config.replay_len
@@ -135,7 +135,6 @@ impl Hub {
                 .retain(|(_, tx)| tx.try_send(push.clone()).is_ok());
             (before - state.connections.len(), state.connections.len())
         });
-        let (dropped, delivered) = dropped;
         if dropped > 0 {
             tracing::info!(user_id, dropped, "slow clients disconnected");
             metrics::counter!("realtime_slow_clients_dropped_total").increment(dropped as u64);
