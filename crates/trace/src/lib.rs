@@ -138,6 +138,18 @@ pub fn current() -> Option<TraceContext> {
     CURRENT.try_with(|c| *c).ok()
 }
 
+/// Wraps `work` to run in the caller's current trace, for work handed to `spawn`: a task-local does
+/// not cross into a new task by itself. `spawn(inherit(async move { … }))`.
+pub fn inherit<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    let ctx = current();
+    async move {
+        match ctx {
+            Some(ctx) => scope(ctx, work).await,
+            None => work.await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +205,18 @@ mod tests {
         let seen = scope(ctx, async { current() }).await;
         assert_eq!(seen, Some(ctx));
         assert_eq!(current(), None);
+    }
+
+    #[tokio::test]
+    async fn spawned_work_inherits_the_trace_only_when_asked() {
+        let ctx = TraceContext::new_root();
+        let (plain, inherited) = scope(ctx, async {
+            let plain = tokio::spawn(async { current() });
+            let inherited = tokio::spawn(inherit(async { current() }));
+            (plain.await.unwrap(), inherited.await.unwrap())
+        })
+        .await;
+        assert_eq!(plain, None);
+        assert_eq!(inherited, Some(ctx));
     }
 }
