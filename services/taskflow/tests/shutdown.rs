@@ -154,8 +154,8 @@ async fn shutdown_closes_websockets_with_going_away_and_lets_deliveries_finish()
     assert_eq!(store.outbox().stats().await.unwrap().pending, 0);
 }
 
-#[test]
-fn the_binary_exits_cleanly_on_sigterm() {
+#[tokio::test]
+async fn the_binary_on_sigterm_closes_websockets_with_going_away_and_exits_cleanly() {
     let data = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
         .env("TASKFLOW_DATA_DIR", data.path())
@@ -163,6 +163,7 @@ fn the_binary_exits_cleanly_on_sigterm() {
         .env("LOG_FORMAT", "json")
         .env_remove("DATABASE_URL")
         .env_remove("JWT_SECRET")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -177,25 +178,45 @@ fn the_binary_exits_cleanly_on_sigterm() {
         }
     }
     let base = listening.expect("the binary announces its address");
-    // Keep reading: a closed pipe would fail the binary's next print.
-    let drain = std::thread::spawn(move || lines.count());
-    let health = std::process::Command::new("curl")
-        .args(["-sf", &format!("{base}/health")])
-        .output();
-    if let Ok(out) = health {
-        assert!(out.status.success(), "the binary serves /health");
-    }
+    // Keep reading (a closed pipe would fail the binary's next print), and keep the log lines.
+    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+
+    let http = client();
+    let (_user, token) = support::sign_up(&http, &base, json!({})).await;
+    let ws_url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let status = child.wait().unwrap();
-    drain.join().unwrap();
+    let close = loop {
+        match socket.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame after SIGTERM, got {other:?}"),
+        }
+    };
+    assert_eq!(close.expect("a close code").code, CloseCode::Away);
+    drop(socket);
+
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let log = log.join().unwrap();
     // Killed by the signal's default action, the status would have no exit code.
     assert_eq!(
         status.code(),
         Some(0),
         "exited on its own after draining: {status:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("shutdown signal received")),
+        "the signal was handled, not fatal"
+    );
+    assert!(
+        log.iter().any(|l| l.contains("outbox relay stopped")),
+        "the relay was flushed and stopped"
     );
 }
