@@ -7,7 +7,7 @@
 //! a clear error and wires the extractor error handlers and middleware every service shares.
 
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
 use tokio::sync::watch;
@@ -41,31 +41,44 @@ pub fn shutdown_deadline() -> Duration {
     Duration::from_secs(shutdown_timeout().unwrap_or(30))
 }
 
-/// Says "we are shutting down" to whoever listens; cheap to clone.
+/// Says "we are shutting down" (and since when) to whoever listens; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Shutdown(watch::Sender<bool>);
+pub struct Shutdown(watch::Sender<Option<Instant>>);
 
 impl Default for Shutdown {
     fn default() -> Self {
-        Self(watch::Sender::new(false))
+        Self(watch::Sender::new(None))
     }
 }
 
 impl Shutdown {
-    /// Starts a graceful shutdown, as SIGTERM would.
+    /// Starts a graceful shutdown, as SIGTERM would. Later calls change nothing.
     pub fn trigger(&self) {
-        self.0.send_replace(true);
+        self.0.send_if_modified(|since| {
+            let first = since.is_none();
+            if first {
+                *since = Some(Instant::now());
+            }
+            first
+        });
     }
 
     pub fn is_triggered(&self) -> bool {
-        *self.0.borrow()
+        self.0.borrow().is_some()
     }
 
     /// Resolves once shutdown has started.
     pub async fn wait(&self) {
         let mut rx = self.0.subscribe();
-        // The sender lives in `self`, so this only returns once the value is true.
-        let _ = rx.wait_for(|stopping| *stopping).await;
+        // The sender lives in `self`, so this only returns once shutdown started.
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+
+    /// What is left of `deadline` since shutdown started (all of it if it has not): the steps after
+    /// the HTTP drain share one deadline, so the whole shutdown fits in `SHUTDOWN_TIMEOUT_SECS`.
+    pub fn remaining(&self, deadline: Duration) -> Duration {
+        let since = *self.0.borrow();
+        since.map_or(deadline, |t| deadline.saturating_sub(t.elapsed()))
     }
 }
 

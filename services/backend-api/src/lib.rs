@@ -169,7 +169,10 @@ pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
         Arc::new(dapr),
         RelayConfig::new("backend-api"),
     );
+    let shutdown = app.shutdown();
     let served = app.run().await;
-    relay.stop_within(server::shutdown_deadline()).await;
+    relay
+        .stop_within(shutdown.remaining(server::shutdown_deadline()))
+        .await;
     served.map_err(|e| StartupError::Serve(e.into()))
 }

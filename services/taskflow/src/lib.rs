@@ -131,19 +131,23 @@ impl Running {
         self.app.shutdown()
     }
 
-    /// Serves until SIGTERM/SIGINT, then — within `SHUTDOWN_TIMEOUT_SECS` for each step — lets
-    /// requests finish (WebSockets are closed with 1001 and SSE streams end), stops the reminder
-    /// timer after its current tick, and lets the relay finish its deliveries and flush the outbox.
+    /// Serves until SIGTERM/SIGINT, then — all within `SHUTDOWN_TIMEOUT_SECS` — lets requests
+    /// finish (WebSockets are closed with 1001 and SSE streams end), stops the reminder timer after
+    /// its current tick, and lets the relay finish its deliveries and flush the outbox.
     pub async fn run(self) -> std::io::Result<()> {
+        let shutdown = self.app.shutdown();
         let served = self.app.run().await;
         let deadline = server::shutdown_deadline();
         if let Some((stop, task)) = self.ticker {
             let _ = stop.send(true);
-            if tokio::time::timeout(deadline, task).await.is_err() {
+            if tokio::time::timeout(shutdown.remaining(deadline), task)
+                .await
+                .is_err()
+            {
                 tracing::warn!("reminder timer did not stop in time");
             }
         }
-        self.relay.stop_within(deadline).await;
+        self.relay.stop_within(shutdown.remaining(deadline)).await;
         tracing::info!("taskflow stopped");
         served
     }
