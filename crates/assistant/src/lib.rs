@@ -4,4 +4,10 @@
 //! parser agent when no key is configured) and the MCP server, so every path validates, scopes and
 //! answers identically.
 
+pub mod agent;
+pub mod mcp;
+pub mod offline;
+pub mod online;
 pub mod tools;
+
+pub use agent::{Agent, HistoryMessage, Progress, Turn};
