@@ -4,4 +4,5 @@
 //! parser agent when no key is configured) and the MCP server, so every path validates, scopes and
 //! answers identically.
 
+pub mod offline;
 pub mod tools;

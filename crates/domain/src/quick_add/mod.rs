@@ -108,6 +108,14 @@ pub fn is_when(text: &str) -> bool {
     DateTime::parse_from_rfc3339(text).is_ok() || when::recognise(&tokens::words(text)).is_ok()
 }
 
+/// Whether a date phrase fixes a time of day ("friday 3pm", "in 2 hours", an RFC 3339 instant) rather
+/// than only a day ("friday", "dec 5") — which [`parse_when`] reads as 23:59.
+pub fn names_time_of_day(text: &str) -> bool {
+    let text = clean(text);
+    DateTime::parse_from_rfc3339(text).is_ok()
+        || when::recognise(&tokens::words(text)).is_ok_and(|w| w.names_time())
+}
+
 /// Whether `text` reads as a reminder: relative to the due date, or a date or time.
 pub fn is_reminder(text: &str) -> bool {
     is_relative_reminder(text) || is_when(text)

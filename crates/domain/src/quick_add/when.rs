@@ -110,6 +110,13 @@ pub(crate) struct When {
     offset: Option<Offset>,
 }
 
+impl When {
+    /// Whether the phrase fixes a time of day (explicitly, or by counting from now).
+    pub(crate) fn names_time(&self) -> bool {
+        self.clock.is_some() || self.part.is_some() || self.offset.is_some()
+    }
+}
+
 fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     if slot.is_some() {
         return None;
