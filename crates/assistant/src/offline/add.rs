@@ -80,7 +80,18 @@ const REMIND_CONNECTORS: &[&str] = &[
     "reminder",
     "remind",
 ];
-const DUE_CONNECTORS: &[&str] = &["due on", "due by", "due at", "due", "deadline", "by"];
+const DUE_CONNECTORS: &[&str] = &[
+    "due on",
+    "due by",
+    "due at",
+    "due before",
+    "due",
+    "deadline",
+    "no later than",
+    "before",
+    "until",
+    "by",
+];
 const REPEAT_CONNECTORS: &[&str] = &["repeating", "repeats", "repeat", "recurring", "and"];
 const LIST_TAIL: &[&str] = &[
     "to my list",
@@ -105,7 +116,9 @@ fn connector_before(w: &Words, start: usize, j: usize, connectors: &[&str]) -> O
 
 /// The longest trailing phrase `j..end` (with `j > start`) quick-add reads, and how it read it.
 fn trailing_phrase(w: &Words, start: usize, end: usize) -> Option<(usize, Trailing)> {
-    (start + 1..end).find_map(|j| {
+    // No phrase quick-add reads is longer than this many words.
+    const MAX_PHRASE_WORDS: usize = 16;
+    (end.saturating_sub(MAX_PHRASE_WORDS).max(start + 1)..end).find_map(|j| {
         let text = w.low_text(j, end);
         if is_relative_reminder(&text) {
             Some((j, Trailing::Remind))
@@ -117,6 +130,14 @@ fn trailing_phrase(w: &Words, start: usize, end: usize) -> Option<(usize, Traili
             None
         }
     })
+}
+
+/// A repetition that starts just before the date phrase `j..end` and runs into it ("every" + "friday
+/// at 4pm"): its word range.
+fn repetition_around(w: &Words, start: usize, j: usize, end: usize) -> Option<(usize, usize)> {
+    let k = (j.saturating_sub(2).max(start)..j).find(|k| matches!(w.low(*k), "every" | "each"))?;
+    let m = (j + 1..=end).rev().find(|m| is_recurrence(&w.low_text(k, *m)))?;
+    Some((k, m))
 }
 
 /// Takes one attribute off the end of `start..end`; the new end, or `None` when there is none.
@@ -173,6 +194,14 @@ fn take_trailing(w: &Words, start: usize, end: usize, args: &mut AddTaskArgs) ->
             if args.due.is_some() {
                 return None;
             }
+            // "every friday at 4pm": the weekday belongs to both the repetition and the first due date.
+            if args.recurrence.is_none()
+                && let Some((k, m)) = repetition_around(w, start + 1, j, end)
+            {
+                args.recurrence = Some(w.text(k, m));
+                args.due = Some(phrase);
+                return Some(k);
+            }
             // "by friday" is due friday: "by" is a connector here, not part of the date.
             let by = usize::from(w.low(j) == "by" && j + 1 < end);
             args.due = Some(w.text(j + by, end));
@@ -217,7 +246,7 @@ pub(super) fn plan(w: &Words, start: usize, remind_me: bool) -> Plan {
         end = new_end;
     }
     let title = w.text(0, end);
-    if title.is_empty() {
+    if title.is_empty() || is_when(&w.low_text(0, end)) {
         return Plan::Reply(help_with(
             "I can add that, but what should the task be called? For example: \"add call mom tomorrow at 6pm\".",
         ));

@@ -27,6 +27,9 @@ pub enum Plan {
     Reply(String),
 }
 
+/// Longer messages are answered, not parsed: requests are a sentence or a few.
+pub const MAX_MESSAGE_CHARS: usize = 1_000;
+
 const EXAMPLES: &str = "Things I understand:\n\
 - \"add high priority task fix bug due tomorrow #work\"\n\
 - \"remind me to pay rent every month on the 1st\"\n\
@@ -67,6 +70,16 @@ const GREETINGS: &[&str] = &[
     "hello there",
     "hey there",
     "",
+];
+
+const THANKS: &[&str] = &[
+    "thanks",
+    "thank you",
+    "thx",
+    "ty",
+    "cheers",
+    "great thanks",
+    "ok thanks",
 ];
 
 const ADD_VERBS: &[&str] = &[
@@ -132,6 +145,9 @@ const LIST_VERBS: &[&str] = &[
 /// Plans one request (no "; " or "and then" inside).
 fn plan_one(w: &Words) -> Plan {
     let all = w.low_text(0, w.len());
+    if THANKS.contains(&all.as_str()) {
+        return Plan::Reply(help_with("You're welcome!"));
+    }
     if GREETINGS.contains(&all.as_str()) {
         return Plan::Reply(help_with("Hi! I can manage your tasks."));
     }
@@ -207,6 +223,11 @@ fn requests(message: &str) -> Vec<Words> {
 
 /// Reads a message into tool calls, or a reply when there is nothing to run.
 pub fn plan(message: &str) -> Plan {
+    if message.chars().count() > MAX_MESSAGE_CHARS {
+        return Plan::Reply(help_with(&format!(
+            "That message is too long for me: I read requests of up to {MAX_MESSAGE_CHARS} characters, one or a few at a time."
+        )));
+    }
     let requests = requests(message);
     if requests.is_empty() {
         return plan_one(&Words::new(""));

@@ -109,6 +109,30 @@ fn cases() -> Vec<(&'static str, Vec<Call>)> {
                 ..add("renew passport")
             })],
         ),
+        (
+            "add weekly review every friday at 4pm",
+            vec![Call::Add(AddTaskArgs {
+                due: s("friday at 4pm"),
+                recurrence: s("every friday"),
+                ..add("weekly review")
+            })],
+        ),
+        (
+            "remind me to take out the trash every tuesday night",
+            vec![Call::Add(AddTaskArgs {
+                due: s("tuesday night"),
+                recurrence: s("every tuesday"),
+                remind: s("at due time"),
+                ..add("take out the trash")
+            })],
+        ),
+        (
+            "add submit taxes before april 15",
+            vec![Call::Add(AddTaskArgs {
+                due: s("april 15"),
+                ..add("submit taxes")
+            })],
+        ),
         ("add buy milk", vec![Call::Add(add("buy milk"))]),
         ("Add a task to Buy Milk.", vec![Call::Add(add("Buy Milk"))]),
         ("add call mom to my list", vec![Call::Add(add("call mom"))]),
@@ -384,17 +408,21 @@ fn utterances_become_the_expected_tool_calls() {
 
 #[test]
 fn says_plainly_what_it_could_not_understand() {
+    let long = format!("add {}", "very ".repeat(300));
     let cases = [
         ("buy milk", "add buy milk"),
         ("hello", "Things I understand"),
         ("help", "Things I understand"),
         ("", "Things I understand"),
         ("add", "what should the task be called"),
+        ("add tomorrow at 5pm", "what should the task be called"),
+        ("thanks!", "You're welcome"),
         ("move dentist to sometime", "when to move"),
         ("change the priority of fix bug to whenever", "as a priority"),
         ("show my flurbs", "\"flurbs\""),
         ("remind me about dentist", "when to remind you about \"dentist\""),
         ("add buy milk; frobnicate", "In \"frobnicate\""),
+        (&long, "too long"),
     ];
     for (message, needle) in cases {
         match plan(message) {
@@ -461,6 +489,27 @@ fn added_tasks_phrases_resolve_to_the_intended_values() {
                 remind_at: Some(local("2026-03-06 09:00")),
                 minutes_before_due: None,
             }),
+        ),
+        (
+            "add weekly review every friday at 4pm",
+            Some("2026-03-06 16:00"),
+            Some("FREQ=WEEKLY;BYDAY=FR"),
+            None,
+        ),
+        (
+            "remind me to take out the trash every tuesday night",
+            Some("2026-03-10 20:00"),
+            Some("FREQ=WEEKLY;BYDAY=TU"),
+            Some(ReminderSpec {
+                remind_at: None,
+                minutes_before_due: Some(0),
+            }),
+        ),
+        (
+            "add submit taxes before april 15",
+            Some("2026-04-15 23:59"),
+            None,
+            None,
         ),
         (
             "create a work task: prepare slides by next monday",

@@ -3,6 +3,6 @@
 pub mod args;
 
 pub use args::{
-    AddTaskArgs, CompleteTaskArgs, DeleteTaskArgs, DueWindow, GetStatsArgs, ListTasksArgs, ListStatus,
+    AddTaskArgs, CompleteTaskArgs, DeleteTaskArgs, DueWindow, GetStatsArgs, ListStatus, ListTasksArgs,
     SetReminderArgs, ToolCall, UpdateTaskArgs,
 };

@@ -139,3 +139,29 @@ fn says_what_it_did_not_understand() {
         QuickAddError::Invalid(m) if m.contains("no day 30")
     ));
 }
+
+#[test]
+fn tells_a_day_from_a_time_of_day() {
+    use crate::quick_add::names_time_of_day;
+    for timed in [
+        "friday 3pm",
+        "tonight",
+        "in 2 hours",
+        "in 3 days",
+        "tomorrow morning",
+        "2026-12-01T10:00:00Z",
+        "at 9",
+    ] {
+        assert!(names_time_of_day(timed), "{timed}");
+    }
+    for day in [
+        "friday",
+        "dec 5",
+        "next week",
+        "the 1st",
+        "2026-12-01",
+        "nonsense",
+    ] {
+        assert!(!names_time_of_day(day), "{day}");
+    }
+}
