@@ -17,7 +17,10 @@
 //!   `evening` 18:00, `tonight`/`night` 20:00, `noon` 12:00, `midnight` the end of the named day.
 //! - A bare weekday, "next friday" and "on friday" mean the next such day strictly after today;
 //!   "this friday" includes today. `next week` is next Monday, `next month` the 1st of next month,
-//!   `end of week` Sunday, `weekend` the coming Saturday (today on a weekend).
+//!   `end of week` and `this week` Sunday, `weekend` the coming Saturday (today on a weekend),
+//!   `next weekend` the Saturday of next week.
+//! - A bare hour counts as a time after "at" or after a day ("at 5", "friday 5"); elsewhere a number
+//!   is part of a date ("dec 5").
 //! - "dec 5" and "the 15th" without a year or month mean the next such date still ahead.
 //! - "in 2 hours" is elapsed time; "in 3 days" keeps the current local time of day on the local
 //!   calendar (also across a DST change).

@@ -290,18 +290,26 @@ fn every(words: &[String], i: usize) -> Option<(Rule, usize)> {
     if let Some(freq) = unit_freq(w) {
         return Some((Rule::new(freq, 1), 1));
     }
-    // "every second tuesday of the month" is monthly; "every second tuesday" every other week.
-    if let Some((rule, n)) = month_position(words, i) {
+    // "every second tuesday of the month" is monthly; "every second tuesday" every other week;
+    // "every 4th thursday of november" yearly.
+    if let Some((mut rule, n)) = month_position(words, i) {
         let of = of_month(words, i + n);
         if of > 0 {
             return Some((rule, n + of));
+        }
+        if at(words, i + n) == "of"
+            && let Some(m) = month(at(words, i + n + 1))
+        {
+            rule.freq = Freq::Yearly;
+            rule.by_month = Some(m);
+            return Some((rule, n + 2));
         }
     }
     // "every other day", "every 3 weeks", "every second month", "every other monday"
     let interval = match w {
         "other" | "second" => Some(2),
-        "third" => Some(3),
-        _ => count(w),
+        // "every 2nd month", "every third week"
+        _ => count(w).or_else(|| ordinal(w).filter(|_| unit_freq(at(words, i + 1)).is_some())),
     };
     if let Some(interval) = interval {
         if let Some(freq) = unit_freq(at(words, i + 1)) {

@@ -56,6 +56,8 @@ enum Day {
         include_today: bool,
     },
     NextWeek,
+    /// The Saturday of next week.
+    NextWeekend,
     NextMonth,
     NextYear,
     EndOfWeek,
@@ -140,7 +142,8 @@ pub(crate) fn recognise(words: &[String]) -> Result<When, usize> {
             i += 1;
             continue;
         }
-        let used = step(words, i, after_at, &mut when).ok_or(i)?;
+        // A bare hour may follow a day: "friday 5" (but "dec 5" is read as a date first).
+        let used = step(words, i, after_at || when.day.is_some(), &mut when).ok_or(i)?;
         after_at = false;
         i += used;
     }
@@ -303,6 +306,8 @@ fn day(words: &[String], i: usize) -> Option<(Day, Option<Part>, usize)> {
         ("next month", Day::NextMonth),
         ("next year", Day::NextYear),
         ("this weekend", Day::Weekend),
+        ("next weekend", Day::NextWeekend),
+        ("this week", Day::EndOfWeek),
         ("the weekend", Day::Weekend),
         ("end of the week", Day::EndOfWeek),
         ("end of week", Day::EndOfWeek),
@@ -435,6 +440,17 @@ fn clock(words: &[String], i: usize, after_at: bool) -> Option<(Clock, usize)> {
             return Some((Clock::EndOfDay, n));
         }
     }
+    // "5.30pm" is 5:30pm.
+    let dotted = w
+        .split_once('.')
+        .filter(|(h, rest)| {
+            (1..=2).contains(&h.len())
+                && h.bytes().all(|b| b.is_ascii_digit())
+                && rest.len() >= 2
+                && rest.bytes().take(2).all(|b| b.is_ascii_digit())
+        })
+        .map(|(h, rest)| format!("{h}:{rest}"));
+    let w = dotted.as_deref().unwrap_or(w);
     // The word itself may carry am/pm: "5pm", "5:30p.m".
     let compact = w.replace('.', "");
     let (body, mut pm) = match compact
@@ -550,6 +566,7 @@ fn date_of(
             add_days(today, if ahead == 0 && !include_today { 7 } else { ahead })?
         }
         Day::NextWeek => add_days(today, 7 - u64::from(wd.num_days_from_monday()))?,
+        Day::NextWeekend => add_days(today, 12 - u64::from(wd.num_days_from_monday()))?,
         Day::NextMonth => first_of_month(today)
             .and_then(|d| d.checked_add_months(Months::new(1)))
             .ok_or_else(out_of_range)?,

@@ -36,6 +36,13 @@ const CASES: &[(&str, &str)] = &[
     ("every first monday of the month", "FREQ=MONTHLY;BYDAY=1MO"),
     ("every second tuesday of the month", "FREQ=MONTHLY;BYDAY=2TU"),
     ("every 3 months", "FREQ=MONTHLY;INTERVAL=3"),
+    ("every 2nd month", "FREQ=MONTHLY;INTERVAL=2"),
+    ("every second tuesday", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"),
+    (
+        "every 4th thursday of november",
+        "FREQ=YEARLY;BYMONTH=11;BYDAY=4TH",
+    ),
+    ("once a week", "weekly"),
     ("quarterly", "FREQ=MONTHLY;INTERVAL=3"),
     ("yearly", "yearly"),
     ("annually", "yearly"),
