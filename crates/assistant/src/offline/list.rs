@@ -91,6 +91,8 @@ const FILLER: &[&str] = &[
     "overview",
     "agenda",
     "schedule",
+    "from",
+    "ones",
 ];
 
 /// Words that on their own make an utterance a list request.
@@ -161,6 +163,13 @@ fn search_text(w: &Words, from: usize) -> Option<String> {
 pub(super) fn plan(w: &Words) -> Result<ToolCall, String> {
     let mut args = ListTasksArgs::default();
     if let Some(n) = SEARCH_VERBS.iter().find_map(|v| w.is(0, v)) {
+        // "find my tasks tagged home" is a filter, not a search for the words "tagged home".
+        let rest = w.slice(n, w.len());
+        if let Ok(call) = plan(&rest)
+            && call.arguments != serde_json::json!({})
+        {
+            return Ok(call);
+        }
         let text = search_text(w, n).ok_or_else(|| "what to search for".to_owned())?;
         args.search = Some(text);
         return Ok(ToolCall::new("list_tasks", args));
@@ -174,6 +183,9 @@ pub(super) fn plan(w: &Words) -> Result<ToolCall, String> {
             break;
         }
         if let Some((d, n)) = window(w, i) {
+            if args.due.is_some_and(|old| old != d) {
+                return Err("more than one due window (ask about one at a time)".to_owned());
+            }
             args.due = Some(d);
             i += n;
             continue;

@@ -22,7 +22,11 @@ pub(super) fn task_name(w: &Words, start: usize, end: usize) -> Option<String> {
         end -= 1;
     }
     let name = w.text(start, end);
-    (!name.is_empty()).then_some(name)
+    let bulk = matches!(
+        w.low_text(start, end).as_str(),
+        "all" | "all tasks" | "all my tasks" | "everything" | "every task" | "them all" | "all of them"
+    );
+    (!name.is_empty() && !bulk).then_some(name)
 }
 
 const COMPLETE_PREFIX: &[&str] = &[
@@ -117,7 +121,7 @@ fn name_or_ask(
 ) -> Result<ToolCall, String> {
     task_name(w, start, end)
         .map(call)
-        .ok_or_else(|| "which task you mean".to_owned())
+        .ok_or_else(|| "which task you mean (I change one task at a time, named by its title)".to_owned())
 }
 
 /// Delete requests.
@@ -135,6 +139,15 @@ pub(super) fn deletion(w: &Words) -> Option<Result<ToolCall, String>> {
             "discard",
         ],
     )?;
+    // "remove #home from groceries", "remove the reminder from dentist": not a task to delete.
+    let partial = w.low(n).starts_with('#')
+        || (matches!(w.low(0), "remove" | "drop") && (n..w.len()).any(|i| w.low(i) == "from"));
+    if partial {
+        return Some(Err(format!(
+            "\"{}\" — I can delete a whole task, but not remove a part of one",
+            w.text(0, w.len())
+        )));
+    }
     Some(name_or_ask(w, n, w.len(), |task| {
         ToolCall::new("delete_task", DeleteTaskArgs { task })
     }))
@@ -253,10 +266,12 @@ fn generic_update(w: &Words) -> Option<Result<ToolCall, String>> {
     }
     // "change X's priority to low", "set X priority to high"
     let k = split_at_to(w, verb, &["to", "as"], |_| true)?;
-    let (field, name_end) = (verb + 1..k).find_map(|f| {
+    let Some((field, name_end)) = (verb + 1..k).find_map(|f| {
         let (field, n) = field_at(w, f)?;
         (f + n == k).then_some((field, f))
-    })?;
+    }) else {
+        return value_only_update(w, verb);
+    };
     let mut name = Words::new(&w.text(verb, name_end));
     let len = name.len();
     if len > 0 && name.low(len - 1).ends_with("'s") {
@@ -271,6 +286,28 @@ fn generic_update(w: &Words) -> Option<Result<ToolCall, String>> {
         task_name(&name, 0, name.len())
             .ok_or_else(|| "which task you mean".to_owned())
             .and_then(|t| set_field(t, field, w, k + 1, w.len())),
+    )
+}
+
+/// "change taxes to tomorrow", "set taxes to high priority": the field follows from the value.
+fn value_only_update(w: &Words, verb: usize) -> Option<Result<ToolCall, String>> {
+    let n = w.len();
+    let (k, field, end) = (verb + 1..n).filter(|k| w.low(*k) == "to").find_map(|k| {
+        let value = w.low_text(k + 1, n);
+        if is_when(&value) {
+            Some((k, Field::Due, n))
+        } else if w.low(n - 1) == "priority" && priority_word(w.low(n - 2)).is_some() && k + 2 == n - 1 {
+            Some((k, Field::Priority, n - 1))
+        } else if Category::parse(&value).is_some() {
+            Some((k, Field::Category, n))
+        } else {
+            None
+        }
+    })?;
+    Some(
+        task_name(w, verb, k)
+            .ok_or_else(|| "which task you mean".to_owned())
+            .and_then(|t| set_field(t, field, w, k + 1, end)),
     )
 }
 
@@ -419,6 +456,8 @@ pub(super) fn reminder(w: &Words) -> Option<Result<ToolCall, String>> {
             "set a reminder for",
             "set a reminder on",
             "set reminder for",
+            "set reminder on",
+            "create a reminder on",
             "add a reminder to",
             "add a reminder for",
             "add reminder to",

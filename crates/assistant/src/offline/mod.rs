@@ -165,6 +165,14 @@ fn plan_one(w: &Words) -> Plan {
     ) {
         return add::plan(w, n, true);
     }
+    // "remind me in 2 hours to check the oven": the same as "remind me to check the oven in 2 hours".
+    if let Some(n) = w.is(0, "remind me")
+        && let Some(k) = (n + 1..w.len())
+            .find(|k| w.low(*k) == "to" && taskflow_domain::quick_add::is_when(&w.low_text(n, *k)))
+    {
+        let reordered = Words::new(&format!("{} {}", w.text(k + 1, w.len()), w.text(n, k)));
+        return add::plan(&reordered, 0, true);
+    }
     if let Some(r) = manage::reminder(w) {
         return call(r);
     }

@@ -133,6 +133,35 @@ fn cases() -> Vec<(&'static str, Vec<Call>)> {
                 ..add("submit taxes")
             })],
         ),
+        (
+            "remind me in 2 hours to check the oven",
+            vec![Call::Add(AddTaskArgs {
+                due: s("in 2 hours"),
+                remind: s("at due time"),
+                ..add("check the oven")
+            })],
+        ),
+        (
+            "change taxes to tomorrow",
+            vec![Call::Update(UpdateTaskArgs {
+                due: s("tomorrow"),
+                ..update("taxes")
+            })],
+        ),
+        (
+            "find my tasks tagged home",
+            vec![Call::List(ListTasksArgs {
+                tag: s("home"),
+                ..list()
+            })],
+        ),
+        (
+            "set reminder on taxes for 1 day before",
+            vec![Call::Remind(SetReminderArgs {
+                task: "taxes".into(),
+                when: "1 day before".into(),
+            })],
+        ),
         ("add buy milk", vec![Call::Add(add("buy milk"))]),
         ("Add a task to Buy Milk.", vec![Call::Add(add("Buy Milk"))]),
         ("add call mom to my list", vec![Call::Add(add("call mom"))]),
@@ -416,6 +445,9 @@ fn says_plainly_what_it_could_not_understand() {
         ("", "Things I understand"),
         ("add", "what should the task be called"),
         ("add tomorrow at 5pm", "what should the task be called"),
+        ("delete all tasks", "one task at a time"),
+        ("remove #home from groceries", "not remove a part of one"),
+        ("what's due today and tomorrow", "more than one due window"),
         ("thanks!", "You're welcome"),
         ("move dentist to sometime", "when to move"),
         ("change the priority of fix bug to whenever", "as a priority"),
@@ -510,6 +542,15 @@ fn added_tasks_phrases_resolve_to_the_intended_values() {
             Some("2026-04-15 23:59"),
             None,
             None,
+        ),
+        (
+            "remind me in 2 hours to check the oven",
+            Some("2026-03-04 17:30"),
+            None,
+            Some(ReminderSpec {
+                remind_at: None,
+                minutes_before_due: Some(0),
+            }),
         ),
         (
             "create a work task: prepare slides by next monday",
