@@ -119,6 +119,13 @@ fn trailing_phrase(w: &Words, start: usize, end: usize) -> Option<(usize, Traili
     // No phrase quick-add reads is longer than this many words.
     const MAX_PHRASE_WORDS: usize = 16;
     (end.saturating_sub(MAX_PHRASE_WORDS).max(start + 1)..end).find_map(|j| {
+        // "check the evening news" ends in a noun phrase, not a date: "check the evening" keeps it.
+        if matches!(
+            w.low(j - 1),
+            "the" | "a" | "an" | "my" | "your" | "our" | "his" | "her" | "their" | "its"
+        ) {
+            return None;
+        }
         let text = w.low_text(j, end);
         if is_relative_reminder(&text) {
             Some((j, Trailing::Remind))

@@ -163,6 +163,7 @@ fn cases() -> Vec<(&'static str, Vec<Call>)> {
             })],
         ),
         ("add buy milk", vec![Call::Add(add("buy milk"))]),
+        ("add check the evening", vec![Call::Add(add("check the evening"))]),
         ("Add a task to Buy Milk.", vec![Call::Add(add("Buy Milk"))]),
         ("add call mom to my list", vec![Call::Add(add("call mom"))]),
         (
