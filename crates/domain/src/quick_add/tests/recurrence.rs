@@ -35,6 +35,7 @@ const CASES: &[(&str, &str)] = &[
     ("every last friday of the month", "FREQ=MONTHLY;BYDAY=-1FR"),
     ("every first monday of the month", "FREQ=MONTHLY;BYDAY=1MO"),
     ("every second tuesday of the month", "FREQ=MONTHLY;BYDAY=2TU"),
+    ("every 2nd tuesday of the month", "FREQ=MONTHLY;BYDAY=2TU"),
     ("every 3 months", "FREQ=MONTHLY;INTERVAL=3"),
     ("every 2nd month", "FREQ=MONTHLY;INTERVAL=2"),
     ("every second tuesday", "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"),
