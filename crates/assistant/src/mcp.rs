@@ -43,23 +43,39 @@ pub fn supports(version: &str) -> bool {
 /// get no reply.
 pub async fn handle(store: &Store, user_id: &str, message: &Value) -> Option<Value> {
     let Some(obj) = message.as_object() else {
-        return Some(error(&Value::Null, INVALID_REQUEST, "a JSON-RPC message must be an object"));
+        return Some(error(
+            &Value::Null,
+            INVALID_REQUEST,
+            "a JSON-RPC message must be an object",
+        ));
     };
     let id = obj.get("id").cloned();
     let Some(method) = obj.get("method").and_then(Value::as_str) else {
         // A response to a request of ours (we send none) or garbage.
         return match (id, obj.contains_key("result") || obj.contains_key("error")) {
             (Some(_), true) => None,
-            (id, _) => Some(error(&id.unwrap_or(Value::Null), INVALID_REQUEST, "missing method")),
+            (id, _) => Some(error(
+                &id.unwrap_or(Value::Null),
+                INVALID_REQUEST,
+                "missing method",
+            )),
         };
     };
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Some(error(&id.unwrap_or(Value::Null), INVALID_REQUEST, "jsonrpc must be \"2.0\""));
+        return Some(error(
+            &id.unwrap_or(Value::Null),
+            INVALID_REQUEST,
+            "jsonrpc must be \"2.0\"",
+        ));
     }
     // Notifications (no id) are acknowledged by the transport and need no reply.
     let id = id?;
     if !(id.is_string() || id.is_i64() || id.is_u64()) {
-        return Some(error(&Value::Null, INVALID_REQUEST, "id must be a string or an integer"));
+        return Some(error(
+            &Value::Null,
+            INVALID_REQUEST,
+            "id must be a string or an integer",
+        ));
     }
     let params = obj.get("params").cloned().unwrap_or_else(|| json!({}));
     Some(match method {
@@ -74,8 +90,15 @@ pub async fn handle(store: &Store, user_id: &str, message: &Value) -> Option<Val
 }
 
 fn initialize(params: &Value) -> Value {
-    let asked = params.get("protocolVersion").and_then(Value::as_str).unwrap_or_default();
-    let version = if supports(asked) { asked } else { LATEST_PROTOCOL_VERSION };
+    let asked = params
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let version = if supports(asked) {
+        asked
+    } else {
+        LATEST_PROTOCOL_VERSION
+    };
     json!({
         "protocolVersion": version,
         "capabilities": {"tools": {"listChanged": false}},

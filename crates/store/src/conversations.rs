@@ -95,7 +95,11 @@ fn title_from(text: &str) -> String {
     if line.chars().count() > TITLE_CHARS {
         title.push('…');
     }
-    if title.is_empty() { "New conversation".to_owned() } else { title }
+    if title.is_empty() {
+        "New conversation".to_owned()
+    } else {
+        title
+    }
 }
 
 pub struct ConversationRepo<'a> {

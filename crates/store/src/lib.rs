@@ -21,9 +21,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use taskflow_migration::{Migrator, MigratorTrait};
 
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
-pub use conversations::{
-    Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage,
-};
+pub use conversations::{Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage};
 pub use coordination::{DeadLetter, DeadLetterRepo, LeaseRepo, ProcessedEventRepo};
 pub use error::StoreError;
 pub use notifications::{

@@ -63,9 +63,9 @@ impl ApiState {
             jwks,
         );
         let agent = match config.model.clone() {
-            Some(model) => Agent::Online(
-                OnlineAgent::new(model).map_err(|e| StartupError::Assistant(e.to_string()))?,
-            ),
+            Some(model) => {
+                Agent::Online(OnlineAgent::new(model).map_err(|e| StartupError::Assistant(e.to_string()))?)
+            }
             None => Agent::Offline,
         };
         tracing::info!(agent = agent.name(), "assistant ready");

@@ -73,17 +73,27 @@ impl ModelConfig {
             .unwrap_or_else(|| DEFAULT_MODEL.to_owned());
         let mut config = Self::new(key.trim(), base, model);
         if let Some(raw) = get("OPENAI_TIMEOUT_SECS") {
-            let secs: u64 = raw.trim().parse().ok().filter(|s| (1..=600).contains(s)).ok_or(ConfigError {
-                name: "OPENAI_TIMEOUT_SECS",
-                message: format!("{raw:?} is not a number of seconds from 1 to 600"),
-            })?;
+            let secs: u64 = raw
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s| (1..=600).contains(s))
+                .ok_or(ConfigError {
+                    name: "OPENAI_TIMEOUT_SECS",
+                    message: format!("{raw:?} is not a number of seconds from 1 to 600"),
+                })?;
             config.timeout = Duration::from_secs(secs);
         }
         if let Some(raw) = get("ASSISTANT_MAX_STEPS") {
-            config.max_steps = raw.trim().parse().ok().filter(|s| (1..=20).contains(s)).ok_or(ConfigError {
-                name: "ASSISTANT_MAX_STEPS",
-                message: format!("{raw:?} is not a number from 1 to 20"),
-            })?;
+            config.max_steps =
+                raw.trim()
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=20).contains(s))
+                    .ok_or(ConfigError {
+                        name: "ASSISTANT_MAX_STEPS",
+                        message: format!("{raw:?} is not a number from 1 to 20"),
+                    })?;
         }
         Ok(Some(config))
     }
@@ -98,19 +108,32 @@ mod tests {
     use super::*;
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
     fn no_key_means_no_online_agent() {
         assert!(ModelConfig::from_lookup(lookup(&[])).unwrap().is_none());
-        assert!(ModelConfig::from_lookup(lookup(&[("OPENAI_API_KEY", " ")])).unwrap().is_none());
+        assert!(
+            ModelConfig::from_lookup(lookup(&[("OPENAI_API_KEY", " ")]))
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn defaults_and_overrides() {
-        let c = ModelConfig::from_lookup(lookup(&[("OPENAI_API_KEY", "k")])).unwrap().unwrap();
-        assert_eq!((c.base_url.as_str(), c.model.as_str()), (DEFAULT_BASE_URL, DEFAULT_MODEL));
+        let c = ModelConfig::from_lookup(lookup(&[("OPENAI_API_KEY", "k")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.base_url.as_str(), c.model.as_str()),
+            (DEFAULT_BASE_URL, DEFAULT_MODEL)
+        );
         let c = ModelConfig::from_lookup(lookup(&[
             ("OPENAI_API_KEY", "k"),
             ("OPENAI_BASE_URL", "http://localhost:11434/v1/"),
@@ -126,11 +149,15 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = ModelConfig::from_lookup(lookup(&[("OPENAI_API_KEY", "k"), ("OPENAI_TIMEOUT_SECS", "soon")]))
-            .unwrap_err();
+        let err = ModelConfig::from_lookup(lookup(&[
+            ("OPENAI_API_KEY", "k"),
+            ("OPENAI_TIMEOUT_SECS", "soon"),
+        ]))
+        .unwrap_err();
         assert_eq!(err.name, "OPENAI_TIMEOUT_SECS");
-        let err = ModelConfig::from_lookup(lookup(&[("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "ftp://x")]))
-            .unwrap_err();
+        let err =
+            ModelConfig::from_lookup(lookup(&[("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "ftp://x")]))
+                .unwrap_err();
         assert_eq!(err.name, "OPENAI_BASE_URL");
     }
 }

@@ -43,7 +43,10 @@ impl OnlineAgent {
         message: &str,
         progress: &Progress,
     ) -> Result<Turn, ModelError> {
-        let mut messages = vec![ChatMessage::text("system", prompt::system_prompt(ctx.now, ctx.tz))];
+        let mut messages = vec![ChatMessage::text(
+            "system",
+            prompt::system_prompt(ctx.now, ctx.tz),
+        )];
         messages.extend(
             history
                 .iter()
@@ -55,11 +58,7 @@ impl OnlineAgent {
             let reply = self.client.complete(&messages, &self.tools).await?;
             if reply.tool_calls.is_empty() {
                 let text = reply.content.unwrap_or_default().trim().to_owned();
-                let response = if text.is_empty() {
-                    summary(&outcomes)
-                } else {
-                    text
-                };
+                let response = if text.is_empty() { summary(&outcomes) } else { text };
                 return Ok(Turn {
                     response,
                     tool_calls: outcomes,
@@ -87,7 +86,10 @@ impl OnlineAgent {
                 outcomes.push(outcome);
             }
         }
-        tracing::warn!(steps = self.client.config().max_steps, "assistant turn hit the step limit");
+        tracing::warn!(
+            steps = self.client.config().max_steps,
+            "assistant turn hit the step limit"
+        );
         let mut response = summary(&outcomes);
         response.push_str("\n⚠️ I stopped before finishing; please rephrase or split the request.");
         Ok(Turn {

@@ -157,7 +157,10 @@ pub fn catalogue() -> Vec<ToolSpec> {
             name: "set_reminder",
             title: "Set a reminder",
             description: "Add a reminder to a task: relative to its due date ('30 minutes before') or at a time ('tomorrow 9am').",
-            input_schema: object(json!({"task": task_ref(), "when": {"type": "string", "minLength": 1}}), &["task", "when"]),
+            input_schema: object(
+                json!({"task": task_ref(), "when": {"type": "string", "minLength": 1}}),
+                &["task", "when"],
+            ),
             read_only: false,
             destructive: false,
             idempotent: false,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Days, NaiveTime, TimeDelta, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use taskflow_domain::quick_add;
-use taskflow_domain::recurrence::{Schedule, local_instant};
+use taskflow_domain::recurrence::{Preset, Schedule, local_instant};
 use taskflow_domain::{CreateTask, RecurrenceInput, RecurrenceRule, TaskEvent, TaskUpdate, tags};
 use taskflow_store::{SortBy, SortOrder, StatusFilter, TaskFilter, UpdateError};
 
@@ -36,7 +36,11 @@ pub struct ToolOutcome {
 pub async fn run(ctx: &ToolContext, call: &ToolCall) -> ToolOutcome {
     let result = dispatch(ctx, &call.name, &call.arguments).await;
     let known = super::catalogue::catalogue().iter().any(|t| t.name == call.name);
-    let label = if known { call.name.clone() } else { "unknown".to_owned() };
+    let label = if known {
+        call.name.clone()
+    } else {
+        "unknown".to_owned()
+    };
     let (result, message, ok) = match result {
         Ok((result, message)) => (result, message, true),
         Err(e) => {
@@ -99,15 +103,33 @@ fn recurrence(phrase: &str) -> Result<String, ToolError> {
 /// The first date of a new series without a due date: its first day from today, at the end of the
 /// day (as a date without a time is read everywhere else).
 fn first_occurrence(ctx: &ToolContext, rule: &str) -> Result<DateTime<Utc>, ToolError> {
+    first_occurrence_at(rule, ctx.now, ctx.tz)
+}
+
+fn first_occurrence_at(
+    rule: &str,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<DateTime<Utc>, ToolError> {
     let rule: RecurrenceRule = rule
         .parse()
         .map_err(|e: taskflow_domain::ValidationError| ToolError::invalid("recurrence", e.message))?;
-    let today = ctx.now.with_timezone(&ctx.tz).date_naive();
+    let today = now.with_timezone(&tz).date_naive();
     let end_of_day = NaiveTime::from_hms_opt(23, 59, 0).unwrap_or_default();
-    let start = local_instant(ctx.tz, today, end_of_day);
-    Schedule::new(&rule, start, ctx.tz, None)
-        .occurrences()
-        .find(|d| *d >= ctx.now)
+    match rule {
+        // These presets repeat the start's own day (weekly on its weekday, monthly on its date…):
+        // today is the first date.
+        RecurrenceRule::Preset(p) if p != Preset::Weekdays => {
+            return Ok(local_instant(tz, today, end_of_day).max(now));
+        }
+        _ => {}
+    }
+    // A schedule's start is always its first date (RFC 5545), so start the day before and take the
+    // first date the rule itself produces.
+    let yesterday = today.pred_opt().unwrap_or(today);
+    let start = local_instant(tz, yesterday, end_of_day);
+    Schedule::new(&rule, start, tz, None)
+        .next_after(start)
         .ok_or_else(|| ToolError::invalid("recurrence", "this schedule has no date from today on"))
 }
 
@@ -121,7 +143,9 @@ async fn add_task(ctx: &ToolContext, a: AddTaskArgs) -> Answer {
     let reminder = a
         .remind
         .as_deref()
-        .map(|r| quick_add::parse_reminder(r, ctx.now, ctx.tz).map_err(|e| ToolError::from_phrase("remind", e)))
+        .map(|r| {
+            quick_add::parse_reminder(r, ctx.now, ctx.tz).map_err(|e| ToolError::from_phrase("remind", e))
+        })
         .transpose()?;
     let task = CreateTask {
         title: a.title,
@@ -161,13 +185,19 @@ fn window(ctx: &ToolContext, w: DueWindow) -> (Option<DateTime<Utc>>, Option<Dat
         DueWindow::NextWeek => (week(1), week(2)),
     };
     // `due_after` is exclusive; step back one tick so midnight itself is in.
-    (Some(midnight(from) - TimeDelta::microseconds(1)), Some(midnight(to)))
+    (
+        Some(midnight(from) - TimeDelta::microseconds(1)),
+        Some(midnight(to)),
+    )
 }
 
 async fn list_tasks(ctx: &ToolContext, a: ListTasksArgs) -> Answer {
     let limit = a.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ToolError::invalid("limit", format!("must be from 1 to {MAX_LIMIT}")));
+        return Err(ToolError::invalid(
+            "limit",
+            format!("must be from 1 to {MAX_LIMIT}"),
+        ));
     }
     let status = match (a.status.unwrap_or_default(), a.due) {
         (_, Some(DueWindow::Overdue)) | (ListStatus::Pending, _) => StatusFilter::Pending,
@@ -217,7 +247,11 @@ fn update_error(e: UpdateError) -> ToolError {
 
 async fn complete_task(ctx: &ToolContext, a: CompleteTaskArgs) -> Answer {
     let target = a.completed.unwrap_or(true);
-    let prefer = if target { Prefer::Pending } else { Prefer::Completed };
+    let prefer = if target {
+        Prefer::Pending
+    } else {
+        Prefer::Completed
+    };
     let task = resolve(ctx, &a.task, prefer).await?;
     let task = ctx
         .store
@@ -312,12 +346,15 @@ async fn get_stats(ctx: &ToolContext, _: GetStatsArgs) -> Answer {
 
 async fn set_reminder(ctx: &ToolContext, a: SetReminderArgs) -> Answer {
     let current = resolve(ctx, &a.task, Prefer::Pending).await?;
-    let spec = quick_add::parse_reminder(&a.when, ctx.now, ctx.tz)
-        .map_err(|e| ToolError::from_phrase("when", e))?;
+    let spec =
+        quick_add::parse_reminder(&a.when, ctx.now, ctx.tz).map_err(|e| ToolError::from_phrase("when", e))?;
     let Some(at) = spec.fire_time(current.due_at) else {
         return Err(ToolError::invalid(
             "when",
-            format!("\"{}\" has no due date to count back from; give a time instead", current.title),
+            format!(
+                "\"{}\" has no due date to count back from; give a time instead",
+                current.title
+            ),
         ));
     };
     let mut specs: Vec<_> = current.reminders.iter().map(|r| r.spec()).collect();
@@ -334,4 +371,34 @@ async fn set_reminder(ctx: &ToolContext, a: SetReminderArgs) -> Answer {
         .map_err(update_error)?;
     let message = format::reminder_set(&task, at, ctx.tz, ctx.now);
     Ok((json!({"task": task, "remind_at": at}), message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_occurrence_at;
+    use chrono::{DateTime, Utc};
+    use chrono_tz::Tz;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_series_without_a_date_starts_on_its_first_date_from_today() {
+        // Saturday 2026-11-21, 10:00 in New York.
+        let now = at("2026-11-21T15:00:00Z");
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let local = |s: &str| {
+            first_occurrence_at(s, now, tz)
+                .unwrap()
+                .with_timezone(&tz)
+                .to_rfc3339()
+        };
+        assert_eq!(local("monthly"), "2026-11-21T23:59:00-05:00");
+        assert_eq!(local("weekly"), "2026-11-21T23:59:00-05:00");
+        assert_eq!(local("weekdays"), "2026-11-23T23:59:00-05:00");
+        assert_eq!(local("FREQ=MONTHLY;BYMONTHDAY=1"), "2026-12-01T23:59:00-05:00");
+        assert_eq!(local("FREQ=WEEKLY;BYDAY=SA"), "2026-11-21T23:59:00-05:00");
+        assert_eq!(local("FREQ=WEEKLY;BYDAY=MO,WE"), "2026-11-23T23:59:00-05:00");
+    }
 }

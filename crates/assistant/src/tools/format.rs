@@ -29,9 +29,17 @@ pub fn when(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
 pub fn task_line(task: &Task, tz: Tz, now: DateTime<Utc>) -> String {
     let mut parts = vec![format!(
         "{} {}{}",
-        if task.completed { "✅" } else { priority_icon(task.priority) },
+        if task.completed {
+            "✅"
+        } else {
+            priority_icon(task.priority)
+        },
         task.title,
-        if task.is_overdue(now) { " ⚠️ overdue" } else { "" }
+        if task.is_overdue(now) {
+            " ⚠️ overdue"
+        } else {
+            ""
+        }
     )];
     if let Some(due) = task.due_at {
         parts.push(format!("📅 {}", when(due, tz, now)));
@@ -77,7 +85,11 @@ pub fn updated(task: &Task, changed: &[&str], tz: Tz, now: DateTime<Utc>) -> Str
 }
 
 pub fn reminder_set(task: &Task, at: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> String {
-    format!("⏰ I'll remind you about \"{}\" on {}.", task.title, when(at, tz, now))
+    format!(
+        "⏰ I'll remind you about \"{}\" on {}.",
+        task.title,
+        when(at, tz, now)
+    )
 }
 
 pub fn list(tasks: &[Task], more: bool, tz: Tz, now: DateTime<Utc>) -> String {

@@ -60,9 +60,8 @@ pub async fn resolve(ctx: &ToolContext, reference: &str, prefer: Prefer) -> Resu
 /// preferred state.
 fn pick(found: Vec<Task>, reference: &str, prefer: Prefer) -> Result<Task, ToolError> {
     let wanted = reference.to_lowercase();
-    let (exact, partial): (Vec<Task>, Vec<Task>) = found
-        .into_iter()
-        .partition(|t| t.title.to_lowercase() == wanted);
+    let (exact, partial): (Vec<Task>, Vec<Task>) =
+        found.into_iter().partition(|t| t.title.to_lowercase() == wanted);
     let pool = if exact.is_empty() {
         partial
             .into_iter()
@@ -90,7 +89,11 @@ fn pick(found: Vec<Task>, reference: &str, prefer: Prefer) -> Result<Task, ToolE
     } else {
         preferred
     };
-    let titles: Vec<String> = shown.iter().take(SHOWN).map(|t| format!("\"{}\"", t.title)).collect();
+    let titles: Vec<String> = shown
+        .iter()
+        .take(SHOWN)
+        .map(|t| format!("\"{}\"", t.title))
+        .collect();
     Err(ToolError::Ambiguous {
         message: format!(
             "{} tasks match \"{reference}\": {}. Which one do you mean?",
@@ -137,7 +140,10 @@ mod tests {
     #[test]
     fn a_unique_partial_match_is_accepted() {
         let found = vec![task("buy groceries", false)];
-        assert_eq!(pick(found, "groceries", Prefer::Pending).unwrap().title, "buy groceries");
+        assert_eq!(
+            pick(found, "groceries", Prefer::Pending).unwrap().title,
+            "buy groceries"
+        );
     }
 
     #[test]
@@ -145,7 +151,12 @@ mod tests {
         let done = task("water plants", true);
         let pending = task("water plants", false);
         let id = pending.id;
-        assert_eq!(pick(vec![done, pending], "water plants", Prefer::Pending).unwrap().id, id);
+        assert_eq!(
+            pick(vec![done, pending], "water plants", Prefer::Pending)
+                .unwrap()
+                .id,
+            id
+        );
     }
 
     #[test]
@@ -162,6 +173,9 @@ mod tests {
 
     #[test]
     fn nothing_matching_is_not_found() {
-        assert!(matches!(pick(vec![], "nope", Prefer::Pending), Err(ToolError::NotFound(_))));
+        assert!(matches!(
+            pick(vec![], "nope", Prefer::Pending),
+            Err(ToolError::NotFound(_))
+        ));
     }
 }

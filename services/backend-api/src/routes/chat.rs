@@ -285,11 +285,16 @@ pub async fn clear(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/{user_id}/chat").route(web::post().to(chat)))
-        .service(web::resource("/api/{user_id}/chat/stream").route(web::post().to(super::chat_stream::stream)))
+        .service(
+            web::resource("/api/{user_id}/chat/stream").route(web::post().to(super::chat_stream::stream)),
+        )
         .service(web::resource("/api/{user_id}/conversations").route(web::get().to(conversations)))
         .service(web::resource("/api/{user_id}/conversations/clear").route(web::delete().to(clear)))
-        .service(web::resource("/api/{user_id}/conversations/{conversation_id}").route(web::delete().to(delete)))
         .service(
-            web::resource("/api/{user_id}/conversations/{conversation_id}/messages").route(web::get().to(messages)),
+            web::resource("/api/{user_id}/conversations/{conversation_id}").route(web::delete().to(delete)),
+        )
+        .service(
+            web::resource("/api/{user_id}/conversations/{conversation_id}/messages")
+                .route(web::get().to(messages)),
         );
 }

@@ -72,9 +72,12 @@ pub async fn post(
 ) -> HandlerResult<HttpResponse> {
     let allowed = req.app_data::<AllowedOrigins>().cloned().unwrap_or_default();
     if !origin_allowed(&req, &allowed) {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "this Origin may not call the MCP endpoint")
-            .with_field("Origin")
-            .into());
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this Origin may not call the MCP endpoint",
+        )
+        .with_field("Origin")
+        .into());
     }
     if let Some(v) = req.headers().get("mcp-protocol-version") {
         let v = v.to_str().unwrap_or_default();
@@ -88,12 +91,21 @@ pub async fn post(
         }
     }
     if !is_json(&req) {
-        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send JSON-RPC as application/json").into());
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send JSON-RPC as application/json",
+        )
+        .into());
     }
     let body = read_body(&req, &mut payload, body_limit(&req)).await?;
     let message: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return Ok(rpc(actix_web::http::StatusCode::BAD_REQUEST, &mcp::parse_error(&e.to_string()))),
+        Err(e) => {
+            return Ok(rpc(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &mcp::parse_error(&e.to_string()),
+            ));
+        }
     };
     let reply = match &message {
         Value::Array(batch) if batch.is_empty() => Some(mcp::parse_error("empty batch")),

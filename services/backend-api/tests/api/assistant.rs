@@ -31,7 +31,8 @@ async fn a_tool_call_runs_for_the_caller_and_its_result_goes_back_to_the_model()
     let model = ModelServer::start(vec![
         Reply::Tools(vec![(
             "add_task",
-            json!({"title": "Buy milk", "priority": "high", "tags": ["home"], "due": "2030-01-15T17:00:00Z"}).to_string(),
+            json!({"title": "Buy milk", "priority": "high", "tags": ["home"], "due": "2030-01-15T17:00:00Z"})
+                .to_string(),
         )]),
         Reply::Text("✅ Added \"Buy milk\" 🔴"),
     ])
@@ -39,7 +40,12 @@ async fn a_tool_call_runs_for_the_caller_and_its_result_goes_back_to_the_model()
     let app = TestApp::spawn_with_model(model.config()).await;
     let alice = app.user().await;
 
-    let (status, body) = chat(&app, &alice, json!({"message": "add buy milk, high priority, due jan 15 2030 5pm #home"})).await;
+    let (status, body) = chat(
+        &app,
+        &alice,
+        json!({"message": "add buy milk, high priority, due jan 15 2030 5pm #home"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["response"], "✅ Added \"Buy milk\" 🔴");
     assert_eq!(body["tool_calls"][0]["name"], "add_task");
@@ -58,7 +64,12 @@ async fn a_tool_call_runs_for_the_caller_and_its_result_goes_back_to_the_model()
     let first = &requests[0].1;
     assert_eq!(first["model"], "scripted");
     assert_eq!(first["messages"][0]["role"], "system");
-    assert!(first["messages"][0]["content"].as_str().unwrap().contains("medium"));
+    assert!(
+        first["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("medium")
+    );
     let names: Vec<&str> = first["tools"]
         .as_array()
         .unwrap()
@@ -67,11 +78,22 @@ async fn a_tool_call_runs_for_the_caller_and_its_result_goes_back_to_the_model()
         .collect();
     assert_eq!(
         names,
-        ["add_task", "list_tasks", "complete_task", "delete_task", "update_task", "get_stats", "set_reminder"]
+        [
+            "add_task",
+            "list_tasks",
+            "complete_task",
+            "delete_task",
+            "update_task",
+            "get_stats",
+            "set_reminder"
+        ]
     );
     // The second request carries the assistant's tool call and the tool's result for that call id.
     let second = requests[1].1["messages"].as_array().unwrap().clone();
-    let tool_msg = second.iter().find(|m| m["role"] == "tool").expect("tool result sent back");
+    let tool_msg = second
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .expect("tool result sent back");
     assert_eq!(tool_msg["tool_call_id"], "call_0");
     let content: Value = serde_json::from_str(tool_msg["content"].as_str().unwrap()).unwrap();
     assert_eq!(content["result"]["task"]["title"], "Buy milk");
@@ -81,7 +103,10 @@ async fn a_tool_call_runs_for_the_caller_and_its_result_goes_back_to_the_model()
 async fn malformed_tool_arguments_go_back_as_an_error_and_change_nothing() {
     let model = ModelServer::start(vec![
         Reply::Tools(vec![("add_task", "{\"title\": \"Broken".to_owned())]),
-        Reply::Tools(vec![("add_task", json!({"title": "x", "colour": "red"}).to_string())]),
+        Reply::Tools(vec![(
+            "add_task",
+            json!({"title": "x", "colour": "red"}).to_string(),
+        )]),
         Reply::Text("Sorry, I could not add that."),
     ])
     .await;
@@ -89,8 +114,14 @@ async fn malformed_tool_arguments_go_back_as_an_error_and_change_nothing() {
     let alice = app.user().await;
     let (status, body) = chat(&app, &alice, json!({"message": "add something"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["tool_calls"][0]["result"]["error"]["code"], "invalid_arguments");
-    assert_eq!(body["tool_calls"][1]["result"]["error"]["code"], "invalid_arguments");
+    assert_eq!(
+        body["tool_calls"][0]["result"]["error"]["code"],
+        "invalid_arguments"
+    );
+    assert_eq!(
+        body["tool_calls"][1]["result"]["error"]["code"],
+        "invalid_arguments"
+    );
     assert!(
         body["tool_calls"][1]["result"]["error"]["message"]
             .as_str()
@@ -101,7 +132,12 @@ async fn malformed_tool_arguments_go_back_as_an_error_and_change_nothing() {
     assert!(tasks(&app, &alice).await.is_empty());
     // The model was told what was wrong.
     let second = &model.requests()[1].1["messages"];
-    let tool_msg = second.as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
+    let tool_msg = second
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
     assert!(tool_msg["content"].as_str().unwrap().contains("not valid JSON"));
 }
 
@@ -139,7 +175,11 @@ async fn the_model_cannot_reach_another_users_task_even_by_id() {
     let alice = app.user().await;
     let bob = app.user().await;
     let res = app
-        .post_json(&format!("/api/{}/tasks", bob.id), Some(&bob.token), &json!({"title": "Bob's secret"}))
+        .post_json(
+            &format!("/api/{}/tasks", bob.id),
+            Some(&bob.token),
+            &json!({"title": "Bob's secret"}),
+        )
         .await;
     let bob_task: Value = res.json().await.unwrap();
     let id = bob_task["id"].as_str().unwrap().to_owned();
@@ -150,14 +190,23 @@ async fn the_model_cannot_reach_another_users_task_even_by_id() {
         ("complete_task", json!({"task": "Bob's secret"})),
     ] {
         model
-            .script_push(vec![Reply::Tools(vec![(tool, args.to_string())]), Reply::Text("done")])
+            .script_push(vec![
+                Reply::Tools(vec![(tool, args.to_string())]),
+                Reply::Text("done"),
+            ])
             .await;
         let (status, body) = chat(&app, &alice, json!({"message": "do it"})).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["tool_calls"][0]["result"]["error"]["code"], "not_found", "{tool}: {body}");
+        assert_eq!(
+            body["tool_calls"][0]["result"]["error"]["code"], "not_found",
+            "{tool}: {body}"
+        );
     }
     model
-        .script_push(vec![Reply::Tools(vec![("list_tasks", json!({"status": "all"}).to_string())]), Reply::Text("none")])
+        .script_push(vec![
+            Reply::Tools(vec![("list_tasks", json!({"status": "all"}).to_string())]),
+            Reply::Text("none"),
+        ])
         .await;
     let (_, body) = chat(&app, &alice, json!({"message": "list"})).await;
     assert_eq!(body["tool_calls"][0]["result"]["tasks"], json!([]));
@@ -176,7 +225,12 @@ async fn conversations_keep_history_for_the_model_and_are_private() {
 
     let (_, first) = chat(&app, &alice, json!({"message": "hello"})).await;
     let conversation = first["conversation_id"].as_str().unwrap().to_owned();
-    let (status, second) = chat(&app, &alice, json!({"message": "again", "conversation_id": conversation})).await;
+    let (status, second) = chat(
+        &app,
+        &alice,
+        json!({"message": "again", "conversation_id": conversation}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(second["conversation_id"], conversation.as_str());
     // The second model request saw the first exchange.
@@ -188,7 +242,10 @@ async fn conversations_keep_history_for_the_model_and_are_private() {
         .skip(1)
         .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
         .collect();
-    assert_eq!(roles, [("user", "hello"), ("assistant", "Hello!"), ("user", "again")]);
+    assert_eq!(
+        roles,
+        [("user", "hello"), ("assistant", "Hello!"), ("user", "again")]
+    );
 
     let list: Value = app
         .get(&format!("/api/{}/conversations", alice.id), &alice.token)
@@ -199,7 +256,10 @@ async fn conversations_keep_history_for_the_model_and_are_private() {
     assert_eq!(list["conversations"][0]["id"], conversation.as_str());
     assert_eq!(list["conversations"][0]["title"], "hello");
     let messages: Value = app
-        .get(&format!("/api/{}/conversations/{conversation}/messages", alice.id), &alice.token)
+        .get(
+            &format!("/api/{}/conversations/{conversation}/messages", alice.id),
+            &alice.token,
+        )
         .await
         .json()
         .await
@@ -214,13 +274,24 @@ async fn conversations_keep_history_for_the_model_and_are_private() {
 
     // Bob can neither read, continue nor delete it.
     let res = app
-        .get(&format!("/api/{}/conversations/{conversation}/messages", bob.id), &bob.token)
+        .get(
+            &format!("/api/{}/conversations/{conversation}/messages", bob.id),
+            &bob.token,
+        )
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let (status, _) = chat(&app, &bob, json!({"message": "hi", "conversation_id": conversation})).await;
+    let (status, _) = chat(
+        &app,
+        &bob,
+        json!({"message": "hi", "conversation_id": conversation}),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let res = app
-        .delete(&format!("/api/{}/conversations/{conversation}", bob.id), &bob.token)
+        .delete(
+            &format!("/api/{}/conversations/{conversation}", bob.id),
+            &bob.token,
+        )
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let res = app
@@ -235,7 +306,10 @@ async fn conversations_keep_history_for_the_model_and_are_private() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["count"], 1);
     let res = app
-        .get(&format!("/api/{}/conversations/{conversation}/messages", alice.id), &alice.token)
+        .get(
+            &format!("/api/{}/conversations/{conversation}/messages", alice.id),
+            &alice.token,
+        )
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
@@ -245,11 +319,31 @@ async fn bad_chat_input_is_a_clear_error() {
     let app = TestApp::spawn().await;
     let alice = app.user().await;
     for (body, status, field) in [
-        (json!({"message": ""}), StatusCode::UNPROCESSABLE_ENTITY, "message"),
-        (json!({"message": "   "}), StatusCode::UNPROCESSABLE_ENTITY, "message"),
-        (json!({"message": "x".repeat(4001)}), StatusCode::UNPROCESSABLE_ENTITY, "message"),
-        (json!({"message": "hi", "conversation_id": "not-a-uuid"}), StatusCode::UNPROCESSABLE_ENTITY, "conversation_id"),
-        (json!({"message": "hi", "conversation_id": uuid::Uuid::new_v4()}), StatusCode::NOT_FOUND, "conversation_id"),
+        (
+            json!({"message": ""}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message",
+        ),
+        (
+            json!({"message": "   "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message",
+        ),
+        (
+            json!({"message": "x".repeat(4001)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message",
+        ),
+        (
+            json!({"message": "hi", "conversation_id": "not-a-uuid"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "conversation_id",
+        ),
+        (
+            json!({"message": "hi", "conversation_id": uuid::Uuid::new_v4()}),
+            StatusCode::NOT_FOUND,
+            "conversation_id",
+        ),
         (json!({"text": "hi"}), StatusCode::UNPROCESSABLE_ENTITY, "text"),
     ] {
         let (got, body) = chat(&app, &alice, body.clone()).await;
@@ -257,7 +351,11 @@ async fn bad_chat_input_is_a_clear_error() {
         assert_eq!(body["error"]["field"], field, "{body}");
     }
     let res = app
-        .post_json(&format!("/api/{}/chat", alice.id), None, &json!({"message": "hi"}))
+        .post_json(
+            &format!("/api/{}/chat", alice.id),
+            None,
+            &json!({"message": "hi"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
@@ -279,7 +377,12 @@ async fn the_stream_sends_tool_calls_then_the_reply_then_done() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     let text = res.text().await.unwrap();
     let events: Vec<(&str, Value)> = text
         .split("\n\n")

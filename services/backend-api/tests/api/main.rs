@@ -10,6 +10,7 @@ mod jwks;
 mod list;
 mod mcp;
 mod model_server;
+mod offline_chat;
 mod ops;
 mod tasks;
 mod validation;

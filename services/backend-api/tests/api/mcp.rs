@@ -58,7 +58,12 @@ async fn initialize_list_and_call_tools() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
 
-    let (_, list) = rpc(&app, &alice, json!({"jsonrpc": "2.0", "id": "l", "method": "tools/list"})).await;
+    let (_, list) = rpc(
+        &app,
+        &alice,
+        json!({"jsonrpc": "2.0", "id": "l", "method": "tools/list"}),
+    )
+    .await;
     let tools = list["result"]["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 7);
     let delete = tools.iter().find(|t| t["name"] == "delete_task").unwrap();
@@ -67,10 +72,21 @@ async fn initialize_list_and_call_tools() {
     let list_tool = tools.iter().find(|t| t["name"] == "list_tasks").unwrap();
     assert_eq!(list_tool["annotations"]["readOnlyHint"], true);
 
-    let added = call(&app, &alice, "add_task", json!({"title": "Write report", "priority": "high"})).await;
+    let added = call(
+        &app,
+        &alice,
+        "add_task",
+        json!({"title": "Write report", "priority": "high"}),
+    )
+    .await;
     assert_eq!(added["isError"], false);
     assert_eq!(added["structuredContent"]["task"]["title"], "Write report");
-    assert!(added["content"][0]["text"].as_str().unwrap().contains("Write report"));
+    assert!(
+        added["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Write report")
+    );
 
     let listed = call(&app, &alice, "list_tasks", json!({})).await;
     assert_eq!(listed["structuredContent"]["count"], 1);
@@ -89,15 +105,24 @@ async fn tools_only_see_the_callers_tasks() {
     let alice = app.user().await;
     let bob = app.user().await;
     let bobs = call(&app, &bob, "add_task", json!({"title": "Bob only"})).await;
-    let id = bobs["structuredContent"]["task"]["id"].as_str().unwrap().to_owned();
+    let id = bobs["structuredContent"]["task"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for (name, args) in [
         ("complete_task", json!({"task": id})),
         ("delete_task", json!({"task": "Bob only"})),
         ("update_task", json!({"task": id, "priority": "low"})),
-        ("set_reminder", json!({"task": id, "when": "2030-01-01T09:00:00Z"})),
+        (
+            "set_reminder",
+            json!({"task": id, "when": "2030-01-01T09:00:00Z"}),
+        ),
     ] {
         let r = call(&app, &alice, name, args).await;
-        assert_eq!(r["structuredContent"]["error"]["code"], "not_found", "{name}: {r}");
+        assert_eq!(
+            r["structuredContent"]["error"]["code"], "not_found",
+            "{name}: {r}"
+        );
     }
     let stats = call(&app, &alice, "get_stats", json!({})).await;
     assert_eq!(stats["structuredContent"]["total"], 0);
@@ -121,7 +146,10 @@ async fn protocol_errors_are_json_rpc_errors() {
     assert_eq!(unknown_tool["error"]["code"], -32602);
     let bad_args = call(&app, &alice, "add_task", json!({"title": 5})).await;
     assert_eq!(bad_args["isError"], true);
-    assert_eq!(bad_args["structuredContent"]["error"]["code"], "invalid_arguments");
+    assert_eq!(
+        bad_args["structuredContent"]["error"]["code"],
+        "invalid_arguments"
+    );
     let (status, parse) = {
         let res = app
             .client

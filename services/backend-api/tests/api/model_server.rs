@@ -9,6 +9,9 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 use taskflow_assistant::online::ModelConfig;
 
+/// A request as received: its Authorization header and JSON body.
+pub type Received = (Option<String>, Value);
+
 /// One scripted answer.
 #[derive(Clone)]
 pub enum Reply {
@@ -25,10 +28,14 @@ pub struct ModelServer {
     pub port: u16,
     script: Arc<Mutex<VecDeque<Reply>>>,
     /// Every request body received, with its Authorization header.
-    pub received: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    pub received: Arc<Mutex<Vec<Received>>>,
 }
 
-async fn completions(req: HttpRequest, body: web::Json<Value>, server: web::Data<ModelServer>) -> HttpResponse {
+async fn completions(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    server: web::Data<ModelServer>,
+) -> HttpResponse {
     let auth = req
         .headers()
         .get("authorization")
@@ -39,7 +46,8 @@ async fn completions(req: HttpRequest, body: web::Json<Value>, server: web::Data
     let message = match next {
         None => return HttpResponse::InternalServerError().body("script exhausted"),
         Some(Reply::Status(code)) => {
-            return HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).body("scripted failure");
+            return HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
+                .body("scripted failure");
         }
         Some(Reply::Slow(d)) => {
             tokio::time::sleep(d).await;
@@ -88,7 +96,11 @@ impl ModelServer {
     }
 
     pub fn config(&self) -> ModelConfig {
-        let mut c = ModelConfig::new("test-key", format!("http://127.0.0.1:{}/v1", self.port), "scripted");
+        let mut c = ModelConfig::new(
+            "test-key",
+            format!("http://127.0.0.1:{}/v1", self.port),
+            "scripted",
+        );
         c.timeout = Duration::from_millis(800);
         c.retries = 0;
         c
@@ -99,7 +111,7 @@ impl ModelServer {
         self.script.lock().unwrap().extend(replies);
     }
 
-    pub fn requests(&self) -> Vec<(Option<String>, Value)> {
+    pub fn requests(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }

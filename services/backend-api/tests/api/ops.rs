@@ -94,7 +94,10 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/{user_id}/conversations", vec!["get"]),
         ("/api/{user_id}/conversations/clear", vec!["delete"]),
         ("/api/{user_id}/conversations/{conversation_id}", vec!["delete"]),
-        ("/api/{user_id}/conversations/{conversation_id}/messages", vec!["get"]),
+        (
+            "/api/{user_id}/conversations/{conversation_id}/messages",
+            vec!["get"],
+        ),
         ("/mcp", vec!["post"]),
         ("/health", vec!["get"]),
         ("/ready", vec!["get"]),
