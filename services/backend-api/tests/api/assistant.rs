@@ -395,14 +395,17 @@ async fn the_stream_sends_tool_calls_then_the_reply_then_done() {
         .collect();
     assert_eq!(events[0].0, "tool_call");
     assert_eq!(events[0].1["result"]["task"]["title"], "Stream me");
-    let deltas: String = events
+    let deltas: Vec<&str> = events
         .iter()
         .filter(|(n, _)| *n == "delta")
         .map(|(_, d)| d["text"].as_str().unwrap())
         .collect();
+    // The model's pieces arrive as they were streamed, and add up to the stored reply.
+    assert_eq!(deltas.len(), 3, "{events:?}");
     let (last, done) = events.last().unwrap();
     assert_eq!(*last, "done");
-    assert_eq!(deltas, done["response"].as_str().unwrap());
-    assert!(events.iter().filter(|(n, _)| *n == "delta").count() > 1);
+    assert_eq!(deltas.concat(), done["response"].as_str().unwrap());
+    // The model was asked to stream, and the tool call's arguments were reassembled from pieces.
+    assert!(model.requests().iter().all(|(_, body)| body["stream"] == true));
     assert!(done["conversation_id"].is_string());
 }
