@@ -57,20 +57,8 @@ impl ModelClient {
         loop {
             let started = Instant::now();
             let result = self.once(messages, tools).await;
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(ModelError::Timeout(_)) => "timeout",
-                Err(_) => "error",
-            };
-            metrics::histogram!("assistant_model_request_duration_seconds", "outcome" => outcome)
-                .record(started.elapsed().as_secs_f64());
-            match result {
-                Err(e) if e.retryable() && attempt < self.config.retries => {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "model request failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt))).await;
-                }
-                other => return other,
+            if !self.retry_after(started, &result, &mut attempt, true).await {
+                return result;
             }
         }
     }
@@ -127,21 +115,37 @@ impl ModelClient {
                 on_text(t);
             };
             let result = self.once_streaming(messages, tools, &mut forward).await;
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(ModelError::Timeout(_)) => "timeout",
-                Err(_) => "error",
-            };
-            metrics::histogram!("assistant_model_request_duration_seconds", "outcome" => outcome)
-                .record(started.elapsed().as_secs_f64());
-            match result {
-                Err(e) if e.retryable() && !sent_any && attempt < self.config.retries => {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "model request failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt))).await;
-                }
-                other => return other,
+            // Text already passed on cannot be taken back: only a silent failure is retried.
+            if !self.retry_after(started, &result, &mut attempt, !sent_any).await {
+                return result;
             }
+        }
+    }
+
+    /// Records the request's latency and, for a failure worth retrying (when `allowed`) within the
+    /// budget, waits before the next attempt and answers `true`.
+    async fn retry_after(
+        &self,
+        started: Instant,
+        result: &Result<ChatMessage, ModelError>,
+        attempt: &mut u32,
+        allowed: bool,
+    ) -> bool {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(ModelError::Timeout(_)) => "timeout",
+            Err(_) => "error",
+        };
+        metrics::histogram!("assistant_model_request_duration_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Err(e) if allowed && e.retryable() && *attempt < self.config.retries => {
+                *attempt += 1;
+                tracing::warn!(error = %e, attempt = *attempt, "model request failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(*attempt))).await;
+                true
+            }
+            _ => false,
         }
     }
 
