@@ -409,3 +409,21 @@ async fn the_stream_sends_tool_calls_then_the_reply_then_done() {
     assert!(model.requests().iter().all(|(_, body)| body["stream"] == true));
     assert!(done["conversation_id"].is_string());
 }
+
+#[tokio::test]
+async fn a_failed_model_request_is_retried_within_the_budget() {
+    let model = ModelServer::start(vec![
+        Reply::Status(503),
+        Reply::Status(429),
+        Reply::Text("Third time lucky."),
+    ])
+    .await;
+    let mut config = model.config();
+    config.retries = 2;
+    let app = TestApp::spawn_with_model(config).await;
+    let alice = app.user().await;
+    let (status, body) = chat(&app, &alice, json!({"message": "hi"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["response"], "Third time lucky.");
+    assert_eq!(model.requests().len(), 3);
+}
