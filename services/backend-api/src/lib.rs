@@ -13,6 +13,8 @@ pub mod state;
 use std::sync::Arc;
 
 use actix_web::web;
+use taskflow_assistant::Agent;
+use taskflow_assistant::online::OnlineAgent;
 use taskflow_auth::{Authenticator, JwksVerifier, LocalTokenConfig, ProvisionedUsers, Provisioner};
 use taskflow_runtime::config::ConfigError;
 use taskflow_runtime::health::Readiness;
@@ -31,6 +33,8 @@ pub enum StartupError {
     Auth(#[from] taskflow_auth::AuthError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error("cannot set up the assistant's model client: {0}")]
+    Assistant(String),
 }
 
 /// Everything the API's handlers need, built once.
@@ -38,6 +42,8 @@ pub enum StartupError {
 pub struct ApiState {
     pub store: Store,
     pub auth: Authenticator,
+    /// Who answers the chat: the configured model, or the offline parser.
+    pub agent: Agent,
 }
 
 impl ApiState {
@@ -56,7 +62,14 @@ impl ApiState {
             },
             jwks,
         );
-        Ok(Self { store, auth })
+        let agent = match config.model.clone() {
+            Some(model) => {
+                Agent::Online(OnlineAgent::new(model).map_err(|e| StartupError::Assistant(e.to_string()))?)
+            }
+            None => Agent::Offline,
+        };
+        tracing::info!(agent = agent.name(), "assistant ready");
+        Ok(Self { store, auth, agent })
     }
 }
 
@@ -64,6 +77,7 @@ impl ApiState {
 pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clone + use<> {
     let store = state.store.clone();
     let auth = state.auth.clone();
+    let agent = state.agent.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
     let pool_metrics = web::Data::new(taskflow_bus::service::pool_metrics(store.clone()));
@@ -73,6 +87,9 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
             .app_data(web::Data::new(auth))
             .app_data(web::Data::from(provisioner))
             .app_data(web::Data::new(provisioned))
+            .app_data(web::Data::new(agent))
+            .configure(routes::chat::configure)
+            .configure(routes::mcp::configure)
             .configure(routes::auth::configure)
             .configure(routes::audit::configure)
             .configure(routes::notifications::configure)

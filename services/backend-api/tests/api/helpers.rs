@@ -4,6 +4,7 @@ use std::net::TcpListener;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use taskflow_assistant::online::ModelConfig;
 use taskflow_auth::JwksConfig;
 use taskflow_backend_api::{ApiConfig, ApiState, Application};
 use taskflow_test_support::{TestDb, test_database};
@@ -30,6 +31,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(jwks: Option<JwksConfig>) -> Self {
+        Self::spawn_configured(jwks, None).await
+    }
+
+    /// With the assistant's online agent talking to `model` (e.g. a scripted local server).
+    pub async fn spawn_with_model(model: ModelConfig) -> Self {
+        Self::spawn_configured(None, Some(model)).await
+    }
+
+    async fn spawn_configured(jwks: Option<JwksConfig>, model: Option<ModelConfig>) -> Self {
         let (database_url, db) = test_database().await;
         let config = ApiConfig {
             host: "127.0.0.1".into(),
@@ -39,6 +49,7 @@ impl TestApp {
             token_ttl_days: 7,
             jwks,
             db_max_connections: 5,
+            model,
         };
         let state = ApiState::connect(&config).await.expect("connect");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -2,11 +2,15 @@
 //! SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assistant;
 mod audit;
 mod auth;
 mod helpers;
 mod jwks;
 mod list;
+mod mcp;
+mod model_server;
+mod offline_chat;
 mod ops;
 mod tasks;
 mod validation;
