@@ -271,3 +271,49 @@ async fn a_malformed_traceparent_starts_a_new_trace_and_never_fails_the_request(
     assert_eq!(traces.len(), 3, "each request got a fresh, valid trace");
     assert!(!traces.contains("00000000000000000000000000000000"));
 }
+
+#[tokio::test]
+async fn a_chat_turns_tool_calls_continue_the_requests_trace() {
+    captured_logs();
+    const CHAT_TRACE: &str = "5e0c2d8e9a1b4c7d8e9f0a1b2c3d4e5f";
+    let (config, _db) = support::config().await;
+    let options = SystemOptions {
+        reminder_tick: None,
+        ..SystemOptions::default()
+    };
+    let (base, _state) = support::start(&config, Vec::new(), options).await;
+    let client = reqwest::Client::new();
+    let (user, token) = support::sign_up(&client, &base, json!({})).await;
+    let res = client
+        .post(format!("{base}/api/{user}/chat"))
+        .bearer_auth(&token)
+        .header("traceparent", traceparent(CHAT_TRACE))
+        .json(&json!({"message": "add high priority task trace the chat due tomorrow #ci"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let turn: Value = res.json().await.unwrap();
+    let task_id = turn["tool_calls"][0]["result"]["task"]["id"]
+        .as_str()
+        .expect("the assistant created a task")
+        .to_owned();
+    let audit_url = format!("{base}/api/{user}/audit?entity_id={task_id}&event_type=task-created");
+    let entry = eventually(async || {
+        let page: Value = client
+            .get(&audit_url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["entries"].as_array().and_then(|e| e.first().cloned())
+    })
+    .await;
+    assert_eq!(
+        entry["trace_id"], CHAT_TRACE,
+        "the tool's write is in the chat request's trace"
+    );
+}
