@@ -276,6 +276,7 @@ async fn a_malformed_traceparent_starts_a_new_trace_and_never_fails_the_request(
 async fn a_chat_turns_tool_calls_continue_the_requests_trace() {
     captured_logs();
     const CHAT_TRACE: &str = "5e0c2d8e9a1b4c7d8e9f0a1b2c3d4e5f";
+    const STREAM_TRACE: &str = "6f1d3e9fab2c5d8e9fa0b1c2d3e4f5a6";
     let (config, _db) = support::config().await;
     let options = SystemOptions {
         reminder_tick: None,
@@ -284,36 +285,49 @@ async fn a_chat_turns_tool_calls_continue_the_requests_trace() {
     let (base, _state) = support::start(&config, Vec::new(), options).await;
     let client = reqwest::Client::new();
     let (user, token) = support::sign_up(&client, &base, json!({})).await;
-    let res = client
-        .post(format!("{base}/api/{user}/chat"))
-        .bearer_auth(&token)
-        .header("traceparent", traceparent(CHAT_TRACE))
-        .json(&json!({"message": "add high priority task trace the chat due tomorrow #ci"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let turn: Value = res.json().await.unwrap();
-    let task_id = turn["tool_calls"][0]["result"]["task"]["id"]
-        .as_str()
-        .expect("the assistant created a task")
-        .to_owned();
-    let audit_url = format!("{base}/api/{user}/audit?entity_id={task_id}&event_type=task-created");
-    let entry = eventually(async || {
-        let page: Value = client
-            .get(&audit_url)
+    // The plain chat, and the streaming chat whose turn runs on a spawned task.
+    for (path, trace) in [("chat", CHAT_TRACE), ("chat/stream", STREAM_TRACE)] {
+        let res = client
+            .post(format!("{base}/api/{user}/{path}"))
             .bearer_auth(&token)
+            .header("traceparent", traceparent(trace))
+            .json(&json!({"message": format!("add high priority task trace the {path} due tomorrow #ci")}))
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
-        page["entries"].as_array().and_then(|e| e.first().cloned())
-    })
-    .await;
-    assert_eq!(
-        entry["trace_id"], CHAT_TRACE,
-        "the tool's write is in the chat request's trace"
-    );
+        assert_eq!(res.status(), 200);
+        let body = res.text().await.unwrap();
+        let result: Value = if path == "chat" {
+            serde_json::from_str::<Value>(&body).unwrap()["tool_calls"][0]["result"].clone()
+        } else {
+            let data = body
+                .split("\n\n")
+                .find(|f| f.starts_with("event: tool_call"))
+                .and_then(|f| f.lines().find_map(|l| l.strip_prefix("data: ")))
+                .expect("a tool_call event");
+            serde_json::from_str::<Value>(data).unwrap()["result"].clone()
+        };
+        let task_id = result["task"]["id"]
+            .as_str()
+            .expect("the assistant created a task")
+            .to_owned();
+        let audit_url = format!("{base}/api/{user}/audit?entity_id={task_id}&event_type=task-created");
+        let entry = eventually(async || {
+            let page: Value = client
+                .get(&audit_url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            page["entries"].as_array().and_then(|e| e.first().cloned())
+        })
+        .await;
+        assert_eq!(
+            entry["trace_id"], trace,
+            "{path}: the tool's write is in the chat request's trace"
+        );
+    }
 }

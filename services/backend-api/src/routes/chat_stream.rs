@@ -15,6 +15,7 @@ use serde::Serialize;
 use taskflow_assistant::tools::ToolOutcome;
 use taskflow_assistant::{Agent, TurnEvent};
 use taskflow_auth::AuthenticatedUser;
+use taskflow_bus::trace::inherit;
 use taskflow_runtime::{ApiError, JsonBody};
 use taskflow_store::Store;
 use tokio::sync::mpsc;
@@ -56,7 +57,7 @@ pub async fn stream(
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<TurnEvent>();
     let forward = tx.clone();
-    let forwarding = actix_web::rt::spawn(async move {
+    let forwarding = actix_web::rt::spawn(inherit(async move {
         while let Some(e) = progress_rx.recv().await {
             let frame = match e {
                 TurnEvent::Tool(outcome) => tool_event(&outcome),
@@ -64,9 +65,10 @@ pub async fn stream(
             };
             let _ = forward.send(frame);
         }
-    });
+    }));
     let user_id = caller.user_id.clone();
-    actix_web::rt::spawn(async move {
+    // The turn runs on its own task, in the request's trace (its tool writes carry it to the outbox).
+    actix_web::rt::spawn(inherit(async move {
         let progress = Some(progress_tx);
         let result = run_turn(&store, &agent, &user_id, request, &progress).await;
         // Every tool and delta event goes out before `done` or `error`.
@@ -83,7 +85,7 @@ pub async fn stream(
                 let _ = tx.send(event("error", &body));
             }
         }
-    });
+    }));
     let body = stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
