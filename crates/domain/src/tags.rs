@@ -37,6 +37,13 @@ pub fn normalise_tag(raw: &str) -> Result<String, ValidationError> {
 
 /// Normalises a tag list: each tag normalised, duplicates dropped (first occurrence kept), at most [`MAX_TAGS`].
 pub fn normalise_tags(raw: &[String]) -> Result<Vec<String>, ValidationError> {
+    // Counted as sent, duplicates included, so the documented `maxItems` is the rule.
+    if raw.len() > MAX_TAGS {
+        return Err(ValidationError::new(
+            "tags",
+            format!("at most {MAX_TAGS} tags are allowed"),
+        ));
+    }
     let mut tags: Vec<String> = Vec::with_capacity(raw.len().min(MAX_TAGS));
     for t in raw {
         let tag = normalise_tag(t)?;

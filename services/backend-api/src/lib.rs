@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 
@@ -38,6 +39,7 @@ pub enum StartupError {
 pub struct ApiState {
     pub store: Store,
     pub auth: Authenticator,
+    pub auth_limits: Arc<rate_limit::AuthLimiter>,
 }
 
 impl ApiState {
@@ -56,7 +58,12 @@ impl ApiState {
             },
             jwks,
         );
-        Ok(Self { store, auth })
+        let auth_limits = Arc::new(rate_limit::AuthLimiter::new(config.auth_limits.clone()));
+        Ok(Self {
+            store,
+            auth,
+            auth_limits,
+        })
     }
 }
 
@@ -64,11 +71,13 @@ impl ApiState {
 pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clone + use<> {
     let store = state.store.clone();
     let auth = state.auth.clone();
+    let auth_limits = state.auth_limits.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(store))
             .app_data(web::Data::new(auth))
+            .app_data(web::Data::from(auth_limits))
             .app_data(web::Data::from(provisioner))
             .app_data(web::Data::new(provisioned))
             .configure(routes::auth::configure)

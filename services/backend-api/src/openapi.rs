@@ -10,6 +10,24 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{auth, tasks};
 
+/// An IANA time-zone name, spelt exactly: the document lists every name the server accepts.
+pub struct TimeZoneName;
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+        RefOr::T(utoipa::openapi::schema::Schema::Object(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .description(Some("An IANA time zone such as `Europe/Berlin`"))
+                .enum_values(Some(names))
+                .build(),
+        ))
+    }
+}
+
+impl utoipa::ToSchema for TimeZoneName {}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -34,6 +52,35 @@ fn error_response(description: &str) -> RefOr<Response> {
             .content("application/json", content)
             .build(),
     )
+}
+
+/// Optional headers are absent or a string: utoipa types an `Option<String>` parameter as
+/// `["string", "null"]`, and a header cannot be null (a fuzzer would send the text `null`).
+struct NonNullHeaders;
+
+impl Modify for NonNullHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let RefOr::T(p) = parameter
+                        && p.parameter_in == ParameterIn::Header
+                        && let Some(RefOr::T(Schema::Object(schema))) = p.schema.as_mut()
+                    {
+                        schema.schema_type = SchemaType::Type(Type::String);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Modify for CommonErrors {
@@ -95,9 +142,9 @@ impl Modify for CommonErrors {
         taskflow_domain::task::Reminder, taskflow_domain::ReminderSpec, taskflow_domain::Recurrence,
         taskflow_domain::RecurrenceInput, taskflow_domain::recurrence::RecurrenceObject,
         taskflow_domain::RecurrenceAnchor,
-        taskflow_domain::Priority, taskflow_domain::Category,
+        taskflow_domain::Priority, taskflow_domain::Category, TimeZoneName,
     )),
-    modifiers(&BearerAuth, &CommonErrors),
+    modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders),
     tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "operations")),
 )]
 pub struct ApiDoc;

@@ -2,6 +2,7 @@
 //! SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod audit;
 mod auth;
 mod helpers;
