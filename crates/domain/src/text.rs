@@ -80,7 +80,16 @@ mod tests {
     fn single_line_rules_apply_to_the_text_as_sent() {
         assert_eq!(single_line("t", "  Buy milk ", 20).unwrap(), "Buy milk");
         assert_eq!(single_line("t", "\u{3000}x\u{a0}", 20).unwrap(), "x");
-        for bad in ["", "   ", "\u{2028}\u{a0}", "\tx", "x\n", "a\u{1}b", "x\u{85}", "a\u{7f}"] {
+        for bad in [
+            "",
+            "   ",
+            "\u{2028}\u{a0}",
+            "\tx",
+            "x\n",
+            "a\u{1}b",
+            "x\u{85}",
+            "a\u{7f}",
+        ] {
             assert!(single_line("t", bad, 20).is_err(), "{bad:?}");
         }
         assert!(single_line("t", &format!(" {}", "x".repeat(20)), 20).is_err());
@@ -89,7 +98,10 @@ mod tests {
 
     #[test]
     fn multi_line_allows_tab_and_newlines_only() {
-        assert_eq!(multi_line("d", "a\n\tb\r\n", 20).unwrap().as_deref(), Some("a\n\tb"));
+        assert_eq!(
+            multi_line("d", "a\n\tb\r\n", 20).unwrap().as_deref(),
+            Some("a\n\tb")
+        );
         assert_eq!(multi_line("d", " \n ", 20).unwrap(), None);
         for bad in ["\u{b}", "x\u{c}", "\u{85}", "\u{0}"] {
             assert!(multi_line("d", bad, 20).is_err(), "{bad:?}");

@@ -131,8 +131,8 @@ mod tests {
 
         fn address() -> impl Strategy<Value = String> {
             let piece = prop::sample::select(vec![
-                "a", "Z", "0", "-", ".", "@", " ", "\t", "\u{85}", "\u{a0}", "\u{3000}", "\u{1}", "é", "İ", "x.y",
-                "@b.co", "-", "ab", ".c", "\u{200b}",
+                "a", "Z", "0", "-", ".", "@", " ", "\t", "\u{85}", "\u{a0}", "\u{3000}", "\u{1}", "é", "İ",
+                "x.y", "@b.co", "-", "ab", ".c", "\u{200b}",
             ]);
             prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
         }
