@@ -5,12 +5,14 @@
 #
 # Usage: tests/api-fuzz/run.sh BASE_URL [MAX_EXAMPLES] [SEED]
 #   needs `st` (schemathesis, pinned in .ci/run) and curl + python3 on PATH.
-# Longer runs: raise MAX_EXAMPLES (e.g. 1000) and drop the seed for fresh inputs each time.
+# Without SEED the run is deterministic (what CI does: the same inputs every time, so a red run is
+# reproducible). Longer runs: raise MAX_EXAMPLES (e.g. 1000) and pass a SEED (`random` for a fresh
+# one) to explore new inputs; a failure prints the seed and an `st replay` id to reproduce it.
 set -Eeuo pipefail
 
 base=${1:?usage: run.sh BASE_URL [MAX_EXAMPLES] [SEED]}
 max_examples=${2:-50}
-seed=${3:-20261123}
+seed=${3:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -27,13 +29,19 @@ TF_TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["acce
 TF_USER_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user"]["id"])' "$work/body")
 export TF_TOKEN TF_USER_ID
 
+generation=(--generation-deterministic)
+if [[ "$seed" == random ]]; then
+    generation=()
+elif [[ -n "$seed" ]]; then
+    generation=(--seed "$seed")
+fi
+
 st --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
     --url "$base" \
     --checks all \
     --phases examples,coverage,fuzzing,stateful \
     --max-examples "$max_examples" \
-    --seed "$seed" \
-    --generation-deterministic \
+    "${generation[@]}" \
     --workers 1 \
     --no-color \
     --report junit --report-dir "${ST_REPORT_DIR:-$work/report}"

@@ -9,5 +9,6 @@ mod helpers;
 mod jwks;
 mod list;
 mod ops;
+mod outage;
 mod tasks;
 mod validation;
