@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod events;
+pub mod quick_add;
 pub mod recurrence;
 pub mod reminder;
 pub mod series;

@@ -23,6 +23,10 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     Unavailable,
+    /// The assistant's model service failed or answered nonsense.
+    ModelUnavailable,
+    /// The assistant's model service did not answer in time.
+    ModelTimeout,
 }
 
 impl ErrorCode {
@@ -40,6 +44,8 @@ impl ErrorCode {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ModelUnavailable => StatusCode::BAD_GATEWAY,
+            Self::ModelTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! containment) are confined to this crate; no handler builds SQL.
 
 mod audit;
+mod conversations;
 mod coordination;
 pub mod entity;
 mod error;
@@ -20,6 +21,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use taskflow_migration::{Migrator, MigratorTrait};
 
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
+pub use conversations::{Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage};
 pub use coordination::{DeadLetter, DeadLetterRepo, LeaseRepo, ProcessedEventRepo};
 pub use error::StoreError;
 pub use notifications::{
@@ -27,7 +29,9 @@ pub use notifications::{
     PendingEmail,
 };
 pub use outbox::{OutboxMessage, OutboxRepo, OutboxSignal, OutboxStats};
-pub use tasks::{CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats};
+pub use tasks::{
+    CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats, UpdateError,
+};
 pub use users::{NewUser, ProfileChange, User, UserRepo, UserWithPassword};
 
 /// Connection settings beyond the URL.
@@ -114,6 +118,10 @@ impl Store {
 
     pub fn notifications(&self) -> NotificationRepo<'_> {
         NotificationRepo::new(&self.db, &self.signal)
+    }
+
+    pub fn conversations(&self) -> ConversationRepo<'_> {
+        ConversationRepo::new(&self.db)
     }
 
     pub fn audit(&self) -> AuditRepo<'_> {

@@ -1,5 +1,6 @@
 //! backend-api's configuration, read from the environment.
 
+use taskflow_assistant::online::ModelConfig;
 use taskflow_auth::JwksConfig;
 pub use taskflow_auth::config::{MIN_SECRET_BYTES, check_secret, jwks_from_env, token_ttl_days};
 use taskflow_runtime::config::{self, ConfigError};
@@ -17,6 +18,8 @@ pub struct ApiConfig {
     pub db_max_connections: u32,
     /// Login and registration throttling (`AUTH_RATE_*`, `TRUSTED_PROXY_HOPS`).
     pub auth_limits: AuthLimitConfig,
+    /// The online assistant's model; `None` (no `OPENAI_API_KEY`) means the offline parser answers.
+    pub model: Option<ModelConfig>,
 }
 
 impl ApiConfig {
@@ -37,6 +40,16 @@ impl ApiConfig {
             jwks: jwks_from_env()?,
             db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
             auth_limits: AuthLimitConfig::from_env()?,
+            model: model_from_env()?,
         })
     }
+}
+
+/// The assistant's model settings (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_MODEL`, …).
+pub fn model_from_env() -> Result<Option<ModelConfig>, ConfigError> {
+    ModelConfig::from_env().map_err(|e| ConfigError::Invalid {
+        name: e.name,
+        value: std::env::var(e.name).unwrap_or_default(),
+        reason: e.message,
+    })
 }

@@ -14,6 +14,8 @@ pub mod state;
 use std::sync::Arc;
 
 use actix_web::web;
+use taskflow_assistant::Agent;
+use taskflow_assistant::online::OnlineAgent;
 use taskflow_auth::{Authenticator, JwksVerifier, LocalTokenConfig, ProvisionedUsers, Provisioner};
 use taskflow_runtime::config::ConfigError;
 use taskflow_runtime::health::Readiness;
@@ -32,6 +34,8 @@ pub enum StartupError {
     Auth(#[from] taskflow_auth::AuthError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error("cannot set up the assistant's model client: {0}")]
+    Assistant(String),
 }
 
 /// Everything the API's handlers need, built once.
@@ -40,6 +44,8 @@ pub struct ApiState {
     pub store: Store,
     pub auth: Authenticator,
     pub auth_limits: Arc<rate_limit::AuthLimiter>,
+    /// Who answers the chat: the configured model, or the offline parser.
+    pub agent: Agent,
 }
 
 impl ApiState {
@@ -59,10 +65,18 @@ impl ApiState {
             jwks,
         );
         let auth_limits = Arc::new(rate_limit::AuthLimiter::new(config.auth_limits.clone()));
+        let agent = match config.model.clone() {
+            Some(model) => {
+                Agent::Online(OnlineAgent::new(model).map_err(|e| StartupError::Assistant(e.to_string()))?)
+            }
+            None => Agent::Offline,
+        };
+        tracing::info!(agent = agent.name(), "assistant ready");
         Ok(Self {
             store,
             auth,
             auth_limits,
+            agent,
         })
     }
 }
@@ -72,6 +86,7 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
     let store = state.store.clone();
     let auth = state.auth.clone();
     let auth_limits = state.auth_limits.clone();
+    let agent = state.agent.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
     move |cfg: &mut web::ServiceConfig| {
@@ -80,6 +95,9 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
             .app_data(web::Data::from(auth_limits))
             .app_data(web::Data::from(provisioner))
             .app_data(web::Data::new(provisioned))
+            .app_data(web::Data::new(agent))
+            .configure(routes::chat::configure)
+            .configure(routes::mcp::configure)
             .configure(routes::auth::configure)
             .configure(routes::audit::configure)
             .configure(routes::notifications::configure)

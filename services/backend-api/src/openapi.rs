@@ -135,6 +135,9 @@ impl Modify for CommonErrors {
         tasks::stats, tasks::occurrences, crate::routes::audit::list,
         crate::routes::notifications::list, crate::routes::notifications::mark_read,
         crate::routes::notifications::read_all, crate::routes::notifications::delete,
+        crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat::conversations,
+        crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
+        crate::routes::mcp::post,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(
@@ -145,7 +148,7 @@ impl Modify for CommonErrors {
         taskflow_domain::Priority, taskflow_domain::Category, TimeZoneName,
     )),
     modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders),
-    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

@@ -1,8 +1,10 @@
 //! sea-orm entities: one module per table, mirroring the migrations.
 
 pub mod audit_logs;
+pub mod conversations;
 pub mod dead_letters;
 pub mod leases;
+pub mod messages;
 pub mod notifications;
 pub mod outbox;
 pub mod processed_events;

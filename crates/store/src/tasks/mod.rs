@@ -1,5 +1,6 @@
 //! Tasks and their reminder rules: create, read, list, update with optimistic concurrency, delete.
 
+mod commands;
 mod mapping;
 mod query;
 mod stats;
@@ -16,6 +17,7 @@ use crate::StoreError;
 use crate::entity::{task_reminders, tasks};
 use crate::outbox::{self, OutboxSignal};
 
+pub use commands::UpdateError;
 pub use query::{CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage};
 pub use stats::TaskStats;
 

@@ -12,15 +12,12 @@ use taskflow_auth::AuthenticatedUser;
 use taskflow_domain::{CreateTask, Task, TaskEvent, TaskUpdate, time};
 use taskflow_runtime::json::{parse_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
-use taskflow_store::{Store, StoreError};
+use taskflow_store::{Store, UpdateError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::task_query;
 use crate::error::{HandlerError, HandlerResult};
-
-/// Attempts at a write without `If-Match` before answering 409 (another writer kept winning).
-const UPDATE_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskPage {
@@ -159,7 +156,7 @@ pub async fn get(
     Ok(task_response(HttpResponse::Ok(), &task))
 }
 
-/// Applies `update` to the task, retrying lost races unless the client pinned a version.
+/// Applies `update` to the task through the store's shared read-modify-write.
 async fn apply_update(
     store: &Store,
     user_id: &str,
@@ -167,40 +164,18 @@ async fn apply_update(
     expected: Option<i64>,
     update: &TaskUpdate,
 ) -> HandlerResult<Task> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let current = load(store, user_id, id).await?;
-        if let Some(v) = expected
-            && v != current.version
-        {
-            return Err(ApiError::new(
-                ErrorCode::PreconditionFailed,
-                format!(
-                    "the task is at version {}, not {v}; fetch it and try again",
-                    current.version
-                ),
-            )
-            .into());
-        }
-        let now = time::now();
-        let changes = update.apply(&current, now)?;
-        if changes.is_empty() {
-            return Ok(current);
-        }
-        let events = TaskEvent::for_changes(&current, &changes, now);
-        match store.tasks().update(current.version, &changes, &events).await {
-            Ok(()) => return Ok(changes.task),
-            Err(StoreError::VersionConflict) if expected.is_none() => continue,
-            Err(StoreError::VersionConflict) => {
-                return Err(ApiError::new(
-                    ErrorCode::PreconditionFailed,
-                    "the task changed; fetch it and try again",
-                )
-                .into());
+    store
+        .tasks()
+        .apply_update(user_id, id, expected, update)
+        .await
+        .map_err(|e| match e {
+            UpdateError::NotFound => not_found(),
+            UpdateError::VersionMismatch { .. } | UpdateError::Changed => {
+                ApiError::new(ErrorCode::PreconditionFailed, e.to_string()).into()
             }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::VersionConflict.into())
+            UpdateError::Invalid(v) => v.into(),
+            UpdateError::Store(s) => s.into(),
+        })
 }
 
 /// Update a task: only the fields sent change; `null` clears a nullable field. Honours `If-Match`.
@@ -296,20 +271,10 @@ pub async fn delete(
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
     let id = scoped_task_id(&caller, path)?;
-    for _ in 0..UPDATE_ATTEMPTS {
-        let task = load(&store, &caller.user_id, id).await?;
-        match store
-            .tasks()
-            .delete(&task, &[TaskEvent::deleted(&task, time::now())])
-            .await
-        {
-            Ok(true) => return Ok(HttpResponse::NoContent().finish()),
-            Ok(false) => return Err(not_found()),
-            Err(StoreError::VersionConflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    match store.tasks().delete_by_id(&caller.user_id, id).await? {
+        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        None => Err(not_found()),
     }
-    Err(StoreError::VersionConflict.into())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

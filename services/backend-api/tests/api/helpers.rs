@@ -4,6 +4,7 @@ use std::net::TcpListener;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use taskflow_assistant::online::ModelConfig;
 use taskflow_auth::JwksConfig;
 use taskflow_backend_api::{ApiConfig, ApiState, Application};
 use taskflow_test_support::{TestDb, test_database};
@@ -33,6 +34,11 @@ impl TestApp {
         Self::spawn_configured(|c| c.jwks = jwks).await
     }
 
+    /// With the assistant's online agent talking to `model` (e.g. a scripted local server).
+    pub async fn spawn_with_model(model: ModelConfig) -> Self {
+        Self::spawn_configured(|c| c.model = Some(model)).await
+    }
+
     /// Spawns the app with the test configuration as changed by `change`.
     pub async fn spawn_configured(change: impl FnOnce(&mut ApiConfig)) -> Self {
         let (database_url, db) = test_database().await;
@@ -45,6 +51,7 @@ impl TestApp {
             jwks: None,
             db_max_connections: 5,
             auth_limits: Default::default(),
+            model: None,
         };
         change(&mut config);
         let state = ApiState::connect(&config).await.expect("connect");

@@ -3,11 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod abuse;
+mod assistant;
 mod audit;
 mod auth;
 mod helpers;
 mod jwks;
 mod list;
+mod mcp;
+mod model_server;
+mod offline_chat;
 mod ops;
 mod outage;
 mod tasks;

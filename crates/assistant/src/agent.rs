@@ -1,0 +1,88 @@
+//! One chat turn, whichever agent answers it: the online model when a key is configured, otherwise
+//! the offline parser. Both act only through the tool catalogue.
+
+use serde::Serialize;
+
+use crate::offline::{self, Plan};
+use crate::online::{ModelError, OnlineAgent};
+use crate::tools::{self, ToolContext, ToolOutcome};
+
+/// Receives each tool's outcome as soon as it finishes (the streaming chat shows progress with it).
+pub type Progress = Option<tokio::sync::mpsc::UnboundedSender<ToolOutcome>>;
+
+/// Sends `outcome` to `progress`; a listener that went away is not an error.
+pub(crate) fn report(progress: &Progress, outcome: &ToolOutcome) {
+    if let Some(tx) = progress {
+        let _ = tx.send(outcome.clone());
+    }
+}
+
+/// A message of the conversation so far, as the model sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+/// What one turn produced.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub response: String,
+    pub tool_calls: Vec<ToolOutcome>,
+}
+
+#[derive(Clone)]
+pub enum Agent {
+    /// The deterministic English parser: no key, no network.
+    Offline,
+    Online(OnlineAgent),
+}
+
+impl Agent {
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Offline => "offline",
+            Self::Online(a) => a.model(),
+        }
+    }
+
+    pub async fn turn(
+        &self,
+        ctx: &ToolContext,
+        history: &[HistoryMessage],
+        message: &str,
+        progress: &Progress,
+    ) -> Result<Turn, ModelError> {
+        match self {
+            Self::Online(agent) => agent.turn(ctx, history, message, progress).await,
+            Self::Offline => Ok(offline_turn(ctx, message, progress).await),
+        }
+    }
+}
+
+async fn offline_turn(ctx: &ToolContext, message: &str, progress: &Progress) -> Turn {
+    match offline::plan(message) {
+        Plan::Reply(response) => Turn {
+            response,
+            tool_calls: Vec::new(),
+        },
+        Plan::Calls(calls) => {
+            let mut outcomes = Vec::with_capacity(calls.len());
+            for call in &calls {
+                let outcome = tools::run(ctx, call).await;
+                report(progress, &outcome);
+                outcomes.push(outcome);
+            }
+            let response = outcomes
+                .iter()
+                .map(|o| o.message.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            Turn {
+                response,
+                tool_calls: outcomes,
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Chat history: a user's conversations with the assistant and their messages.
+//!
+//! Every read and write is scoped by the owner's id (messages carry it too), so one user can never
+//! load, extend or delete another's conversation, even with a guessed id. A turn — the user's message
+//! and the assistant's reply — is appended in one transaction, so history never holds half a turn.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::entity::{conversations, messages};
+use crate::{StoreError, paging};
+
+/// Longest title kept, in characters (taken from the first message).
+const TITLE_CHARS: usize = 80;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conversation {
+    pub id: Uuid,
+    /// The start of its first message.
+    pub title: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// The tools the assistant ran for this reply: `[{name, arguments, result}]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
+    pub tool_calls: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub role: &'static str,
+    pub content: String,
+    pub tool_calls: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationPage {
+    pub conversations: Vec<Conversation>,
+    /// Pass as `cursor` for older conversations; `null` when there are none.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessagePage {
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Pass as `cursor` for the messages before these; `null` at the start of the conversation.
+    pub next_cursor: Option<String>,
+}
+
+fn conversation(m: conversations::Model) -> Conversation {
+    Conversation {
+        id: m.id,
+        title: m.title,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn message(m: messages::Model) -> Message {
+    Message {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        role: m.role,
+        content: m.content,
+        tool_calls: m.tool_calls,
+        created_at: m.created_at,
+    }
+}
+
+/// The first line of `text`, shortened to a title.
+fn title_from(text: &str) -> String {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let mut title: String = line.chars().take(TITLE_CHARS).collect();
+    if line.chars().count() > TITLE_CHARS {
+        title.push('…');
+    }
+    if title.is_empty() {
+        "New conversation".to_owned()
+    } else {
+        title
+    }
+}
+
+pub struct ConversationRepo<'a> {
+    db: &'a DatabaseConnection,
+}
+
+impl<'a> ConversationRepo<'a> {
+    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Starts a conversation titled after its first message.
+    pub async fn create(
+        &self,
+        user_id: &str,
+        first_message: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Conversation, StoreError> {
+        let row = conversations::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id.to_owned()),
+            title: Set(title_from(first_message)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let model = conversations::Entity::insert(row)
+            .exec_with_returning(self.db)
+            .await?;
+        Ok(conversation(model))
+    }
+
+    /// One of the user's conversations.
+    pub async fn get(&self, user_id: &str, id: Uuid) -> Result<Option<Conversation>, StoreError> {
+        Ok(conversations::Entity::find_by_id(id)
+            .filter(conversations::Column::UserId.eq(user_id))
+            .one(self.db)
+            .await?
+            .map(conversation))
+    }
+
+    /// The user's conversations, most recently active first.
+    pub async fn list(
+        &self,
+        user_id: &str,
+        limit: u64,
+        cursor: Option<&str>,
+    ) -> Result<ConversationPage, StoreError> {
+        let mut cond = Condition::all().add(conversations::Column::UserId.eq(user_id));
+        if let Some(raw) = cursor {
+            cond = cond.add(paging::older_than::<_, Uuid>(
+                conversations::Column::UpdatedAt,
+                conversations::Column::Id,
+                raw,
+            )?);
+        }
+        let limit = Ord::max(limit, 1);
+        let rows = conversations::Entity::find()
+            .filter(cond)
+            .order_by_desc(conversations::Column::UpdatedAt)
+            .order_by_desc(conversations::Column::Id)
+            .limit(limit + 1)
+            .all(self.db)
+            .await?;
+        let (rows, next_cursor) = paging::page(rows, limit, |r| (r.updated_at, r.id));
+        Ok(ConversationPage {
+            conversations: rows.into_iter().map(conversation).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Appends messages to one of the user's conversations; `false` when it is not theirs (or gone).
+    pub async fn append(
+        &self,
+        user_id: &str,
+        conversation_id: Uuid,
+        new: &[NewMessage],
+    ) -> Result<bool, StoreError> {
+        let Some(last) = new.iter().map(|m| m.created_at).max() else {
+            return Ok(true);
+        };
+        let txn = self.db.begin().await?;
+        let touched = conversations::Entity::update_many()
+            .col_expr(
+                conversations::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(last),
+            )
+            .filter(conversations::Column::Id.eq(conversation_id))
+            .filter(conversations::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        if touched.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        let rows = new.iter().map(|m| messages::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            conversation_id: Set(conversation_id),
+            user_id: Set(user_id.to_owned()),
+            role: Set(m.role.to_owned()),
+            content: Set(m.content.clone()),
+            tool_calls: Set(m.tool_calls.clone()),
+            created_at: Set(m.created_at),
+        });
+        messages::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// A page of a conversation's messages, oldest first, ending at the newest (or before `cursor`).
+    pub async fn messages(
+        &self,
+        user_id: &str,
+        conversation_id: Uuid,
+        limit: u64,
+        cursor: Option<&str>,
+    ) -> Result<MessagePage, StoreError> {
+        let mut cond = Condition::all()
+            .add(messages::Column::ConversationId.eq(conversation_id))
+            .add(messages::Column::UserId.eq(user_id));
+        if let Some(raw) = cursor {
+            cond = cond.add(paging::older_than::<_, Uuid>(
+                messages::Column::CreatedAt,
+                messages::Column::Id,
+                raw,
+            )?);
+        }
+        let limit = Ord::max(limit, 1);
+        let rows = messages::Entity::find()
+            .filter(cond)
+            .order_by_desc(messages::Column::CreatedAt)
+            .order_by_desc(messages::Column::Id)
+            .limit(limit + 1)
+            .all(self.db)
+            .await?;
+        let (mut rows, next_cursor) = paging::page(rows, limit, |r| (r.created_at, r.id));
+        rows.reverse();
+        Ok(MessagePage {
+            messages: rows.into_iter().map(message).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Deletes one of the user's conversations and its messages; `false` when it is not theirs.
+    pub async fn delete(&self, user_id: &str, id: Uuid) -> Result<bool, StoreError> {
+        let res = conversations::Entity::delete_many()
+            .filter(conversations::Column::Id.eq(id))
+            .filter(conversations::Column::UserId.eq(user_id))
+            .exec(self.db)
+            .await?;
+        Ok(res.rows_affected > 0)
+    }
+
+    /// Deletes all of the user's conversations; returns how many.
+    pub async fn clear(&self, user_id: &str) -> Result<u64, StoreError> {
+        let txn = self.db.begin().await?;
+        // Explicit, rather than relying on SQLite's per-connection foreign-key pragma for the cascade.
+        messages::Entity::delete_many()
+            .filter(messages::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        let res = conversations::Entity::delete_many()
+            .filter(conversations::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(res.rows_affected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_from;
+
+    #[test]
+    fn titles_come_from_the_first_non_empty_line_and_are_bounded() {
+        assert_eq!(title_from("\n  add milk \nsecond"), "add milk");
+        assert_eq!(title_from("   "), "New conversation");
+        let long = "x".repeat(200);
+        assert_eq!(title_from(&long).chars().count(), TITLE_CHARS_PLUS_ELLIPSIS);
+    }
+
+    const TITLE_CHARS_PLUS_ELLIPSIS: usize = super::TITLE_CHARS + 1;
+}

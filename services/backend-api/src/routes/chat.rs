@@ -1,0 +1,300 @@
+//! `/api/{user_id}/chat` and the caller's conversation history.
+//!
+//! A turn: the user's message and the recent history go to the agent (the configured model, or the
+//! offline parser), which acts through the tool catalogue scoped to the caller; then the message and
+//! the reply — with the tools it ran — are stored together. A model failure stores nothing and
+//! answers 502/504, so a retry starts clean.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use taskflow_assistant::online::ModelError;
+use taskflow_assistant::tools::{ToolContext, ToolOutcome};
+use taskflow_assistant::{Agent, HistoryMessage, Progress, Turn};
+use taskflow_auth::AuthenticatedUser;
+use taskflow_domain::{text, time};
+use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
+use taskflow_store::{ConversationPage, MessagePage, NewMessage, Store};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::HandlerResult;
+use crate::routes::task_query::{page_cursor, page_limit};
+
+/// Longest message accepted, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4_000;
+/// How much history the model sees.
+const CONTEXT_MESSAGES: u64 = 50;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    /// What the user says, 1–4 000 characters.
+    #[schema(min_length = 1, max_length = 4000)]
+    pub message: String,
+    /// Continue this conversation; omit to start a new one.
+    #[serde(default)]
+    pub conversation_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolCallRecord {
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub arguments: serde_json::Value,
+    /// The tool's structured result, or `{"error": {code, message}}`.
+    #[schema(value_type = Object)]
+    pub result: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatResponse {
+    pub conversation_id: Uuid,
+    pub response: String,
+    pub tool_calls: Vec<ToolCallRecord>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cleared {
+    /// How many conversations were deleted.
+    pub count: u64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u64>,
+    /// `next_cursor` from the previous page.
+    cursor: Option<String>,
+}
+
+pub fn records(outcomes: &[ToolOutcome]) -> Vec<ToolCallRecord> {
+    outcomes
+        .iter()
+        .map(|o| ToolCallRecord {
+            name: o.name.clone(),
+            arguments: o.arguments.clone(),
+            result: o.result.clone(),
+        })
+        .collect()
+}
+
+fn model_error(e: &ModelError) -> ApiError {
+    tracing::error!(error = %e, "assistant model request failed");
+    match e {
+        ModelError::Timeout(_) => ApiError::new(
+            ErrorCode::ModelTimeout,
+            "the assistant's model did not answer in time; try again",
+        ),
+        _ => ApiError::new(
+            ErrorCode::ModelUnavailable,
+            "the assistant's model is unavailable; try again later",
+        ),
+    }
+}
+
+fn conversation_not_found() -> ApiError {
+    ApiError::not_found("conversation not found").with_field("conversation_id")
+}
+
+/// The validated message text.
+pub fn message_text(raw: &str) -> Result<String, ApiError> {
+    text::multi_line("message", raw, MAX_MESSAGE_CHARS)
+        .map_err(|e| ApiError::validation(&e.field, &e.message))?
+        .ok_or_else(|| ApiError::validation("message", "must not be empty"))
+}
+
+/// Runs one turn and stores it. Shared by the JSON and the streaming endpoint.
+pub async fn run_turn(
+    store: &Store,
+    agent: &Agent,
+    user_id: &str,
+    request: ChatRequest,
+    progress: &Progress,
+) -> HandlerResult<(Uuid, Turn)> {
+    let message = message_text(&request.message)?;
+    let conversations = store.conversations();
+    let history = match request.conversation_id {
+        Some(id) => {
+            conversations
+                .get(user_id, id)
+                .await?
+                .ok_or_else(conversation_not_found)?;
+            conversations
+                .messages(user_id, id, CONTEXT_MESSAGES, None)
+                .await?
+                .messages
+                .into_iter()
+                .map(|m| HistoryMessage {
+                    role: m.role,
+                    content: m.content,
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let asked_at = time::now();
+    let ctx = ToolContext::for_user(store.clone(), user_id, asked_at)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let turn = agent
+        .turn(&ctx, &history, &message, progress)
+        .await
+        .map_err(|e| model_error(&e))?;
+    let conversation_id = match request.conversation_id {
+        Some(id) => id,
+        None => conversations.create(user_id, &message, asked_at).await?.id,
+    };
+    let tool_calls = (!turn.tool_calls.is_empty())
+        .then(|| serde_json::to_value(records(&turn.tool_calls)).ok())
+        .flatten();
+    let answered_at = time::now().max(asked_at + chrono::TimeDelta::microseconds(1));
+    let stored = conversations
+        .append(
+            user_id,
+            conversation_id,
+            &[
+                NewMessage {
+                    role: "user",
+                    content: message,
+                    tool_calls: None,
+                    created_at: asked_at,
+                },
+                NewMessage {
+                    role: "assistant",
+                    content: turn.response.clone(),
+                    tool_calls,
+                    created_at: answered_at,
+                },
+            ],
+        )
+        .await?;
+    if !stored {
+        // Deleted while the agent was answering.
+        return Err(conversation_not_found().into());
+    }
+    Ok((conversation_id, turn))
+}
+
+/// Talk to the assistant: it manages the caller's tasks and answers briefly.
+#[utoipa::path(post, path = "/api/{user_id}/chat", tag = "assistant", security(("bearer" = [])),
+    params(("user_id" = String, Path)), request_body = ChatRequest,
+    responses((status = 200, body = ChatResponse), (status = 404, body = taskflow_runtime::error::ErrorBody),
+        (status = 422, body = taskflow_runtime::error::ErrorBody), (status = 502, body = taskflow_runtime::error::ErrorBody),
+        (status = 504, body = taskflow_runtime::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn chat(
+    store: web::Data<Store>,
+    agent: web::Data<Agent>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+    body: JsonBody<ChatRequest>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let (conversation_id, turn) = run_turn(&store, &agent, &caller.user_id, body.into_inner(), &None).await?;
+    Ok(HttpResponse::Ok().json(ChatResponse {
+        conversation_id,
+        tool_calls: records(&turn.tool_calls),
+        response: turn.response,
+    }))
+}
+
+/// The caller's conversations, most recently active first.
+#[utoipa::path(get, path = "/api/{user_id}/conversations", tag = "assistant", security(("bearer" = [])),
+    params(("user_id" = String, Path), PageQuery),
+    responses((status = 200, body = ConversationPage), (status = 400, body = taskflow_runtime::error::ErrorBody),
+        (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn conversations(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let q = query.into_inner();
+    let cursor = page_cursor(q.cursor)?;
+    let page = store
+        .conversations()
+        .list(&caller.user_id, page_limit(q.limit)?, cursor.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+fn scoped_id(caller: &AuthenticatedUser, path: web::Path<(String, String)>) -> Result<Uuid, ApiError> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    Uuid::parse_str(&id).map_err(|_| ApiError::not_found("conversation not found"))
+}
+
+/// A conversation's messages, oldest first, ending with the newest (`cursor` pages back in time).
+#[utoipa::path(get, path = "/api/{user_id}/conversations/{conversation_id}/messages", tag = "assistant",
+    security(("bearer" = [])), params(("user_id" = String, Path), ("conversation_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = MessagePage), (status = 400, body = taskflow_runtime::error::ErrorBody),
+        (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn messages(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+    query: web::Query<PageQuery>,
+) -> HandlerResult<HttpResponse> {
+    let id = scoped_id(&caller, path)?;
+    let q = query.into_inner();
+    let (limit, cursor) = (page_limit(q.limit)?, page_cursor(q.cursor)?);
+    let conversations = store.conversations();
+    if conversations.get(&caller.user_id, id).await?.is_none() {
+        return Err(ApiError::not_found("conversation not found").into());
+    }
+    let page = conversations
+        .messages(&caller.user_id, id, limit, cursor.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Delete one conversation and its messages.
+#[utoipa::path(delete, path = "/api/{user_id}/conversations/{conversation_id}", tag = "assistant",
+    security(("bearer" = [])), params(("user_id" = String, Path), ("conversation_id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn delete(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<(String, String)>,
+) -> HandlerResult<HttpResponse> {
+    let id = scoped_id(&caller, path)?;
+    if store.conversations().delete(&caller.user_id, id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::not_found("conversation not found").into())
+    }
+}
+
+/// Delete all of the caller's conversations.
+#[utoipa::path(delete, path = "/api/{user_id}/conversations/clear", tag = "assistant", security(("bearer" = [])),
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = Cleared), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn clear(
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let count = store.conversations().clear(&caller.user_id).await?;
+    Ok(HttpResponse::Ok().json(Cleared { count }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/{user_id}/chat").route(web::post().to(chat)))
+        .service(
+            web::resource("/api/{user_id}/chat/stream").route(web::post().to(super::chat_stream::stream)),
+        )
+        .service(web::resource("/api/{user_id}/conversations").route(web::get().to(conversations)))
+        .service(web::resource("/api/{user_id}/conversations/clear").route(web::delete().to(clear)))
+        .service(
+            web::resource("/api/{user_id}/conversations/{conversation_id}").route(web::delete().to(delete)),
+        )
+        .service(
+            web::resource("/api/{user_id}/conversations/{conversation_id}/messages")
+                .route(web::get().to(messages)),
+        );
+}

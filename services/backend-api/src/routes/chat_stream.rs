@@ -1,0 +1,112 @@
+//! `POST /api/{user_id}/chat/stream`: the same turn as `/chat`, as Server-Sent Events for chat UIs.
+//!
+//! Events: `tool_call` (`{name, arguments, result}`) as each tool finishes, then `delta`
+//! (`{text}`) chunks of the reply, then `done` (`{conversation_id, response}`); a failure after the
+//! stream started is an `error` event with the usual error body. Bad input is refused with a plain
+//! JSON error before any event is sent.
+
+use std::convert::Infallible;
+
+use actix_web::web::Bytes;
+use actix_web::{HttpResponse, ResponseError, web};
+use futures_util::stream;
+use serde::Serialize;
+use taskflow_assistant::Agent;
+use taskflow_assistant::tools::ToolOutcome;
+use taskflow_auth::AuthenticatedUser;
+use taskflow_runtime::{ApiError, JsonBody};
+use taskflow_store::Store;
+use tokio::sync::mpsc;
+
+use super::chat::{ChatRequest, message_text, records, run_turn};
+use crate::error::HandlerResult;
+
+/// Reply text per `delta` event, in characters.
+const DELTA_CHARS: usize = 24;
+
+fn event(name: &str, data: &impl Serialize) -> Bytes {
+    let json = serde_json::to_string(data).unwrap_or_else(|_| "null".to_owned());
+    Bytes::from(format!("event: {name}\ndata: {json}\n\n"))
+}
+
+fn tool_event(o: &ToolOutcome) -> Bytes {
+    event("tool_call", &records(std::slice::from_ref(o)).pop())
+}
+
+/// Splits the reply at character boundaries into chunks of about `DELTA_CHARS`.
+fn deltas(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(DELTA_CHARS).map(|c| c.iter().collect()).collect()
+}
+
+/// Stream a chat turn as Server-Sent Events.
+#[utoipa::path(post, path = "/api/{user_id}/chat/stream", tag = "assistant", security(("bearer" = [])),
+    params(("user_id" = String, Path)), request_body = ChatRequest,
+    responses((status = 200, content_type = "text/event-stream", description = "tool_call, delta and done events"),
+        (status = 404, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn stream(
+    store: web::Data<Store>,
+    agent: web::Data<Agent>,
+    caller: AuthenticatedUser,
+    path: web::Path<String>,
+    body: JsonBody<ChatRequest>,
+) -> HandlerResult<HttpResponse> {
+    caller.must_be(&path)?;
+    let request = body.into_inner();
+    message_text(&request.message)?;
+    if let Some(id) = request.conversation_id
+        && store.conversations().get(&caller.user_id, id).await?.is_none()
+    {
+        return Err(ApiError::not_found("conversation not found")
+            .with_field("conversation_id")
+            .into());
+    }
+    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<ToolOutcome>();
+    let forward = tx.clone();
+    actix_web::rt::spawn(async move {
+        while let Some(outcome) = progress_rx.recv().await {
+            let _ = forward.send(tool_event(&outcome));
+        }
+    });
+    let user_id = caller.user_id.clone();
+    actix_web::rt::spawn(async move {
+        let progress = Some(progress_tx);
+        match run_turn(&store, &agent, &user_id, request, &progress).await {
+            Ok((conversation_id, turn)) => {
+                drop(progress);
+                for text in deltas(&turn.response) {
+                    let _ = tx.send(event("delta", &serde_json::json!({ "text": text })));
+                }
+                let done = serde_json::json!({"conversation_id": conversation_id, "response": turn.response});
+                let _ = tx.send(event("done", &done));
+            }
+            Err(e) => {
+                let response = e.error_response();
+                let body = serde_json::json!({"error": {"code": "stream_failed", "status": response.status().as_u16(), "message": e.to_string()}});
+                let _ = tx.send(event("error", &body));
+            }
+        }
+    });
+    let body = stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deltas;
+
+    #[test]
+    fn deltas_rejoin_to_the_reply_without_splitting_characters() {
+        let reply = "✅ Created: 🔴 fix bug | 📅 Fri 27 Nov 23:59 | 🏷️ work — done";
+        let parts = deltas(reply);
+        assert!(parts.len() > 1);
+        assert_eq!(parts.concat(), reply);
+    }
+}

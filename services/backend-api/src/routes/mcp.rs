@@ -1,0 +1,143 @@
+//! `/mcp`: the MCP server over the Streamable HTTP transport, authenticated with the same bearer
+//! tokens as the REST API.
+//!
+//! Stateless JSON mode: each POST carries one JSON-RPC message (or a batch) and gets its reply as
+//! `application/json`, notifications get `202 Accepted`; there is no session id and no server-sent
+//! stream (GET and DELETE answer 405), which the transport allows. Browsers' cross-site requests are
+//! refused by checking `Origin` (DNS-rebinding protection); set `MCP_ALLOWED_ORIGINS` to allow more.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
+use taskflow_assistant::mcp;
+use taskflow_auth::AuthenticatedUser;
+use taskflow_runtime::json::{body_limit, is_json, read_body};
+use taskflow_runtime::{ApiError, ErrorCode};
+use taskflow_store::Store;
+
+use crate::error::HandlerResult;
+
+/// Origins allowed besides the server's own, from `MCP_ALLOWED_ORIGINS` (comma-separated).
+#[derive(Debug, Clone, Default)]
+pub struct AllowedOrigins(pub Vec<String>);
+
+impl AllowedOrigins {
+    pub fn from_env() -> Self {
+        Self(
+            taskflow_runtime::config::var("MCP_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// A request without `Origin` (every non-browser client) passes; a browser's must be same-host or listed.
+fn origin_allowed(req: &HttpRequest, allowed: &AllowedOrigins) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let origin = origin.trim_end_matches('/');
+    if allowed.0.iter().any(|a| a == "*" || a == origin) {
+        return true;
+    }
+    let host = req.connection_info().host().to_owned();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(&host))
+}
+
+fn rpc(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status).json(body)
+}
+
+/// MCP (Streamable HTTP, stateless JSON mode): one JSON-RPC 2.0 message or a batch. Methods:
+/// `initialize`, `ping`, `tools/list`, `tools/call`; notifications get 202.
+#[utoipa::path(post, path = "/mcp", tag = "mcp", security(("bearer" = [])),
+    params(("MCP-Protocol-Version" = Option<String>, Header, description = "Negotiated protocol version")),
+    request_body(content = Object, description = "A JSON-RPC 2.0 request, notification or batch"),
+    responses((status = 200, body = Object, description = "The JSON-RPC response (or batch of responses)"),
+        (status = 202, description = "Notifications accepted; no body"),
+        (status = 400, body = Object, description = "Not JSON (JSON-RPC parse error) or unsupported protocol version"),
+        (status = 401, body = taskflow_runtime::error::ErrorBody)))]
+pub async fn post(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    store: web::Data<Store>,
+    caller: AuthenticatedUser,
+) -> HandlerResult<HttpResponse> {
+    let allowed = req.app_data::<AllowedOrigins>().cloned().unwrap_or_default();
+    if !origin_allowed(&req, &allowed) {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "this Origin may not call the MCP endpoint",
+        )
+        .with_field("Origin")
+        .into());
+    }
+    if let Some(v) = req.headers().get("mcp-protocol-version") {
+        let v = v.to_str().unwrap_or_default();
+        if !mcp::supports(v) {
+            return Err(ApiError::bad_request(format!(
+                "unsupported MCP-Protocol-Version {v:?}; supported: {}",
+                mcp::PROTOCOL_VERSIONS.join(", ")
+            ))
+            .with_field("MCP-Protocol-Version")
+            .into());
+        }
+    }
+    if !is_json(&req) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send JSON-RPC as application/json",
+        )
+        .into());
+    }
+    let body = read_body(&req, &mut payload, body_limit(&req)).await?;
+    let message: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(rpc(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &mcp::parse_error(&e.to_string()),
+            ));
+        }
+    };
+    let reply = match &message {
+        Value::Array(batch) if batch.is_empty() => Some(mcp::parse_error("empty batch")),
+        Value::Array(batch) => {
+            let mut replies = Vec::new();
+            for m in batch {
+                if let Some(r) = mcp::handle(&store, &caller.user_id, m).await {
+                    replies.push(r);
+                }
+            }
+            (!replies.is_empty()).then_some(Value::Array(replies))
+        }
+        single => mcp::handle(&store, &caller.user_id, single).await,
+    };
+    Ok(match reply {
+        Some(body) => rpc(actix_web::http::StatusCode::OK, &body),
+        None => HttpResponse::Accepted().finish(),
+    })
+}
+
+/// No server-initiated stream and no sessions: the transport's answer is 405.
+async fn not_offered() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "POST"))
+        .json(serde_json::json!({"error": {"code": "method_not_allowed", "message": "this MCP server is stateless: POST JSON-RPC messages to /mcp"}}))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(AllowedOrigins::from_env()).service(
+        web::resource("/mcp")
+            .route(web::post().to(post))
+            .route(web::get().to(not_offered))
+            .route(web::delete().to(not_offered)),
+    );
+}
