@@ -80,10 +80,13 @@ mod tests {
     }
 
     #[test]
-    fn caps_the_number_of_distinct_tags() {
+    fn caps_the_number_of_tags_as_sent() {
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert!(normalise_tags(&many).is_err());
-        let dupes: Vec<String> = (0..40).map(|_| "same".to_string()).collect();
+        // The documented `maxItems` counts what was sent, duplicates included.
+        let dupes: Vec<String> = (0..21).map(|_| "same".to_string()).collect();
+        assert!(normalise_tags(&dupes).is_err());
+        let dupes: Vec<String> = (0..20).map(|_| "same".to_string()).collect();
         assert_eq!(normalise_tags(&dupes).map(|t| t.len()), Ok(1));
     }
 

@@ -17,6 +17,9 @@ pub const SINGLE_LINE_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\
 /// The OpenAPI pattern equivalent to [`multi_line`]: no control character but tab, LF and CR.
 pub const MULTI_LINE_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
 
+/// The OpenAPI pattern equivalent to [`multi_line`] text that must not be blank (`None`).
+pub const MULTI_LINE_NON_BLANK_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+
 /// Checks single-line text as sent: at most `max` characters, no control characters (not even
 /// around it), not blank. Returns it trimmed.
 ///
@@ -134,6 +137,12 @@ mod tests {
             #[test]
             fn single_line_pattern(s in text()) {
                 prop_assert_eq!(matches(SINGLE_LINE_PATTERN, &s, 5), single_line("f", &s, 5).is_ok(), "{:?}", s);
+            }
+
+            #[test]
+            fn multi_line_non_blank_pattern(s in text()) {
+                let accepted = matches!(multi_line("f", &s, 5), Ok(Some(_)));
+                prop_assert_eq!(matches(MULTI_LINE_NON_BLANK_PATTERN, &s, 5), accepted, "{:?}", s);
             }
 
             #[test]
