@@ -99,3 +99,36 @@ async fn a_user_gets_at_most_twenty_streams_and_429_beyond() {
     bobs.send(Message::Close(None)).await.unwrap();
     drop(sse);
 }
+
+#[tokio::test]
+async fn streams_refuse_tokens_signed_by_anyone_else() {
+    let (config, _db) = support::config().await;
+    let options = SystemOptions {
+        reminder_tick: None,
+        ..SystemOptions::default()
+    };
+    let (base, _) = support::start(&config, Vec::new(), options).await;
+    let client = reqwest::Client::new();
+    let (alice, _) = support::sign_up(&client, &base, json!({})).await;
+    // Well-formed, unexpired, right issuer and subject, but signed with another secret.
+    let foreign = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sub": alice, "iss": "taskflow", "exp": chrono::Utc::now().timestamp() + 3600}),
+        &jsonwebtoken::EncodingKey::from_secret(b"a-secret-this-server-never-had-0123456789"),
+    )
+    .unwrap();
+    let ws = format!("{}/ws?token={foreign}", base.replace("http://", "ws://"));
+    match tokio_tungstenite::connect_async(ws).await {
+        Err(WsError::Http(res)) => assert_eq!(res.status(), 401),
+        other => panic!("expected 401, got {:?}", other.map(|_| ())),
+    }
+    let sse = client
+        .get(format!("{base}/api/sse/{alice}"))
+        .bearer_auth(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 401);
+    let body: Value = sse.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+}
