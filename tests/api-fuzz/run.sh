@@ -5,6 +5,9 @@
 #
 # Usage: tests/api-fuzz/run.sh BASE_URL [MAX_EXAMPLES] [SEED]
 #   needs `st` (schemathesis, pinned in .ci/run) and curl + python3 on PATH.
+# It registers a user, and schemathesis registers more: against a server that already took 50
+# registrations from this address in the last 15 minutes, start a fresh one or set
+# AUTH_RATE_IP_REGISTRATIONS=0 on it.
 # Without SEED the run is deterministic (what CI does: the same inputs every time, so a red run is
 # reproducible). Longer runs: raise MAX_EXAMPLES (e.g. 1000) and pass a SEED (`random` for a fresh
 # one) to explore new inputs; a failure prints the seed and an `st replay` id to reproduce it.

@@ -190,10 +190,11 @@ mod tests {
             parse_json::<Body>(b"   ").unwrap_err().code,
             ErrorCode::BadRequest
         );
+        // Well-formed but not an object: skimmed without recursion, then refused.
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert_eq!(
             parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err().code,
-            ErrorCode::BadRequest
+            ErrorCode::ValidationFailed
         );
         let deep = "{\"a\":".repeat(100_000) + "1" + &"}".repeat(100_000);
         let err = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
