@@ -158,7 +158,8 @@ pub struct CreateTask {
         schema(
             min_length = 1,
             max_length = 200,
-            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$",
+            example = "Pay rent"
         )
     )]
     pub title: String,
@@ -175,9 +176,10 @@ pub struct CreateTask {
     pub category: Option<Category>,
     /// Up to 20 tags; `#Work` and `work` are the same tag.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20, example = json!(["home", "bills"])))]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "2030-01-01T09:00:00Z"))]
     pub due_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub recurrence: Option<RecurrenceInput>,
