@@ -39,6 +39,8 @@ elif [[ -n "$seed" ]]; then
     generation=(--seed "$seed")
 fi
 
+# From the scratch directory: schemathesis keeps per-project state in ./.schemathesis.
+cd "$work"
 st --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
     --url "$base" \
     --checks all \
