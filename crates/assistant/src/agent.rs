@@ -7,13 +7,22 @@ use crate::offline::{self, Plan};
 use crate::online::{ModelError, OnlineAgent};
 use crate::tools::{self, ToolContext, ToolOutcome};
 
-/// Receives each tool's outcome as soon as it finishes (the streaming chat shows progress with it).
-pub type Progress = Option<tokio::sync::mpsc::UnboundedSender<ToolOutcome>>;
+/// What a turn reports while it runs, for the streaming chat.
+#[derive(Debug, Clone)]
+pub enum TurnEvent {
+    /// A tool finished.
+    Tool(ToolOutcome),
+    /// A piece of the reply's text, as the model produces it.
+    Delta(String),
+}
 
-/// Sends `outcome` to `progress`; a listener that went away is not an error.
-pub(crate) fn report(progress: &Progress, outcome: &ToolOutcome) {
+/// Where a turn reports its progress; `None` when nobody listens (the plain JSON chat).
+pub type Progress = Option<tokio::sync::mpsc::UnboundedSender<TurnEvent>>;
+
+/// Sends `event` to `progress`; a listener that went away is not an error.
+pub(crate) fn report(progress: &Progress, event: TurnEvent) {
     if let Some(tx) = progress {
-        let _ = tx.send(outcome.clone());
+        let _ = tx.send(event);
     }
 }
 
@@ -62,6 +71,12 @@ impl Agent {
 }
 
 async fn offline_turn(ctx: &ToolContext, message: &str, progress: &Progress) -> Turn {
+    let turn = offline_plan(ctx, message, progress).await;
+    report(progress, TurnEvent::Delta(turn.response.clone()));
+    turn
+}
+
+async fn offline_plan(ctx: &ToolContext, message: &str, progress: &Progress) -> Turn {
     match offline::plan(message) {
         Plan::Reply(response) => Turn {
             response,
@@ -71,7 +86,7 @@ async fn offline_turn(ctx: &ToolContext, message: &str, progress: &Progress) -> 
             let mut outcomes = Vec::with_capacity(calls.len());
             for call in &calls {
                 let outcome = tools::run(ctx, call).await;
-                report(progress, &outcome);
+                report(progress, TurnEvent::Tool(outcome.clone()));
                 outcomes.push(outcome);
             }
             let response = outcomes

@@ -10,4 +10,4 @@ pub mod offline;
 pub mod online;
 pub mod tools;
 
-pub use agent::{Agent, HistoryMessage, Progress, Turn};
+pub use agent::{Agent, HistoryMessage, Progress, Turn, TurnEvent};

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::config::ModelConfig;
+use super::stream::StreamAssembler;
 use super::wire::{ChatMessage, ChatRequest, ChatResponse};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,20 +57,8 @@ impl ModelClient {
         loop {
             let started = Instant::now();
             let result = self.once(messages, tools).await;
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(ModelError::Timeout(_)) => "timeout",
-                Err(_) => "error",
-            };
-            metrics::histogram!("assistant_model_request_duration_seconds", "outcome" => outcome)
-                .record(started.elapsed().as_secs_f64());
-            match result {
-                Err(e) if e.retryable() && attempt < self.config.retries => {
-                    attempt += 1;
-                    tracing::warn!(error = %e, attempt, "model request failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt))).await;
-                }
-                other => return other,
+            if !self.retry_after(started, &result, &mut attempt, true).await {
+                return result;
             }
         }
     }
@@ -80,6 +69,7 @@ impl ModelClient {
             messages,
             tools,
             tool_choice: "auto",
+            stream: false,
         };
         let res = self
             .http
@@ -106,6 +96,117 @@ impl ModelClient {
             .next()
             .map(|c| c.message)
             .ok_or_else(|| ModelError::Malformed("no choices".to_owned()))
+    }
+
+    /// Like [`Self::complete`], with `stream: true`: `on_text` gets the reply's text as the model
+    /// produces it. A failure is retried only while nothing has been passed on yet.
+    pub async fn complete_streaming(
+        &self,
+        messages: &[ChatMessage],
+        tools: &Value,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ChatMessage, ModelError> {
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let mut sent_any = false;
+            let mut forward = |t: &str| {
+                sent_any = true;
+                on_text(t);
+            };
+            let result = self.once_streaming(messages, tools, &mut forward).await;
+            // Text already passed on cannot be taken back: only a silent failure is retried.
+            if !self.retry_after(started, &result, &mut attempt, !sent_any).await {
+                return result;
+            }
+        }
+    }
+
+    /// Records the request's latency and, for a failure worth retrying (when `allowed`) within the
+    /// budget, waits before the next attempt and answers `true`.
+    async fn retry_after(
+        &self,
+        started: Instant,
+        result: &Result<ChatMessage, ModelError>,
+        attempt: &mut u32,
+        allowed: bool,
+    ) -> bool {
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(ModelError::Timeout(_)) => "timeout",
+            Err(_) => "error",
+        };
+        metrics::histogram!("assistant_model_request_duration_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Err(e) if allowed && e.retryable() && *attempt < self.config.retries => {
+                *attempt += 1;
+                tracing::warn!(error = %e, attempt = *attempt, "model request failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(*attempt))).await;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn once_streaming(
+        &self,
+        messages: &[ChatMessage],
+        tools: &Value,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<ChatMessage, ModelError> {
+        let request = ChatRequest {
+            model: &self.config.model,
+            messages,
+            tools,
+            tool_choice: "auto",
+            stream: true,
+        };
+        let mut res = self
+            .http
+            .post(format!("{}/chat/completions", self.config.base_url))
+            .bearer_auth(&self.config.api_key)
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        let status = res.status();
+        if !status.is_success() {
+            let body = res.bytes().await.map_err(|e| self.transport(e))?;
+            return Err(ModelError::Status {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            });
+        }
+        let is_sse = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_sse {
+            // A server that ignores `stream` answers with one completion.
+            let body = res.bytes().await.map_err(|e| self.transport(e))?;
+            let parsed: ChatResponse =
+                serde_json::from_slice(&body).map_err(|e| ModelError::Malformed(e.to_string()))?;
+            let message = parsed
+                .choices
+                .into_iter()
+                .next()
+                .map(|c| c.message)
+                .ok_or_else(|| ModelError::Malformed("no choices".to_owned()))?;
+            if let Some(text) = message.content.as_deref().filter(|t| !t.is_empty()) {
+                on_text(text);
+            }
+            return Ok(message);
+        }
+        let mut assembler = StreamAssembler::default();
+        while let Some(chunk) = res.chunk().await.map_err(|e| self.transport(e))? {
+            assembler.feed(&chunk, on_text)?;
+            if assembler.is_done() {
+                break;
+            }
+        }
+        assembler.finish(on_text)
     }
 
     fn transport(&self, e: reqwest::Error) -> ModelError {

@@ -7,6 +7,7 @@
 mod client;
 mod config;
 mod prompt;
+mod stream;
 mod wire;
 
 use serde_json::{Value, json};
@@ -15,7 +16,7 @@ pub use client::{ModelClient, ModelError};
 pub use config::{ConfigError, DEFAULT_BASE_URL, DEFAULT_MODEL, ModelConfig};
 pub use wire::ChatMessage;
 
-use crate::agent::{HistoryMessage, Progress, Turn, report};
+use crate::agent::{HistoryMessage, Progress, Turn, TurnEvent, report};
 use crate::tools::{self, ToolCall, ToolContext, ToolOutcome};
 
 #[derive(Clone)]
@@ -55,10 +56,27 @@ impl OnlineAgent {
         messages.push(ChatMessage::text("user", message));
         let mut outcomes: Vec<ToolOutcome> = Vec::new();
         for _ in 0..self.client.config().max_steps {
-            let reply = self.client.complete(&messages, &self.tools).await?;
+            let reply = match progress {
+                // Stream the model's text to the listener as it is produced.
+                Some(tx) => {
+                    let mut forward = |piece: &str| {
+                        let _ = tx.send(TurnEvent::Delta(piece.to_owned()));
+                    };
+                    self.client
+                        .complete_streaming(&messages, &self.tools, &mut forward)
+                        .await?
+                }
+                None => self.client.complete(&messages, &self.tools).await?,
+            };
             if reply.tool_calls.is_empty() {
                 let text = reply.content.unwrap_or_default().trim().to_owned();
-                let response = if text.is_empty() { summary(&outcomes) } else { text };
+                let response = if text.is_empty() {
+                    let summary = summary(&outcomes);
+                    report(progress, TurnEvent::Delta(summary.clone()));
+                    summary
+                } else {
+                    text
+                };
                 return Ok(Turn {
                     response,
                     tool_calls: outcomes,
@@ -82,7 +100,7 @@ impl OnlineAgent {
                 };
                 let content = json!({"result": outcome.result, "message": outcome.message}).to_string();
                 messages.push(ChatMessage::tool_result(&call.id, content));
-                report(progress, &outcome);
+                report(progress, TurnEvent::Tool(outcome.clone()));
                 outcomes.push(outcome);
             }
         }
@@ -92,6 +110,7 @@ impl OnlineAgent {
         );
         let mut response = summary(&outcomes);
         response.push_str("\n⚠️ I stopped before finishing; please rephrase or split the request.");
+        report(progress, TurnEvent::Delta(response.clone()));
         Ok(Turn {
             response,
             tool_calls: outcomes,

@@ -62,6 +62,8 @@ pub struct ChatRequest<'a> {
     pub messages: &'a [ChatMessage],
     pub tools: &'a Value,
     pub tool_choice: &'static str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,4 +74,45 @@ pub struct ChatResponse {
 #[derive(Debug, Deserialize)]
 pub struct Choice {
     pub message: ChatMessage,
+}
+
+/// One `data:` event of a streamed completion.
+#[derive(Debug, Deserialize)]
+pub struct StreamChunk {
+    #[serde(default)]
+    pub choices: Vec<StreamChoice>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamChoice {
+    #[serde(default)]
+    pub delta: Delta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Delta {
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A piece of a tool call: the first piece of each `index` carries its id and name, later pieces
+/// append to its arguments.
+#[derive(Debug, Deserialize)]
+pub struct ToolCallDelta {
+    #[serde(default)]
+    pub index: usize,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub function: Option<FunctionDelta>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FunctionDelta {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
 }

@@ -1,8 +1,9 @@
 //! `POST /api/{user_id}/chat/stream`: the same turn as `/chat`, as Server-Sent Events for chat UIs.
 //!
-//! Events: `tool_call` (`{name, arguments, result}`) as each tool finishes, then `delta`
-//! (`{text}`) chunks of the reply, then `done` (`{conversation_id, response}`); a failure after the
-//! stream started is an `error` event with the usual error body. Bad input is refused with a plain
+//! Events: `delta` (`{text}`) as the model produces the reply's text, `tool_call`
+//! (`{name, arguments, result}`) as each tool finishes, then `done` (`{conversation_id, response}`);
+//! a failure after the stream started is an `error` event. With the offline agent the reply is
+//! one `delta`. Bad input is refused with a plain
 //! JSON error before any event is sent.
 
 use std::convert::Infallible;
@@ -11,8 +12,8 @@ use actix_web::web::Bytes;
 use actix_web::{HttpResponse, ResponseError, web};
 use futures_util::stream;
 use serde::Serialize;
-use taskflow_assistant::Agent;
 use taskflow_assistant::tools::ToolOutcome;
+use taskflow_assistant::{Agent, TurnEvent};
 use taskflow_auth::AuthenticatedUser;
 use taskflow_runtime::{ApiError, JsonBody};
 use taskflow_store::Store;
@@ -21,9 +22,6 @@ use tokio::sync::mpsc;
 use super::chat::{ChatRequest, message_text, records, run_turn};
 use crate::error::HandlerResult;
 
-/// Reply text per `delta` event, in characters.
-const DELTA_CHARS: usize = 24;
-
 fn event(name: &str, data: &impl Serialize) -> Bytes {
     let json = serde_json::to_string(data).unwrap_or_else(|_| "null".to_owned());
     Bytes::from(format!("event: {name}\ndata: {json}\n\n"))
@@ -31,12 +29,6 @@ fn event(name: &str, data: &impl Serialize) -> Bytes {
 
 fn tool_event(o: &ToolOutcome) -> Bytes {
     event("tool_call", &records(std::slice::from_ref(o)).pop())
-}
-
-/// Splits the reply at character boundaries into chunks of about `DELTA_CHARS`.
-fn deltas(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    chars.chunks(DELTA_CHARS).map(|c| c.iter().collect()).collect()
 }
 
 /// Stream a chat turn as Server-Sent Events.
@@ -62,22 +54,26 @@ pub async fn stream(
             .into());
     }
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
-    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<ToolOutcome>();
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<TurnEvent>();
     let forward = tx.clone();
-    actix_web::rt::spawn(async move {
-        while let Some(outcome) = progress_rx.recv().await {
-            let _ = forward.send(tool_event(&outcome));
+    let forwarding = actix_web::rt::spawn(async move {
+        while let Some(e) = progress_rx.recv().await {
+            let frame = match e {
+                TurnEvent::Tool(outcome) => tool_event(&outcome),
+                TurnEvent::Delta(text) => event("delta", &serde_json::json!({ "text": text })),
+            };
+            let _ = forward.send(frame);
         }
     });
     let user_id = caller.user_id.clone();
     actix_web::rt::spawn(async move {
         let progress = Some(progress_tx);
-        match run_turn(&store, &agent, &user_id, request, &progress).await {
+        let result = run_turn(&store, &agent, &user_id, request, &progress).await;
+        // Every tool and delta event goes out before `done` or `error`.
+        drop(progress);
+        let _ = forwarding.await;
+        match result {
             Ok((conversation_id, turn)) => {
-                drop(progress);
-                for text in deltas(&turn.response) {
-                    let _ = tx.send(event("delta", &serde_json::json!({ "text": text })));
-                }
                 let done = serde_json::json!({"conversation_id": conversation_id, "response": turn.response});
                 let _ = tx.send(event("done", &done));
             }
@@ -96,17 +92,4 @@ pub async fn stream(
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::deltas;
-
-    #[test]
-    fn deltas_rejoin_to_the_reply_without_splitting_characters() {
-        let reply = "✅ Created: 🔴 fix bug | 📅 Fri 27 Nov 23:59 | 🏷️ work — done";
-        let parts = deltas(reply);
-        assert!(parts.len() > 1);
-        assert_eq!(parts.concat(), reply);
-    }
 }

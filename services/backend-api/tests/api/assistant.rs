@@ -395,14 +395,35 @@ async fn the_stream_sends_tool_calls_then_the_reply_then_done() {
         .collect();
     assert_eq!(events[0].0, "tool_call");
     assert_eq!(events[0].1["result"]["task"]["title"], "Stream me");
-    let deltas: String = events
+    let deltas: Vec<&str> = events
         .iter()
         .filter(|(n, _)| *n == "delta")
         .map(|(_, d)| d["text"].as_str().unwrap())
         .collect();
+    // The model's pieces arrive as they were streamed, and add up to the stored reply.
+    assert_eq!(deltas.len(), 3, "{events:?}");
     let (last, done) = events.last().unwrap();
     assert_eq!(*last, "done");
-    assert_eq!(deltas, done["response"].as_str().unwrap());
-    assert!(events.iter().filter(|(n, _)| *n == "delta").count() > 1);
+    assert_eq!(deltas.concat(), done["response"].as_str().unwrap());
+    // The model was asked to stream, and the tool call's arguments were reassembled from pieces.
+    assert!(model.requests().iter().all(|(_, body)| body["stream"] == true));
     assert!(done["conversation_id"].is_string());
+}
+
+#[tokio::test]
+async fn a_failed_model_request_is_retried_within_the_budget() {
+    let model = ModelServer::start(vec![
+        Reply::Status(503),
+        Reply::Status(429),
+        Reply::Text("Third time lucky."),
+    ])
+    .await;
+    let mut config = model.config();
+    config.retries = 2;
+    let app = TestApp::spawn_with_model(config).await;
+    let alice = app.user().await;
+    let (status, body) = chat(&app, &alice, json!({"message": "hi"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["response"], "Third time lucky.");
+    assert_eq!(model.requests().len(), 3);
 }

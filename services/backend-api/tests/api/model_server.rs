@@ -41,8 +41,13 @@ async fn completions(
         .get("authorization")
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned);
-    server.received.lock().unwrap().push((auth, body.into_inner()));
+    let body = body.into_inner();
+    let streaming = body["stream"] == true;
+    server.received.lock().unwrap().push((auth, body));
     let next = server.script.lock().unwrap().pop_front();
+    if streaming && let Some(Reply::Text(_) | Reply::Tools(_)) = &next {
+        return streamed(next.unwrap());
+    }
     let message = match next {
         None => return HttpResponse::InternalServerError().body("script exhausted"),
         Some(Reply::Status(code)) => {
@@ -70,6 +75,36 @@ async fn completions(
         "model": "scripted",
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]
     }))
+}
+
+/// The reply as a streamed completion: text in three pieces, each tool call's arguments in two.
+fn streamed(reply: Reply) -> HttpResponse {
+    let mut events = Vec::new();
+    match reply {
+        Reply::Text(t) => {
+            let chars: Vec<char> = t.chars().collect();
+            for piece in chars.chunks(chars.len().div_ceil(3).max(1)) {
+                let text: String = piece.iter().collect();
+                events.push(json!({"choices": [{"index": 0, "delta": {"content": text}}]}));
+            }
+        }
+        Reply::Tools(calls) => {
+            for (i, (name, args)) in calls.iter().enumerate() {
+                let cut = args
+                    .char_indices()
+                    .nth(args.chars().count() / 2)
+                    .map_or(0, |(b, _)| b);
+                events.push(json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+                    {"index": i, "id": format!("call_{i}"), "type": "function", "function": {"name": name, "arguments": &args[..cut]}}]}}]}));
+                events.push(json!({"choices": [{"index": 0, "delta": {"tool_calls": [
+                    {"index": i, "function": {"arguments": &args[cut..]}}]}}]}));
+            }
+        }
+        _ => unreachable!(),
+    }
+    let mut body: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+    body.push_str("data: [DONE]\n\n");
+    HttpResponse::Ok().content_type("text/event-stream").body(body)
 }
 
 impl ModelServer {

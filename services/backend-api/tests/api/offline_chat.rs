@@ -123,3 +123,24 @@ async fn one_users_chat_never_touches_another_users_tasks() {
     assert_eq!(bobs.len(), 1);
     assert_eq!(bobs[0]["completed"], false);
 }
+
+#[tokio::test]
+async fn the_offline_stream_reports_the_tool_then_the_reply() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().await;
+    let res = app
+        .post_json(
+            &format!("/api/{}/chat/stream", alice.id),
+            Some(&alice.token),
+            &json!({"message": "add buy stamps"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let names: Vec<&str> = text
+        .split("\n\n")
+        .filter_map(|f| f.lines().find_map(|l| l.strip_prefix("event: ")))
+        .collect();
+    assert_eq!(names, ["tool_call", "delta", "done"], "{text}");
+    assert_eq!(all_tasks(&app, &alice).await.len(), 1);
+}
