@@ -12,6 +12,7 @@ mod m20261123_000001_users_and_tasks;
 mod m20261123_000002_event_backbone;
 mod m20261123_000003_recurrence_and_audit;
 mod m20261123_000004_notifications;
+mod m20261123_000005_trace_context;
 mod m20261123_000006_conversations;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_event_backbone::Migration),
             Box::new(m20261123_000003_recurrence_and_audit::Migration),
             Box::new(m20261123_000004_notifications::Migration),
+            Box::new(m20261123_000005_trace_context::Migration),
             Box::new(m20261123_000006_conversations::Migration),
         ]
     }

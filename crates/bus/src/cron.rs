@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 pub type TickFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
@@ -29,7 +30,11 @@ pub async fn run_timer(
     loop {
         tokio::select! {
             _ = timer.tick() => {
-                if let Err(e) = handler.tick().await {
+                // Each tick is a trace of its own: the events it writes (reminders) carry it.
+                let trace = taskflow_trace::TraceContext::new_root();
+                let span = tracing::info_span!("tick", cron = name, trace_id = %trace.trace_id(), span_id = %trace.span_id());
+                let ticked = taskflow_trace::scope(trace, handler.tick()).instrument(span).await;
+                if let Err(e) = ticked {
                     tracing::warn!(cron = name, error = %e, "tick failed");
                 }
             }

@@ -4,6 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use taskflow_trace::TraceContext;
+use tracing::Instrument;
+
 use crate::ReceivedEvent;
 
 /// A handler's verdict on one delivery.
@@ -100,4 +103,31 @@ impl Subscription {
     pub fn dead_letter_topic(&self) -> String {
         format!("{}-dead-letters", self.subscriber)
     }
+}
+
+/// Runs `sub`'s handler on one delivery inside the event's trace: a child of the CloudEvent's
+/// `traceparent` (a new trace when it has none or a malformed one), as the `event` span with the
+/// trace id — so the consumer's log lines carry it — and as the [`taskflow_trace::current`]
+/// context, so the outbox rows the handler writes continue the same trace.
+pub async fn dispatch(sub: &Subscription, event: &ReceivedEvent) -> Outcome {
+    let parent = event.traceparent.as_deref().and_then(TraceContext::parse);
+    let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
+    let span = tracing::info_span!(
+        "event",
+        subscriber = %sub.subscriber,
+        topic = %sub.topic,
+        event_id = %event.id,
+        trace_id = %trace.trace_id(),
+        span_id = %trace.span_id(),
+        parent_span_id = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    if let Some(parent) = parent {
+        span.record("parent_span_id", parent.span_id().as_str());
+    }
+    let outcome = taskflow_trace::scope(trace, sub.handler.handle(event))
+        .instrument(span.clone())
+        .await;
+    span.record("outcome", outcome.label());
+    outcome
 }

@@ -77,7 +77,7 @@ impl InProcessBus {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = AssertUnwindSafe(sub.handler.handle(&received))
+            let outcome = AssertUnwindSafe(crate::handler::dispatch(sub, &received))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| Outcome::Drop("handler panicked".into()));

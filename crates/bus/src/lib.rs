@@ -21,5 +21,7 @@ pub mod relay;
 pub mod service;
 
 pub use cloudevent::{CloudEvent, EnvelopeError, ReceivedEvent};
-pub use handler::{EventHandler, HandlerFuture, Outcome, Subscription, handler_fn};
+pub use handler::{EventHandler, HandlerFuture, Outcome, Subscription, dispatch, handler_fn};
 pub use publisher::{OutgoingEvent, PublishError, Publisher};
+/// The W3C trace context the bus carries from outbox rows to consumers.
+pub use taskflow_trace as trace;

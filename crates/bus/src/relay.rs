@@ -95,15 +95,18 @@ impl OutboxRelay {
     }
 
     fn outgoing(&self, m: &OutboxMessage) -> OutgoingEvent {
+        let mut cloud_event = CloudEvent::for_outbox_payload(
+            &m.topic,
+            &m.event_id.to_string(),
+            m.payload.clone(),
+            &self.config.source,
+        );
+        // The trace of the request (or event) that wrote the row follows the event.
+        cloud_event.traceparent = m.traceparent.clone();
         OutgoingEvent {
             topic: m.topic.clone(),
             partition_key: m.partition_key.clone(),
-            cloud_event: CloudEvent::for_outbox_payload(
-                &m.topic,
-                &m.event_id.to_string(),
-                m.payload.clone(),
-                &self.config.source,
-            ),
+            cloud_event,
         }
     }
 
@@ -301,6 +304,7 @@ impl taskflow_runtime::health::ReadinessCheck for PipelineCheck {
                     .count()
                     .await
                     .map_err(|e| e.to_string())?;
+                metrics::gauge!("bus_dead_letters").set(dead as f64);
                 detail += &format!(", {dead} dead letters");
             }
             Ok(detail)
@@ -319,6 +323,14 @@ impl RelayHandle {
         let _ = self.shutdown.send(true);
         if let Err(e) = self.task.await {
             tracing::error!(error = %e, "outbox relay task failed");
+        }
+    }
+
+    /// [`RelayHandle::stop`], giving up after `deadline` (the shutdown deadline): what is left stays
+    /// in the outbox for the next start.
+    pub async fn stop_within(self, deadline: Duration) {
+        if tokio::time::timeout(deadline, self.stop()).await.is_err() {
+            tracing::warn!(?deadline, "outbox relay did not finish its final flush in time");
         }
     }
 }

@@ -49,6 +49,17 @@ impl ReadinessCheck for DatabaseCheck {
     }
 }
 
+/// Samples the `db_pool_*` gauges from `store` whenever `/metrics` is scraped; register it as app data.
+pub fn pool_metrics(store: Store) -> taskflow_runtime::metrics::OnScrape {
+    taskflow_runtime::metrics::OnScrape::new(move || {
+        let stats = store.pool_stats();
+        let in_use = stats.open.saturating_sub(stats.idle);
+        metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(stats.idle));
+        metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(in_use));
+        metrics::gauge!("db_pool_max_connections").set(f64::from(stats.max));
+    })
+}
+
 /// Extra HTTP routes a service serves besides the sidecar's callbacks.
 pub type Routes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
@@ -93,7 +104,15 @@ pub async fn run_consumer(
     };
     let store = Store::connect(&database_url, &options).await?;
     let dapr = dapr_client()?;
-    let consumer = build(store.clone(), dapr.clone())?;
+    let mut consumer = build(store.clone(), dapr.clone())?;
+    let own_routes = consumer.routes.take();
+    let pool = web::Data::new(pool_metrics(store.clone()));
+    consumer.routes = Some(Arc::new(move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(pool.clone());
+        if let Some(routes) = &own_routes {
+            routes(cfg);
+        }
+    }));
     serve(
         name,
         default_port,
@@ -166,11 +185,13 @@ pub async fn main(
         eprintln!("{name}: {e}");
         return std::process::ExitCode::from(2);
     }
-    match run.await {
+    let code = match run.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(service = name, error = %e, "stopped");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    taskflow_runtime::telemetry::flush();
+    code
 }

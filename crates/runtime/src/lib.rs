@@ -7,6 +7,7 @@ pub mod health;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
+pub mod otlp;
 pub mod server;
 pub mod telemetry;
 

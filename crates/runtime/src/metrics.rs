@@ -1,8 +1,12 @@
 //! Prometheus metrics rendered from the service's own `/metrics` route (no second listener).
+//!
+//! Counters and histograms are recorded where things happen; gauges that are cheap to read but
+//! pointless to push (the database pool) are sampled at scrape time by an [`OnScrape`] hook the
+//! service registers as app data.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -30,9 +34,22 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// Sets gauges just before `/metrics` renders; register with `cfg.app_data(web::Data::new(..))`.
+#[derive(Clone)]
+pub struct OnScrape(Arc<dyn Fn() + Send + Sync>);
+
+impl OnScrape {
+    pub fn new(sample: impl Fn() + Send + Sync + 'static) -> Self {
+        Self(Arc::new(sample))
+    }
+}
+
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn render() -> HttpResponse {
+pub async fn render(req: HttpRequest) -> HttpResponse {
+    if let Some(sample) = req.app_data::<web::Data<OnScrape>>() {
+        (sample.0)();
+    }
     match handle() {
         Some(h) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")

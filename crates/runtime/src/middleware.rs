@@ -1,7 +1,9 @@
 //! The per-request plumbing every service wraps its app in.
 //!
-//! - [`request_context`]: a request id (the caller's `X-Request-Id` when sane, else a new UUID), a
-//!   root span carrying it, one access-log line, and the HTTP metrics.
+//! - [`request_context`]: a request id (the caller's `X-Request-Id` when sane, else a new UUID), the
+//!   W3C trace context (a child of the caller's `traceparent` when valid, else a new trace — never
+//!   an error), a root span carrying both, one access-log line, and the HTTP metrics. The handler
+//!   runs inside the trace's [`taskflow_trace::scope`], so outbox rows it writes carry the trace.
 //! - [`json_errors`]: any error response that is not already our JSON shape (actix's own 404/405, a
 //!   rejected URI, …) is rewritten into it, so clients parse one format.
 
@@ -15,9 +17,28 @@ use actix_web::middleware::{ErrorHandlerResponse, Next};
 use actix_web::{Error, HttpMessage, ResponseError};
 use tracing::Instrument;
 
+use taskflow_trace::TraceContext;
+
 use crate::{ApiError, ErrorCode};
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// Counts a request in `http_requests_in_flight` until dropped (also when the client goes away).
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    }
+}
 
 /// The request id, available to handlers through request extensions.
 #[derive(Debug, Clone)]
@@ -41,21 +62,40 @@ pub async fn request_context(
         .get(&REQUEST_ID)
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let parent = req
+        .headers()
+        .get(&TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse);
+    let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    req.extensions_mut().insert(trace);
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        trace_id = %trace.trace_id(),
+        span_id = %trace.span_id(),
+        parent_span_id = tracing::field::Empty,
         method = %method,
         route = %route,
         user_id = tracing::field::Empty,
+        status = tracing::field::Empty,
     );
+    if let Some(parent) = parent {
+        span.record("parent_span_id", parent.span_id().as_str());
+    }
     let started = Instant::now();
     let path = req.path().to_owned();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let in_flight = InFlight::start();
+    let mut res = taskflow_trace::scope(trace, next.call(req))
+        .instrument(span.clone())
+        .await?;
+    drop(in_flight);
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
+    span.record("status", status);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID.clone(), v);
     }

@@ -1,12 +1,16 @@
 //! Binding, serving and shutting down.
 //!
-//! actix-web already stops accepting on SIGTERM/SIGINT and lets in-flight requests finish; this module
-//! binds with a clear error, applies the shutdown deadline from `SHUTDOWN_TIMEOUT_SECS`, and wires the
-//! extractor error handlers and middleware every service shares.
+//! On SIGTERM/SIGINT (or [`Shutdown::trigger`]) the server stops accepting, lets in-flight requests
+//! finish within `SHUTDOWN_TIMEOUT_SECS`, and tells long-lived work through [`Shutdown`] (app data
+//! on every route) so WebSockets close with 1001 and SSE streams end instead of holding the drain
+//! open until the deadline. The caller then stops its relay and timers. This module also binds with
+//! a clear error and wires the extractor error handlers and middleware every service shares.
 
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpResponse, web};
+use tokio::sync::watch;
 
 use crate::ApiError;
 use crate::config::{self, ConfigError};
@@ -30,6 +34,105 @@ pub fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
 /// Seconds in-flight work gets to finish after a shutdown signal.
 pub fn shutdown_timeout() -> Result<u64, ConfigError> {
     config::parse_or("SHUTDOWN_TIMEOUT_SECS", 30)
+}
+
+/// The shutdown deadline as a duration (`SHUTDOWN_TIMEOUT_SECS`, 30 s when unset or invalid).
+pub fn shutdown_deadline() -> Duration {
+    Duration::from_secs(shutdown_timeout().unwrap_or(30))
+}
+
+/// Says "we are shutting down" (and since when) to whoever listens; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Sender<Option<Instant>>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self(watch::Sender::new(None))
+    }
+}
+
+impl Shutdown {
+    /// Starts a graceful shutdown, as SIGTERM would. Later calls change nothing.
+    pub fn trigger(&self) {
+        self.0.send_if_modified(|since| {
+            let first = since.is_none();
+            if first {
+                *since = Some(Instant::now());
+            }
+            first
+        });
+    }
+
+    pub fn is_triggered(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    /// Resolves once shutdown has started.
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        // The sender lives in `self`, so this only returns once shutdown started.
+        let _ = rx.wait_for(Option::is_some).await;
+    }
+
+    /// What is left of `deadline` since shutdown started (all of it if it has not): the steps after
+    /// the HTTP drain share one deadline, so the whole shutdown fits in `SHUTDOWN_TIMEOUT_SECS`.
+    pub fn remaining(&self, deadline: Duration) -> Duration {
+        let since = *self.0.borrow();
+        since.map_or(deadline, |t| deadline.saturating_sub(t.elapsed()))
+    }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C). Registers at once, not on first poll: a signal that arrives before
+/// the waiting task first runs must not kill the process.
+#[cfg(unix)]
+fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let listen = |kind: SignalKind, name: &'static str| {
+        signal(kind)
+            .map_err(|e| tracing::warn!(error = %e, signal = name, "cannot listen for the signal"))
+            .ok()
+    };
+    async fn received(signal: Option<Signal>) {
+        match signal {
+            Some(mut s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    let (term, int) = (
+        listen(SignalKind::terminate(), "SIGTERM"),
+        listen(SignalKind::interrupt(), "SIGINT"),
+    );
+    async move {
+        tokio::select! {
+            () = received(term) => {}
+            () = received(int) => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn termination_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Waits for a signal or a trigger, then tells everyone and stops the server gracefully.
+async fn drain_on_signal(
+    signal: impl std::future::Future<Output = ()>,
+    handle: actix_web::dev::ServerHandle,
+    shutdown: Shutdown,
+) {
+    tokio::select! {
+        () = signal => tracing::info!("shutdown signal received; draining"),
+        () = shutdown.wait() => tracing::info!("shutdown requested; draining"),
+    }
+    shutdown.trigger();
+    handle.stop(true).await;
 }
 
 /// JSON errors for the built-in query and path extractors.
@@ -64,10 +167,13 @@ macro_rules! wrap_common {
 pub struct Served {
     pub port: u16,
     pub server: actix_web::dev::Server,
+    /// Triggered by SIGTERM/SIGINT; trigger it to shut down without a signal.
+    pub shutdown: Shutdown,
 }
 
 /// Serves `routes` on `listener` with everything every service shares: request ids and access logs,
 /// JSON errors, `/health`, `/ready` (running `readiness`), `/metrics`, and graceful shutdown.
+/// Must be called on a Tokio runtime: it spawns the task that waits for the shutdown signal.
 pub fn serve<F>(
     listener: TcpListener,
     readiness: crate::health::Readiness,
@@ -78,10 +184,13 @@ where
 {
     let port = listener.local_addr()?.port();
     let readiness = web::Data::new(readiness);
+    let shutdown = Shutdown::default();
+    let shutdown_data = web::Data::new(shutdown.clone());
     let server = actix_web::HttpServer::new(move || {
         crate::wrap_common!(
             actix_web::App::new()
                 .app_data(readiness.clone())
+                .app_data(shutdown_data.clone())
                 .configure(extractor_errors)
                 .configure(crate::health::configure)
                 .configure(crate::metrics::configure)
@@ -90,7 +199,18 @@ where
         )
     })
     .shutdown_timeout(shutdown_timeout()?)
+    // Signals are ours: they must also reach WebSockets, SSE streams, relays and timers.
+    .disable_signals()
     .listen(listener)?
     .run();
-    Ok(Served { port, server })
+    tokio::spawn(drain_on_signal(
+        termination_signal(),
+        server.handle(),
+        shutdown.clone(),
+    ));
+    Ok(Served {
+        port,
+        server,
+        shutdown,
+    })
 }

@@ -25,6 +25,8 @@ pub struct AuditEntry {
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
+    /// The W3C trace id (32 hex digits) of the request that caused the event, when it was traced.
+    pub trace_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -54,6 +56,7 @@ fn entry(m: audit_logs::Model) -> AuditEntry {
         data: m.data,
         occurred_at: m.occurred_at,
         recorded_at: m.recorded_at,
+        trace_id: m.trace_id,
     }
 }
 
@@ -77,6 +80,7 @@ impl<'a> AuditRepo<'a> {
             data: Set(entry.data.clone()),
             occurred_at: Set(entry.occurred_at),
             recorded_at: Set(entry.recorded_at),
+            trace_id: Set(entry.trace_id.clone()),
             ..Default::default()
         })
         .on_conflict_do_nothing_on([audit_logs::Column::EventId])

@@ -53,6 +53,23 @@ impl Default for StoreOptions {
     }
 }
 
+/// How the connection pool is used right now (for the `db_pool_*` gauges).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+fn pool_stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
+    PoolStats {
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -102,6 +119,17 @@ impl Store {
 
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
+    }
+
+    /// The pool's current use; zeros for a connection that is not a pool.
+    pub fn pool_stats(&self) -> PoolStats {
+        use sea_orm::DatabaseConnectionType as Kind;
+        match &self.db.inner {
+            Kind::SqlxPostgresPoolConnection(_) => pool_stats(self.db.get_postgres_connection_pool()),
+            Kind::SqlxSqlitePoolConnection(_) => pool_stats(self.db.get_sqlite_connection_pool()),
+            #[allow(unreachable_patterns)]
+            _ => PoolStats::default(),
+        }
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

@@ -28,6 +28,8 @@ pub struct OutboxMessage {
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the request or event that wrote it, for the CloudEvent.
+    pub traceparent: Option<String>,
 }
 
 /// How far behind the relay is.
@@ -51,11 +53,13 @@ impl OutboxSignal {
     }
 }
 
-/// Adds `events` to the outbox inside the caller's transaction.
+/// Adds `events` to the outbox inside the caller's transaction, stamped with the current trace
+/// ([`taskflow_trace::current`]) so the relay can carry it onto the CloudEvent.
 pub(crate) async fn enqueue(db: &impl ConnectionTrait, events: &[TaskEvent]) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
+    let traceparent = taskflow_trace::current().map(|t| t.header());
     let rows = events
         .iter()
         .map(|e| {
@@ -70,6 +74,7 @@ pub(crate) async fn enqueue(db: &impl ConnectionTrait, events: &[TaskEvent]) -> 
                 attempts: Set(0),
                 next_attempt_at: Set(e.occurred_at),
                 last_error: Set(None),
+                traceparent: Set(traceparent.clone()),
                 ..Default::default()
             })
         })
@@ -108,6 +113,7 @@ impl<'a> OutboxRepo<'a> {
                 attempts: m.attempts,
                 next_attempt_at: m.next_attempt_at,
                 created_at: m.created_at,
+                traceparent: m.traceparent,
             })
             .collect())
     }

@@ -37,6 +37,8 @@ impl Recorder {
             data,
             occurred_at: event.occurred_at,
             recorded_at: time::now(),
+            // The delivery runs in the event's trace (see `taskflow_bus::dispatch`).
+            trace_id: taskflow_bus::trace::current().map(|t| t.trace_id()),
         }
     }
 }

@@ -89,8 +89,10 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
     let agent = state.agent.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
+    let pool_metrics = web::Data::new(taskflow_bus::service::pool_metrics(store.clone()));
     move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(web::Data::new(store))
+        cfg.app_data(pool_metrics)
+            .app_data(web::Data::new(store))
             .app_data(web::Data::new(auth))
             .app_data(web::Data::from(auth_limits))
             .app_data(web::Data::from(provisioner))
@@ -145,6 +147,11 @@ impl Application {
         self.served.port
     }
 
+    /// What SIGTERM triggers; trigger it to shut down without a signal.
+    pub fn shutdown(&self) -> server::Shutdown {
+        self.served.shutdown.clone()
+    }
+
     /// Runs until a shutdown signal, letting in-flight requests finish.
     pub async fn run(self) -> std::io::Result<()> {
         self.served.server.await
@@ -189,7 +196,10 @@ pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
         Arc::new(dapr),
         RelayConfig::new("backend-api"),
     );
+    let shutdown = app.shutdown();
     let served = app.run().await;
-    relay.stop().await;
+    relay
+        .stop_within(shutdown.remaining(server::shutdown_deadline()))
+        .await;
     served.map_err(|e| StartupError::Serve(e.into()))
 }

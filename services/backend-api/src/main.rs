@@ -26,11 +26,13 @@ async fn main() -> ExitCode {
         eprintln!("backend-api: {e}");
         return ExitCode::from(2);
     }
-    match run().await {
+    let code = match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "backend-api stopped");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry::flush();
+    code
 }

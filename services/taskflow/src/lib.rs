@@ -14,6 +14,7 @@ use taskflow_bus::cron;
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
 use taskflow_bus::relay::{self, PipelineCheck, RelayConfig, RelayHandle};
 use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
+use taskflow_runtime::server::{self, Shutdown};
 use taskflow_websocket::{Hub, HubConfig};
 use tokio::sync::watch;
 
@@ -125,14 +126,29 @@ impl Running {
         self.app.port()
     }
 
-    /// Serves until SIGTERM/SIGINT, then lets requests finish and flushes the outbox.
+    /// What SIGTERM/SIGINT triggers; trigger it to shut down without a signal.
+    pub fn shutdown(&self) -> Shutdown {
+        self.app.shutdown()
+    }
+
+    /// Serves until SIGTERM/SIGINT, then — all within `SHUTDOWN_TIMEOUT_SECS` — lets requests
+    /// finish (WebSockets are closed with 1001 and SSE streams end), stops the reminder timer after
+    /// its current tick, and lets the relay finish its deliveries and flush the outbox.
     pub async fn run(self) -> std::io::Result<()> {
+        let shutdown = self.app.shutdown();
         let served = self.app.run().await;
+        let deadline = server::shutdown_deadline();
         if let Some((stop, task)) = self.ticker {
             let _ = stop.send(true);
-            let _ = task.await;
+            if tokio::time::timeout(shutdown.remaining(deadline), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("reminder timer did not stop in time");
+            }
         }
-        self.relay.stop().await;
+        self.relay.stop_within(shutdown.remaining(deadline)).await;
+        tracing::info!("taskflow stopped");
         served
     }
 }

@@ -15,14 +15,16 @@ async fn main() -> ExitCode {
         eprintln!("taskflow: {e}");
         return ExitCode::from(2);
     }
-    match run().await {
+    let code = match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "taskflow stopped");
             eprintln!("taskflow: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry::flush();
+    code
 }
 
 async fn run() -> Result<(), settings::SettingsError> {

@@ -112,11 +112,12 @@ impl Hub {
         f(&mut users)
     }
 
-    /// Delivers `push` to every connection of `user_id` and keeps it for replay.
-    pub fn publish(&self, user_id: &str, push: Push) {
+    /// Delivers `push` to every connection of `user_id` and keeps it for replay; returns how many
+    /// connections got it.
+    pub fn publish(&self, user_id: &str, push: Push) -> usize {
         let push = Arc::new(push);
         let config = &self.config;
-        let dropped = self.with_users(|users| {
+        let (dropped, delivered) = self.with_users(|users| {
             let state = users.entry(user_id.to_owned()).or_default();
             state.replay.push_back(push.clone());
             while state.replay.len() > config.replay_len
@@ -132,12 +133,16 @@ impl Hub {
             state
                 .connections
                 .retain(|(_, tx)| tx.try_send(push.clone()).is_ok());
-            before - state.connections.len()
+            (before - state.connections.len(), state.connections.len())
         });
         if dropped > 0 {
             tracing::info!(user_id, dropped, "slow clients disconnected");
             metrics::counter!("realtime_slow_clients_dropped_total").increment(dropped as u64);
         }
+        if delivered > 0 {
+            metrics::counter!("realtime_pushes_total").increment(delivered as u64);
+        }
+        delivered
     }
 
     /// Registers a connection for `user_id`, with what it missed since `last_event_id`, atomically:

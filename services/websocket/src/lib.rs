@@ -52,7 +52,9 @@ impl EventHandler for Pusher {
                 e.event_type.topic().to_owned(),
                 body.to_string(),
             );
-            self.hub.publish(&e.user_id, push);
+            let delivered = self.hub.publish(&e.user_id, push);
+            // Inside the delivery's `event` span: this line carries the event's trace id.
+            tracing::debug!(user_id = %e.user_id, event_id = %e.event_id, connections = delivered, "pushed");
             Outcome::Success
         })
     }
@@ -96,6 +98,8 @@ fn token(req: &HttpRequest) -> Option<(String, bool)> {
 async fn authenticate(req: &HttpRequest, auth: &Authenticator) -> Result<(Identity, bool), ApiError> {
     let (token, via_protocol) = token(req).ok_or_else(|| ApiError::unauthorized("a token is required"))?;
     let identity = auth.verify(&token).await.map_err(ApiError::from)?;
+    // The access-log line of the upgrade names the user, as the API's extractor does.
+    tracing::Span::current().record("user_id", identity.user_id.as_str());
     Ok((identity, via_protocol))
 }
 

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::stream;
 use taskflow_auth::Authenticator;
 use taskflow_runtime::ApiError;
+use taskflow_runtime::server::Shutdown;
 
 use crate::hub::{Connection, Hub, Push, Replay};
 use crate::{HEARTBEAT, authenticate, query_param, too_many};
@@ -32,6 +33,7 @@ struct State {
     connection: Connection,
     backlog: VecDeque<Bytes>,
     heartbeat: tokio::time::Interval,
+    shutdown: Shutdown,
 }
 
 pub async fn stream(
@@ -64,22 +66,27 @@ pub async fn stream(
     }
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();
+    let shutdown = req.app_data::<web::Data<Shutdown>>().map(|s| s.get_ref().clone());
     let state = State {
         connection,
         backlog,
         heartbeat,
+        shutdown: shutdown.unwrap_or_default(),
     };
     let body = stream::unfold(state, |mut state| async move {
         if let Some(bytes) = state.backlog.pop_front() {
             return Some((Ok::<_, actix_web::Error>(bytes), state));
         }
         tokio::select! {
-            // `None` — dropped by the hub as too slow, or shutting down — ends the stream.
+            // The server is draining: end the stream so the client reconnects elsewhere.
+            () = state.shutdown.wait() => None,
+            // `None` — dropped by the hub as too slow — ends the stream.
             push = state.connection.rx.recv() => push.map(|push| (Ok(frame(&push)), state)),
             _ = state.heartbeat.tick() => Some((Ok(Bytes::from_static(b": heartbeat\n\n")), state)),
         }
     });
     tracing::info!(user_id = %identity.user_id, "sse connected");
+    metrics::counter!("realtime_connections_opened_total", "transport" => "sse").increment(1);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))

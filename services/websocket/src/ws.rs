@@ -8,6 +8,7 @@ use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::StreamExt;
 use taskflow_auth::Authenticator;
 use taskflow_runtime::ApiError;
+use taskflow_runtime::server::Shutdown;
 
 use crate::hub::{Connection, Hub};
 use crate::{HEARTBEAT, authenticate, too_many};
@@ -35,7 +36,9 @@ pub async fn connect(
             .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("bearer"));
     }
     tracing::info!(user_id = %identity.user_id, "websocket connected");
-    actix_web::rt::spawn(run(connection, session, stream));
+    metrics::counter!("realtime_connections_opened_total", "transport" => "websocket").increment(1);
+    let shutdown = req.app_data::<web::Data<Shutdown>>().map(|s| s.get_ref().clone());
+    actix_web::rt::spawn(run(connection, session, stream, shutdown.unwrap_or_default()));
     Ok(response)
 }
 
@@ -43,11 +46,13 @@ async fn run(
     mut connection: Connection,
     mut session: actix_ws::Session,
     mut stream: actix_ws::MessageStream,
+    shutdown: Shutdown,
 ) {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut last_seen = Instant::now();
     let reason = loop {
         tokio::select! {
+            () = shutdown.wait() => break Some(CloseReason { code: CloseCode::Away, description: Some("server shutting down".into()) }),
             push = connection.rx.recv() => match push {
                 Some(push) => {
                     if session.text(push.json.clone()).await.is_err() {

@@ -160,7 +160,7 @@ async fn deliver(sub: &Subscription, req: &HttpRequest, mut payload: web::Payloa
             return reply(&Outcome::Drop(e.to_string()));
         }
     };
-    let outcome = sub.handler.handle(&event).await;
+    let outcome = crate::handler::dispatch(sub, &event).await;
     metrics::counter!("bus_deliveries_total", "topic" => sub.topic.clone(), "subscriber" => sub.subscriber.clone(), "outcome" => outcome.label())
         .increment(1);
     match &outcome {

@@ -140,14 +140,15 @@ impl DaprClient {
                 status: 400,
                 body: e.to_string(),
             })?;
-        let res = self
+        let mut req = self
             .request(reqwest::Method::POST, &path)
             .query(&query)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(unreachable)?;
+            .header("content-type", "application/json");
+        // daprd continues the trace from this header onto the CloudEvent it publishes.
+        if let Some(tp) = ce.traceparent.as_deref() {
+            req = req.header("traceparent", tp);
+        }
+        let res = req.body(body).send().await.map_err(unreachable)?;
         if res.status() == StatusCode::NO_CONTENT || res.status() == StatusCode::OK {
             Ok(())
         } else {

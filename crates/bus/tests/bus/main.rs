@@ -9,3 +9,4 @@ mod envelopes;
 mod idempotency;
 mod relay;
 mod support;
+mod tracing;

@@ -14,6 +14,7 @@ pub struct Model {
     pub data: Json,
     pub occurred_at: DateTimeUtc,
     pub recorded_at: DateTimeUtc,
+    pub trace_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ fn entry(user: &str, kind: &str, entity: &str, minute: u32) -> AuditEntry {
         data: json!({"minute": minute}),
         occurred_at: at,
         recorded_at: at,
+        trace_id: None,
     }
 }
 

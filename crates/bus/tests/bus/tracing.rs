@@ -1,0 +1,93 @@
+//! Trace context on the Dapr path: the relay hands the row's `traceparent` to the sidecar (header and
+//! CloudEvent metadata), and an event route runs its handler inside the envelope's trace.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use taskflow_bus::dapr::{DaprApp, DaprClient};
+use taskflow_bus::relay::{OutboxRelay, RelayConfig};
+use taskflow_bus::trace::{self, TraceContext};
+use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
+use taskflow_runtime::health::Readiness;
+
+use crate::support::{FakeSidecar, create_task, store};
+
+const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+#[tokio::test]
+async fn the_relay_sends_the_rows_trace_to_the_sidecar() {
+    let (store, _db) = store().await;
+    let sidecar = FakeSidecar::start().await;
+    let ctx = TraceContext::parse(PARENT).unwrap().child();
+    trace::scope(ctx, create_task(&store, "alice", "traced")).await;
+    create_task(&store, "alice", "untraced").await;
+    let publisher = Arc::new(DaprClient::new(sidecar.config(None)).unwrap());
+    let relay = OutboxRelay::new(store.clone(), publisher, RelayConfig::new("test"));
+    assert_eq!(relay.drain_once().await.unwrap().published, 2);
+
+    let published = sidecar.published();
+    let traced = published
+        .iter()
+        .find(|r| r.body["task"]["title"] == "traced")
+        .unwrap();
+    assert_eq!(traced.headers.get("traceparent"), Some(&ctx.header()));
+    assert_eq!(
+        traced.query.get("metadata.cloudevent.traceparent"),
+        Some(&ctx.header())
+    );
+    let untraced = published
+        .iter()
+        .find(|r| r.body["task"]["title"] == "untraced")
+        .unwrap();
+    assert!(!untraced.headers.contains_key("traceparent"));
+}
+
+#[tokio::test]
+async fn an_event_route_runs_its_handler_in_the_envelopes_trace() {
+    let seen: Arc<Mutex<Vec<Option<TraceContext>>>> = Arc::default();
+    let record = seen.clone();
+    let sub = Subscription::new(
+        "audit",
+        "task-created",
+        handler_fn(move |_e: ReceivedEvent| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(trace::current());
+                Outcome::Success
+            }
+        }),
+    );
+    let app = DaprApp::new("pubsub", vec![sub], None);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let served = taskflow_runtime::server::serve(listener, Readiness::default(), app.configure()).unwrap();
+    let url = format!("http://127.0.0.1:{}/events/audit/task-created", served.port);
+    tokio::spawn(served.server);
+    let client = reqwest::Client::new();
+    for traceparent in [Some(PARENT), Some("not-a-traceparent"), None] {
+        let mut envelope = json!({
+            "specversion": "1.0", "id": "0190aa1b-0000-7000-8000-00000000abcd", "source": "backend-api",
+            "type": "com.taskflow.task.created.v1", "datacontenttype": "application/json",
+            "data": {"task": {}}, "topic": "task-created", "pubsubname": "pubsub",
+        });
+        if let Some(tp) = traceparent {
+            envelope["traceparent"] = Value::from(tp);
+        }
+        let res = client
+            .post(&url)
+            .header("content-type", "application/cloudevents+json")
+            .body(envelope.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let seen = seen.lock().unwrap().clone();
+    let parent = TraceContext::parse(PARENT).unwrap();
+    let child = seen[0].expect("the handler runs in a trace");
+    assert_eq!(child.trace_id(), parent.trace_id());
+    assert_ne!(child.span_id(), parent.span_id(), "the consumer's own span");
+    for fresh in &seen[1..] {
+        let fresh = fresh.expect("a new trace when the envelope has none or a bad one");
+        assert_ne!(fresh.trace_id(), parent.trace_id());
+    }
+}
