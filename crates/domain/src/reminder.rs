@@ -20,8 +20,9 @@ pub struct ReminderSpec {
     /// Fire at this instant.
     #[serde(default)]
     pub remind_at: Option<DateTime<Utc>>,
-    /// Fire this many minutes before the task's due date.
-    #[serde(default)]
+    /// Fire this many minutes before the task's due date (0–525 600).
+    #[serde(default, deserialize_with = "crate::task::whole_u32")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 525600))]
     pub minutes_before_due: Option<u32>,
 }
 

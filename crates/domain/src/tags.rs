@@ -37,6 +37,13 @@ pub fn normalise_tag(raw: &str) -> Result<String, ValidationError> {
 
 /// Normalises a tag list: each tag normalised, duplicates dropped (first occurrence kept), at most [`MAX_TAGS`].
 pub fn normalise_tags(raw: &[String]) -> Result<Vec<String>, ValidationError> {
+    // Counted as sent, duplicates included, so the documented `maxItems` is the rule.
+    if raw.len() > MAX_TAGS {
+        return Err(ValidationError::new(
+            "tags",
+            format!("at most {MAX_TAGS} tags are allowed"),
+        ));
+    }
     let mut tags: Vec<String> = Vec::with_capacity(raw.len().min(MAX_TAGS));
     for t in raw {
         let tag = normalise_tag(t)?;
@@ -73,10 +80,13 @@ mod tests {
     }
 
     #[test]
-    fn caps_the_number_of_distinct_tags() {
+    fn caps_the_number_of_tags_as_sent() {
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert!(normalise_tags(&many).is_err());
-        let dupes: Vec<String> = (0..40).map(|_| "same".to_string()).collect();
+        // The documented `maxItems` counts what was sent, duplicates included.
+        let dupes: Vec<String> = (0..21).map(|_| "same".to_string()).collect();
+        assert!(normalise_tags(&dupes).is_err());
+        let dupes: Vec<String> = (0..20).map(|_| "same".to_string()).collect();
         assert_eq!(normalise_tags(&dupes).map(|t| t.len()), Ok(1));
     }
 

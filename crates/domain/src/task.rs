@@ -152,15 +152,23 @@ impl Task {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
-    /// 1–200 characters, trimmed.
+    /// 1–200 characters, no control characters, not blank; stored trimmed.
     #[cfg_attr(
         feature = "openapi",
-        schema(min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00-\x1f\x7f]")
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$",
+            example = "Pay rent"
+        )
     )]
     pub title: String,
-    /// At most 10 000 characters.
+    /// At most 10 000 characters; tab and newlines are the only control characters allowed.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 10000))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")
+    )]
     pub description: Option<String>,
     #[serde(default)]
     pub priority: Option<Priority>,
@@ -168,12 +176,15 @@ pub struct CreateTask {
     pub category: Option<Category>,
     /// Up to 20 tags; `#Work` and `work` are the same tag.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20, example = json!(["home", "bills"])))]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "2030-01-01T09:00:00Z"))]
     pub due_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub recurrence: Option<RecurrenceInput>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub reminders: Option<Vec<ReminderSpec>>,
 }
 
@@ -277,6 +288,35 @@ impl CreateTask {
     }
 }
 
+/// A whole number sent as `16` or `16.0`: JSON Schema's `integer` includes both, serde's `u32` only
+/// the first. Anything else (a fraction, a negative number, a string) is refused.
+pub fn whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::{Error, Unexpected};
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let expected = &"a whole number from 0 to 4294967295";
+    if let Some(u) = n.as_u64() {
+        return u32::try_from(u)
+            .map(Some)
+            .map_err(|_| D::Error::invalid_value(Unexpected::Unsigned(u), expected));
+    }
+    if let Some(i) = n.as_i64() {
+        return Err(D::Error::invalid_value(Unexpected::Signed(i), expected));
+    }
+    let f = n.as_f64().unwrap_or(f64::NAN);
+    if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        return Ok(Some(f as u32));
+    }
+    Err(D::Error::invalid_value(Unexpected::Float(f), expected))
+}
+
+/// [`whole_u32`] that also tells absent from `null`, like [`nullable`].
+pub fn nullable_whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    whole_u32(d).map(Some)
+}
+
 /// Tells "field absent" (`None`) from "field set to null" (`Some(None)`); use with `#[serde(default)]`.
 pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -287,16 +327,30 @@ pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
+    /// As on create: 1–200 characters, no control characters, not blank.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub title: Option<String>,
+    /// As on create; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, nullable, max_length = 10000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")
+    )]
     pub description: Option<Option<String>>,
     #[serde(default)]
     pub priority: Option<Priority>,
     #[serde(default)]
     pub category: Option<Category>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
     pub completed: Option<bool>,
@@ -308,6 +362,7 @@ pub struct TaskUpdate {
     pub recurrence: Option<Option<RecurrenceInput>>,
     /// Replaces the task's reminders when present.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub reminders: Option<Vec<ReminderSpec>>,
 }
 

@@ -83,8 +83,24 @@ where
     Ok(body)
 }
 
-/// Parses JSON, naming the field at fault when the shape is wrong.
+/// Parses a request body, which must be a JSON object (every TaskFlow body is one), naming the field
+/// at fault when the shape is wrong.
+///
+/// serde's derived structs also accept a JSON array of their fields in order, so `["Buy milk"]`
+/// would create a task; the API documents objects only, so a top-level array is a 422 (after the
+/// syntax check, so malformed JSON stays a 400). Nesting depth is bounded by serde_json's recursion
+/// limit (128), which answers 400 without growing the stack.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes);
+        return Err(match well_formed {
+            Ok(_) => ApiError::new(
+                ErrorCode::ValidationFailed,
+                "the request body must be a JSON object, not an array",
+            ),
+            Err(e) => ApiError::bad_request(format!("malformed JSON: {}", strip_position(&e.to_string()))),
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -174,10 +190,31 @@ mod tests {
             parse_json::<Body>(b"   ").unwrap_err().code,
             ErrorCode::BadRequest
         );
+        // Well-formed but not an object: skimmed without recursion, then refused.
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert_eq!(
             parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err().code,
+            ErrorCode::ValidationFailed
+        );
+        let deep = "{\"a\":".repeat(100_000) + "1" + &"}".repeat(100_000);
+        let err = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadRequest);
+        assert!(err.message.contains("recursion limit"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_array_is_not_an_object_body() {
+        // serde would map the array onto the struct's fields in order.
+        let err = parse_json::<Body>(br#" ["x", null]"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ValidationFailed);
+        assert!(err.message.contains("JSON object"), "{}", err.message);
+        assert_eq!(
+            parse_json::<Body>(br#"["x", "#).unwrap_err().code,
             ErrorCode::BadRequest
+        );
+        assert_eq!(
+            parse_json::<Body>(b"123").unwrap_err().code,
+            ErrorCode::ValidationFailed
         );
     }
 }

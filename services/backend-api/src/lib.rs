@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 
@@ -42,6 +43,7 @@ pub enum StartupError {
 pub struct ApiState {
     pub store: Store,
     pub auth: Authenticator,
+    pub auth_limits: Arc<rate_limit::AuthLimiter>,
     /// Who answers the chat: the configured model, or the offline parser.
     pub agent: Agent,
 }
@@ -62,6 +64,7 @@ impl ApiState {
             },
             jwks,
         );
+        let auth_limits = Arc::new(rate_limit::AuthLimiter::new(config.auth_limits.clone()));
         let agent = match config.model.clone() {
             Some(model) => {
                 Agent::Online(OnlineAgent::new(model).map_err(|e| StartupError::Assistant(e.to_string()))?)
@@ -69,7 +72,12 @@ impl ApiState {
             None => Agent::Offline,
         };
         tracing::info!(agent = agent.name(), "assistant ready");
-        Ok(Self { store, auth, agent })
+        Ok(Self {
+            store,
+            auth,
+            auth_limits,
+            agent,
+        })
     }
 }
 
@@ -77,6 +85,7 @@ impl ApiState {
 pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clone + use<> {
     let store = state.store.clone();
     let auth = state.auth.clone();
+    let auth_limits = state.auth_limits.clone();
     let agent = state.agent.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
@@ -85,6 +94,7 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
         cfg.app_data(pool_metrics)
             .app_data(web::Data::new(store))
             .app_data(web::Data::new(auth))
+            .app_data(web::Data::from(auth_limits))
             .app_data(web::Data::from(provisioner))
             .app_data(web::Data::new(provisioned))
             .app_data(web::Data::new(agent))

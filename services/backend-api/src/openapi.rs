@@ -10,6 +10,24 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::routes::{auth, tasks};
 
+/// An IANA time-zone name, spelt exactly: the document lists every name the server accepts.
+pub struct TimeZoneName;
+
+impl utoipa::PartialSchema for TimeZoneName {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+        RefOr::T(utoipa::openapi::schema::Schema::Object(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .description(Some("An IANA time zone such as `Europe/Berlin`"))
+                .enum_values(Some(names))
+                .build(),
+        ))
+    }
+}
+
+impl utoipa::ToSchema for TimeZoneName {}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -34,6 +52,50 @@ fn error_response(description: &str) -> RefOr<Response> {
             .content("application/json", content)
             .build(),
     )
+}
+
+/// Optional headers are absent or a string: utoipa types an `Option<String>` parameter as
+/// `["string", "null"]`, and a header cannot be null (a fuzzer would send the text `null`).
+struct NonNullHeaders;
+
+impl Modify for NonNullHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{Schema, SchemaType, Type};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let RefOr::T(p) = parameter else { continue };
+                    if p.parameter_in != ParameterIn::Header {
+                        continue;
+                    }
+                    match p.schema.as_mut() {
+                        // `Option<String>`: `type: [string, null]`.
+                        Some(RefOr::T(Schema::Object(schema))) => {
+                            schema.schema_type = SchemaType::Type(Type::String);
+                        }
+                        // `Option<SomeSchema>`: `oneOf: [{$ref}, {type: null}]`.
+                        Some(RefOr::T(Schema::OneOf(one_of))) => {
+                            let is_null = |s: &RefOr<Schema>| {
+                                matches!(s, RefOr::T(Schema::Object(o))
+                                    if o.schema_type == SchemaType::Type(Type::Null))
+                            };
+                            if let Some(non_null) = one_of.items.iter().find(|s| !is_null(s)).cloned() {
+                                p.schema = Some(non_null);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Modify for CommonErrors {
@@ -98,9 +160,10 @@ impl Modify for CommonErrors {
         taskflow_domain::task::Reminder, taskflow_domain::ReminderSpec, taskflow_domain::Recurrence,
         taskflow_domain::RecurrenceInput, taskflow_domain::recurrence::RecurrenceObject,
         taskflow_domain::RecurrenceAnchor,
-        taskflow_domain::Priority, taskflow_domain::Category,
+        taskflow_domain::Priority, taskflow_domain::Category, TimeZoneName,
+        crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
-    modifiers(&BearerAuth, &CommonErrors),
+    modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders),
     tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "operations")),
 )]
 pub struct ApiDoc;
@@ -114,4 +177,48 @@ async fn docs_redirect() -> HttpResponse {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/docs").route(web::get().to(docs_redirect)))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()));
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::Value;
+    use taskflow_domain::{text, user};
+
+    use super::*;
+
+    fn property<'a>(doc: &'a Value, schema: &str, field: &str) -> &'a Value {
+        &doc["components"]["schemas"][schema]["properties"][field]
+    }
+
+    /// The patterns in the document are the domain's (whose property tests check them against the
+    /// validation code): schemathesis holds the server to them in both directions.
+    #[test]
+    fn documented_patterns_are_the_servers_rules() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        for (schema, field, pattern, max) in [
+            ("CreateTask", "title", text::SINGLE_LINE_PATTERN, 200),
+            ("TaskUpdate", "title", text::SINGLE_LINE_PATTERN, 200),
+            ("CreateTask", "description", text::MULTI_LINE_PATTERN, 10_000),
+            ("TaskUpdate", "description", text::MULTI_LINE_PATTERN, 10_000),
+            ("RegisterRequest", "name", text::SINGLE_LINE_PATTERN, 100),
+            ("ProfileUpdate", "name", text::SINGLE_LINE_PATTERN, 100),
+            ("RegisterRequest", "email", user::EMAIL_PATTERN, 254),
+            ("RegisterRequest", "password", user::PASSWORD_PATTERN, 1024),
+            ("ChatRequest", "message", text::MULTI_LINE_NON_BLANK_PATTERN, 4000),
+        ] {
+            let p = property(&doc, schema, field);
+            assert_eq!(p["pattern"], pattern, "{schema}.{field}");
+            assert_eq!(p["maxLength"], max, "{schema}.{field}");
+        }
+        let zones = &doc["components"]["schemas"]["TimeZoneName"]["enum"];
+        assert_eq!(zones.as_array().unwrap().len(), chrono_tz::TZ_VARIANTS.len());
+        let mcp = &doc["paths"]["/mcp"]["post"]["parameters"][0];
+        assert_eq!(mcp["name"], "MCP-Protocol-Version");
+        let versions = &doc["components"]["schemas"]["McpProtocolVersion"]["enum"];
+        assert_eq!(
+            versions,
+            &serde_json::json!(taskflow_assistant::mcp::PROTOCOL_VERSIONS)
+        );
+    }
 }

@@ -96,6 +96,7 @@ async fn main() -> ExitCode {
         token_ttl_days: 1,
         jwks: None,
         db_max_connections: 16, // the binary's default
+        auth_limits: Default::default(),
         model: None,
     };
     let base = format!("http://127.0.0.1:{}", serve(config, vec![subscription]));

@@ -89,6 +89,7 @@ impl Settings {
             token_ttl_days: api_config::token_ttl_days()?,
             jwks: api_config::jwks_from_env()?,
             db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
+            auth_limits: api_config::AuthLimitConfig::from_env()?,
             model: api_config::model_from_env()?,
         };
         let tick: u64 = config::parse_or("NOTIFICATION_TICK_SECS", 10)?;

@@ -5,6 +5,7 @@
 
 mod callbacks;
 mod dapr_client;
+mod envelopes;
 mod idempotency;
 mod relay;
 mod support;

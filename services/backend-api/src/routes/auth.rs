@@ -1,6 +1,6 @@
 //! `/api/auth`: registration, login and the current user.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_auth::{AuthenticatedUser, Authenticator, hash_password, verify_password};
 use taskflow_domain::user;
@@ -9,22 +9,37 @@ use taskflow_store::{NewUser, ProfileChange, Store};
 use utoipa::ToSchema;
 
 use crate::error::HandlerResult;
+use crate::rate_limit::{AuthLimiter, too_many};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^\s*[^\s\x00-\x1f\x7f]")]
+    /// 1–100 characters, no control characters, not blank; stored trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Ada Lovelace"
+    )]
     pub name: String,
     /// Unique, compared case-insensitively.
-    #[schema(max_length = 254, pattern = r"^[^@\s]{1,64}@[A-Za-z0-9]+(\.[A-Za-z0-9]+)+$")]
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t-\r\x85 \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]{1,64}@[^@.\-\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^@.\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@.\-\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?(?:\.[^@.\-\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^@.\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@.\-\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?)+[\t-\r\x85 \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+        example = "ada@example.com"
+    )]
     pub email: String,
-    /// At least 8 characters.
-    #[schema(min_length = 8, max_length = 1024)]
+    /// 8 to 1024 characters, no NUL.
+    #[schema(
+        min_length = 8,
+        max_length = 1024,
+        pattern = r"^[^\x00]*$",
+        example = "correct horse battery"
+    )]
     pub password: String,
-    /// IANA time zone for recurrence and reminders; default `UTC`.
+    /// IANA time zone for recurrence and reminders, spelt exactly; default `UTC`.
     #[serde(default)]
-    #[schema(min_length = 1, example = "Europe/Berlin")]
+    #[schema(value_type = Option<crate::openapi::TimeZoneName>, nullable)]
     pub timezone: Option<String>,
 }
 
@@ -75,12 +90,19 @@ pub struct Profile {
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest, responses(
     (status = 201, body = RegisterResponse),
     (status = 409, description = "e-mail already registered", body = taskflow_runtime::error::ErrorBody),
-    (status = 422, description = "invalid field", body = taskflow_runtime::error::ErrorBody)))]
+    (status = 422, description = "invalid field", body = taskflow_runtime::error::ErrorBody),
+    (status = 429, description = "too many registrations from this address; see `Retry-After`",
+        headers(("Retry-After" = u64, description = "seconds to wait")), body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
+    req: HttpRequest,
     store: web::Data<Store>,
+    limiter: web::Data<AuthLimiter>,
     body: JsonBody<RegisterRequest>,
 ) -> HandlerResult<HttpResponse> {
+    limiter
+        .begin_registration(&req)
+        .map_err(|wait| too_many(wait, "registrations from this address"))?;
     let body = body.into_inner();
     let name = user::validate_name(&body.name)?;
     let email = user::normalise_email(&body.email)?;
@@ -112,14 +134,21 @@ pub async fn register(
 /// Exchange e-mail and password for a bearer token.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = LoginResponse),
-    (status = 401, description = "wrong e-mail or password", body = taskflow_runtime::error::ErrorBody)))]
+    (status = 401, description = "wrong e-mail or password", body = taskflow_runtime::error::ErrorBody),
+    (status = 429, description = "too many failed logins for this account or from this address; see `Retry-After`",
+        headers(("Retry-After" = u64, description = "seconds to wait")), body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
+    req: HttpRequest,
     store: web::Data<Store>,
     auth: web::Data<Authenticator>,
+    limiter: web::Data<AuthLimiter>,
     body: JsonBody<LoginRequest>,
 ) -> HandlerResult<HttpResponse> {
     let body = body.into_inner();
+    let attempt = limiter
+        .begin_login(&req, &body.email)
+        .map_err(|wait| too_many(wait, "failed logins"))?;
     // An address that cannot exist is treated like an unknown one: same answer, same time.
     let found = match user::normalise_email(&body.email) {
         Ok(email) => store.users().find_by_email(&email).await?,
@@ -128,8 +157,10 @@ pub async fn login(
     let stored_hash = found.as_ref().and_then(|u| u.password_hash.clone());
     let verified = verify_password(body.password, stored_hash).await?;
     let Some(found) = found.filter(|_| verified) else {
+        tracing::info!("login failed");
         return Err(ApiError::unauthorized("invalid e-mail or password").into());
     };
+    limiter.login_succeeded(attempt);
     let user = found.user;
     let issued = auth.issue(&user.id, user.email.as_deref(), &user.name)?;
     Ok(HttpResponse::Ok().json(LoginResponse {
@@ -147,17 +178,22 @@ pub async fn login(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
-    /// 1–100 characters.
+    /// 1–100 characters, no control characters, not blank; stored trimmed.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// IANA time zone (e.g. `Europe/Berlin`): recurrence and reminders follow its wall clock.
     #[serde(default)]
-    #[schema(min_length = 1, example = "Europe/Berlin")]
+    #[schema(value_type = Option<crate::openapi::TimeZoneName>, nullable)]
     pub timezone: Option<String>,
     /// Minutes (1–1440): tasks due that soon with no reminder of their own get a "due soon"
     /// notification. `null` turns it off.
-    #[serde(default, deserialize_with = "taskflow_domain::task::nullable")]
-    #[schema(value_type = Option<u32>, nullable)]
+    #[serde(default, deserialize_with = "taskflow_domain::task::nullable_whole_u32")]
+    #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 1440)]
     pub default_reminder_minutes: Option<Option<u32>>,
 }
 

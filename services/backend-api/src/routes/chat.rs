@@ -28,8 +28,13 @@ const CONTEXT_MESSAGES: u64 = 50;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
-    /// What the user says, 1–4 000 characters.
-    #[schema(min_length = 1, max_length = 4000)]
+    /// What the user says, 1–4 000 characters, not blank; tab and newlines are the only control
+    /// characters allowed.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub message: String,
     /// Continue this conversation; omit to start a new one.
     #[serde(default)]

@@ -3,7 +3,7 @@
 //!
 //! Stateless JSON mode: each POST carries one JSON-RPC message (or a batch) and gets its reply as
 //! `application/json`, notifications get `202 Accepted`; there is no session id and no server-sent
-//! stream (GET and DELETE answer 405), which the transport allows. Browsers' cross-site requests are
+//! stream (GET and DELETE answer 405 with `Allow: POST`), which the transport allows. Browsers' cross-site requests are
 //! refused by checking `Origin` (DNS-rebinding protection); set `MCP_ALLOWED_ORIGINS` to allow more.
 
 use actix_web::http::header;
@@ -55,14 +55,47 @@ fn rpc(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status).json(body)
 }
 
+/// The protocol versions this server speaks, as the document lists them (from
+/// [`mcp::PROTOCOL_VERSIONS`]).
+pub struct McpProtocolVersion;
+
+impl utoipa::PartialSchema for McpProtocolVersion {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(mcp::PROTOCOL_VERSIONS))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for McpProtocolVersion {}
+
+/// A JSON-RPC message (an object) or a non-empty batch of them; also the shape of the replies.
+pub struct JsonRpcBody;
+
+impl utoipa::PartialSchema for JsonRpcBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
+        // A batch may hold anything: each element that is not a message gets its own JSON-RPC error.
+        let anything = ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Object))
+            .item(ArrayBuilder::new().items(anything).min_items(Some(1)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for JsonRpcBody {}
+
 /// MCP (Streamable HTTP, stateless JSON mode): one JSON-RPC 2.0 message or a batch. Methods:
 /// `initialize`, `ping`, `tools/list`, `tools/call`; notifications get 202.
 #[utoipa::path(post, path = "/mcp", tag = "mcp", security(("bearer" = [])),
-    params(("MCP-Protocol-Version" = Option<String>, Header, description = "Negotiated protocol version")),
-    request_body(content = Object, description = "A JSON-RPC 2.0 request, notification or batch"),
-    responses((status = 200, body = Object, description = "The JSON-RPC response (or batch of responses)"),
+    params(("MCP-Protocol-Version" = Option<McpProtocolVersion>, Header,
+        description = "Negotiated protocol version, one the server speaks")),
+    request_body(content = JsonRpcBody, description = "A JSON-RPC 2.0 request, notification or batch"),
+    responses((status = 200, body = JsonRpcBody, description = "The JSON-RPC response (or batch of responses)"),
         (status = 202, description = "Notifications accepted; no body"),
-        (status = 400, body = Object, description = "Not JSON (JSON-RPC parse error) or unsupported protocol version"),
+        (status = 400, body = Object, description = "Not JSON (JSON-RPC parse error), neither a message nor a non-empty batch, or an unsupported protocol version"),
         (status = 401, body = taskflow_runtime::error::ErrorBody)))]
 pub async fn post(
     req: HttpRequest,
@@ -107,6 +140,13 @@ pub async fn post(
             ));
         }
     };
+    // Neither one message nor a non-empty batch: the JSON-RPC error, with a 400 (the transport's
+    // answer to input it cannot accept).
+    let status = match &message {
+        Value::Object(_) => actix_web::http::StatusCode::OK,
+        Value::Array(batch) if !batch.is_empty() => actix_web::http::StatusCode::OK,
+        _ => actix_web::http::StatusCode::BAD_REQUEST,
+    };
     let reply = match &message {
         Value::Array(batch) if batch.is_empty() => Some(mcp::parse_error("empty batch")),
         Value::Array(batch) => {
@@ -121,23 +161,16 @@ pub async fn post(
         single => mcp::handle(&store, &caller.user_id, single).await,
     };
     Ok(match reply {
-        Some(body) => rpc(actix_web::http::StatusCode::OK, &body),
+        Some(body) => rpc(status, &body),
         None => HttpResponse::Accepted().finish(),
     })
-}
-
-/// No server-initiated stream and no sessions: the transport's answer is 405.
-async fn not_offered() -> HttpResponse {
-    HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, "POST"))
-        .json(serde_json::json!({"error": {"code": "method_not_allowed", "message": "this MCP server is stateless: POST JSON-RPC messages to /mcp"}}))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(AllowedOrigins::from_env()).service(
         web::resource("/mcp")
-            .route(web::post().to(post))
-            .route(web::get().to(not_offered))
-            .route(web::delete().to(not_offered)),
+            // No server-initiated stream and no sessions: GET and DELETE get the transport's 405,
+            // with `Allow: POST` (only documented methods are advertised).
+            .route(web::post().to(post)),
     );
 }

@@ -20,22 +20,27 @@ const MAX_CURSOR_CHARS: usize = 1000;
 #[allow(dead_code)]
 pub struct ListTasksParams {
     /// `all` (default), `pending` or `completed`.
+    #[param(inline)]
     status: Option<StatusParam>,
     /// `low`, `medium` or `high`.
     priority: Option<taskflow_domain::Priority>,
     /// `work`, `personal`, `home` or `other`.
     category: Option<taskflow_domain::Category>,
-    /// Repeat to require several tags (`tag=a&tag=b`).
+    /// Repeat to require several tags (`tag=a&tag=b`), at most 20.
+    #[param(max_items = 20)]
     tag: Option<Vec<String>>,
-    /// Case-insensitive text in the title or description.
+    /// Case-insensitive text in the title or description, up to 200 characters, no NUL.
+    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     search: Option<String>,
     /// Only tasks due strictly before this instant (RFC 3339).
     due_before: Option<DateTime<Utc>>,
     /// Only tasks due strictly after this instant (RFC 3339).
     due_after: Option<DateTime<Utc>>,
     /// `created_at` (default), `due_at`, `priority` or `title`. Tasks without a due date sort last.
+    #[param(inline)]
     sort_by: Option<SortByParam>,
     /// `desc` (default) or `asc`.
+    #[param(inline)]
     sort_order: Option<SortOrderParam>,
     /// Page size, 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]

@@ -181,7 +181,7 @@ async fn apply_update(
 /// Update a task: only the fields sent change; `null` clears a nullable field. Honours `If-Match`.
 #[utoipa::path(put, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,18}"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
     request_body = TaskUpdate,
     responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
         (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
@@ -202,7 +202,7 @@ pub async fn update(
 /// Same as `PUT`: a partial update honouring `If-Match`.
 #[utoipa::path(patch, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]+"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,18}"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
     request_body = TaskUpdate,
     responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
         (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]

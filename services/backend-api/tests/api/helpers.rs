@@ -31,26 +31,29 @@ impl TestApp {
     }
 
     pub async fn spawn_with(jwks: Option<JwksConfig>) -> Self {
-        Self::spawn_configured(jwks, None).await
+        Self::spawn_configured(|c| c.jwks = jwks).await
     }
 
     /// With the assistant's online agent talking to `model` (e.g. a scripted local server).
     pub async fn spawn_with_model(model: ModelConfig) -> Self {
-        Self::spawn_configured(None, Some(model)).await
+        Self::spawn_configured(|c| c.model = Some(model)).await
     }
 
-    async fn spawn_configured(jwks: Option<JwksConfig>, model: Option<ModelConfig>) -> Self {
+    /// Spawns the app with the test configuration as changed by `change`.
+    pub async fn spawn_configured(change: impl FnOnce(&mut ApiConfig)) -> Self {
         let (database_url, db) = test_database().await;
-        let config = ApiConfig {
+        let mut config = ApiConfig {
             host: "127.0.0.1".into(),
             port: 0,
             database_url,
             jwt_secret: SECRET.as_bytes().to_vec(),
             token_ttl_days: 7,
-            jwks,
+            jwks: None,
             db_max_connections: 5,
-            model,
+            auth_limits: Default::default(),
+            model: None,
         };
+        change(&mut config);
         let state = ApiState::connect(&config).await.expect("connect");
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let store = state.store.clone();

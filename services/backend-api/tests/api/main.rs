@@ -2,6 +2,7 @@
 //! SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod assistant;
 mod audit;
 mod auth;
@@ -12,5 +13,6 @@ mod mcp;
 mod model_server;
 mod offline_chat;
 mod ops;
+mod outage;
 mod tasks;
 mod validation;

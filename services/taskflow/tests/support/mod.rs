@@ -23,6 +23,7 @@ pub async fn config() -> (ApiConfig, TestDb) {
         token_ttl_days: 1,
         jwks: None,
         db_max_connections: 5,
+        auth_limits: Default::default(),
         model: None,
     };
     (config, db)
