@@ -20,24 +20,29 @@ const PRIORITIES: [&str; 3] = ["low", "medium", "high"];
 const CATEGORIES: [&str; 4] = ["work", "personal", "home", "other"];
 const PASSWORD: &str = "bench password 123";
 
-/// The body of the seed's task number `n`.
-pub fn task_body(n: usize) -> Value {
-    let due = Utc::now() + Days::days(1 + (n % 60) as i64) + Days::minutes((n % 1440) as i64);
+/// The body of the seed's task number `n`, the `k`-th of its user: the fields vary with `k`, so
+/// every user has the same mix (half of them recurring).
+pub fn task_body(n: usize, k: usize) -> Value {
+    let due = Utc::now() + Days::days(1 + (k % 60) as i64) + Days::minutes((n % 1440) as i64);
     let mut body = json!({
         "title": format!("Seeded task {n}"),
-        "priority": PRIORITIES[n % 3],
-        "category": CATEGORIES[(n / 3) % 4],
-        "tags": [format!("t{}", n % 10), format!("t{}", (n / 10 + 1) % 10)],
+        "priority": PRIORITIES[k % 3],
+        "category": CATEGORIES[(k / 3) % 4],
+        "tags": [format!("t{}", k % 10), format!("t{}", (k / 10 + 1) % 10)],
         "due_at": due.to_rfc3339_opts(SecondsFormat::Secs, true),
     });
-    if n.is_multiple_of(2) {
-        body["recurrence"] = json!(if n.is_multiple_of(4) { "daily" } else { "weekly" });
+    if recurring(k) {
+        body["recurrence"] = json!(if k.is_multiple_of(4) { "daily" } else { "weekly" });
     }
-    if n.is_multiple_of(5) {
+    if k.is_multiple_of(5) {
         body["reminders"] = json!([{"minutes_before_due": 30}]);
         body["description"] = json!("Seeded by bench/run, with a reminder half an hour before it is due.");
     }
     body
+}
+
+fn recurring(k: usize) -> bool {
+    k.is_multiple_of(2)
 }
 
 async fn sign_up(client: &reqwest::Client, base: &str, run: &str, i: usize) -> Result<SeedUser, String> {
@@ -105,11 +110,11 @@ pub async fn run(args: &Args) -> Result<String, String> {
                     if n >= total {
                         return (created, errors);
                     }
-                    let u = n % users.len();
+                    let (u, k) = (n % users.len(), n / users.len());
                     let res = client
                         .post(format!("{base}/api/{}/tasks", users[u].id))
                         .bearer_auth(&users[u].token)
-                        .json(&task_body(n))
+                        .json(&task_body(n, k))
                         .send()
                         .await;
                     let id = match res {
@@ -121,7 +126,7 @@ pub async fn run(args: &Args) -> Result<String, String> {
                         _ => None,
                     };
                     match id {
-                        Some(id) => created.push((u, id, n.is_multiple_of(2))),
+                        Some(id) => created.push((u, id, recurring(k))),
                         None => errors += 1,
                     }
                 }
