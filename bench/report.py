@@ -148,7 +148,8 @@ def main():
     w("|---|---|---|---|")
 
     def target(name, db, measured, ok):
-        w(f"| {name} | {db} | {measured} | {'yes' if ok else '**no**'} |")
+        verdict = ok if isinstance(ok, str) else ("yes" if ok else "**no**")
+        w(f"| {name} | {db} | {measured} | {verdict} |")
 
     dbs = sorted({r["db"] for r in rows if r["kind"] == "http"})
     for db in dbs:
@@ -160,9 +161,12 @@ def main():
             r = by_key.get((sc + "@half", db))
             if r:
                 x = r["wrk"]
+                fast = x["p99_us"] < HALF_RATE_P99_MS * 1000
+                at_rate = r["offered"] >= THROUGHPUT[sc] // 2
                 target(f"{sc}: p99 < {HALF_RATE_P99_MS} ms at half the target rate", db,
                        f"{ms(x['p99_us'])} ms at {x['rps']:.0f} req/s (offered {r['offered']})",
-                       x["p99_us"] < HALF_RATE_P99_MS * 1000 and r["offered"] >= THROUGHPUT[sc] // 2)
+                       fast and at_rate or ("p99 yes, but at half the measured maximum, below half the target"
+                                            if fast else False))
         r = by_key.get(("fan-out", db))
         if r:
             f = r["fanout"]
