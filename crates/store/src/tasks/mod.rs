@@ -7,8 +7,8 @@ mod stats;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use taskflow_domain::{Task, TaskChanges, TaskEvent};
 use uuid::Uuid;
@@ -81,20 +81,29 @@ impl<'a> TaskRepo<'a> {
     }
 
     /// One of the user's tasks, or `None` — also when it belongs to someone else.
+    ///
+    /// One statement, the hottest of the API (every read, and every update's load): the task with
+    /// its reminders (at most 10) left-joined, one row each. Two statements cost a second pool
+    /// checkout and round trip; and no `LIMIT`, since SQLite re-prepares a statement whose bound
+    /// `LIMIT` is rebound, at every execution (BENCHMARKS.md, "Profiling").
     pub async fn get(&self, user_id: &str, id: Uuid) -> Result<Option<Task>, StoreError> {
-        let Some(model) = tasks::Entity::find_by_id(id)
+        let reminder_of = task_reminders::Entity::belongs_to(tasks::Entity)
+            .from(task_reminders::Column::TaskId)
+            .to(tasks::Column::Id)
+            .into();
+        let mut rows = tasks::Entity::find_by_id(id)
             .filter(tasks::Column::UserId.eq(user_id))
-            .one(self.db)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let reminders = task_reminders::Entity::find()
-            .filter(task_reminders::Column::TaskId.eq(id))
+            .join_rev(JoinType::LeftJoin, reminder_of)
+            .select_also(task_reminders::Entity)
             .order_by_asc(task_reminders::Column::RemindAt)
             .order_by_asc(task_reminders::Column::Id)
             .all(self.db)
-            .await?;
+            .await?
+            .into_iter();
+        let Some((model, first)) = rows.next() else {
+            return Ok(None);
+        };
+        let reminders = first.into_iter().chain(rows.filter_map(|(_, r)| r)).collect();
         mapping::task(model, reminders).map(Some)
     }
 
