@@ -57,7 +57,8 @@ async def main(base: str, token: str, other_token: str) -> None:
             assert added["task"]["priority"] == "high", added
             assert added["task"]["due_at"], added
 
-            listed = structured(await session.call_tool("list_tasks", {}))
+            # The user may have other tasks (the smoke test made some): look for this one by name.
+            listed = structured(await session.call_tool("list_tasks", {"search": "Ship the MCP"}))
             assert [t["id"] for t in listed["tasks"]] == [task_id], listed
 
             done = structured(await session.call_tool("complete_task", {"task": "ship the mcp server"}))
