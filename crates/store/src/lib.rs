@@ -98,6 +98,16 @@ impl Store {
                     .foreign_keys(true)
                     .create_if_missing(true)
             });
+        if !url.starts_with("sqlite:") {
+            // Every connection is opened here, on the runtime that connects (it outlives the HTTP
+            // workers), and kept. A connection opened on demand by an actix worker is bound to
+            // that worker's runtime and dies with it: during a graceful shutdown an idle worker
+            // stops first, and a request still running on another worker that picks up such a
+            // connection failed with 503. (SQLite connections run on threads of their own.)
+            opts.min_connections(options.max_connections)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
         let db = Database::connect(opts).await?;
         Ok(Self {
             db,
