@@ -101,7 +101,7 @@ fn model_error(e: &ModelError) -> ApiError {
 }
 
 fn conversation_not_found() -> ApiError {
-    ApiError::not_found("conversation not found").with_field("conversation_id")
+    not_found().with_field("conversation_id")
 }
 
 /// The validated message text.
@@ -227,10 +227,12 @@ pub async fn conversations(
     Ok(HttpResponse::Ok().json(page))
 }
 
+fn not_found() -> ApiError {
+    ApiError::not_found("conversation not found")
+}
+
 fn scoped_id(caller: &AuthenticatedUser, path: web::Path<(String, String)>) -> Result<Uuid, ApiError> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
-    Uuid::parse_str(&id).map_err(|_| ApiError::not_found("conversation not found"))
+    super::scoped_id(caller, path, not_found)
 }
 
 /// A conversation's messages, oldest first, ending with the newest (`cursor` pages back in time).
@@ -249,7 +251,7 @@ pub async fn messages(
     let (limit, cursor) = (page_limit(q.limit)?, page_cursor(q.cursor)?);
     let conversations = store.conversations();
     if conversations.get(&caller.user_id, id).await?.is_none() {
-        return Err(ApiError::not_found("conversation not found").into());
+        return Err(not_found().into());
     }
     let page = conversations
         .messages(&caller.user_id, id, limit, cursor.as_deref())
@@ -270,7 +272,7 @@ pub async fn delete(
     if store.conversations().delete(&caller.user_id, id).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::not_found("conversation not found").into())
+        Err(not_found().into())
     }
 }
 

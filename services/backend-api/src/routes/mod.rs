@@ -8,3 +8,20 @@ pub mod mcp;
 pub mod notifications;
 pub mod task_query;
 pub mod tasks;
+
+use actix_web::web;
+use taskflow_auth::AuthenticatedUser;
+use taskflow_runtime::ApiError;
+use uuid::Uuid;
+
+/// The `{id}` of a `/api/{user_id}/…/{id}` path, once `{user_id}` is the caller; a malformed id is
+/// answered like a missing one (`missing`), so ids reveal nothing.
+pub fn scoped_id(
+    caller: &AuthenticatedUser,
+    path: web::Path<(String, String)>,
+    missing: fn() -> ApiError,
+) -> Result<Uuid, ApiError> {
+    let (user_id, id) = path.into_inner();
+    caller.must_be(&user_id)?;
+    Uuid::parse_str(&id).map_err(|_| missing())
+}

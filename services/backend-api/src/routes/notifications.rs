@@ -37,9 +37,7 @@ fn not_found() -> ApiError {
 
 /// The notification id of a `/api/{user_id}/notifications/{id}` path, once the path's user is the caller.
 fn scoped_id(caller: &AuthenticatedUser, path: web::Path<(String, String)>) -> Result<Uuid, ApiError> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
-    Uuid::parse_str(&id).map_err(|_| not_found())
+    super::scoped_id(caller, path, not_found)
 }
 
 /// The caller's notifications, newest first.

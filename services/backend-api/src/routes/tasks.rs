@@ -46,19 +46,17 @@ pub struct CompleteRequest {
     pub completed: bool,
 }
 
-fn task_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("task not found"))
+fn task_not_found() -> ApiError {
+    ApiError::not_found("task not found")
 }
 
 fn not_found() -> HandlerError {
-    ApiError::not_found("task not found").into()
+    task_not_found().into()
 }
 
 /// The task id of a `/api/{user_id}/tasks/{task_id}` path, once the path's user is the caller.
 fn scoped_task_id(caller: &AuthenticatedUser, path: web::Path<(String, String)>) -> Result<Uuid, ApiError> {
-    let (user_id, id) = path.into_inner();
-    caller.must_be(&user_id)?;
-    task_id(&id)
+    super::scoped_id(caller, path, task_not_found)
 }
 
 /// One of the caller's tasks, or 404.
