@@ -64,12 +64,24 @@ impl ModelClient {
     }
 
     async fn once(&self, messages: &[ChatMessage], tools: &Value) -> Result<ChatMessage, ModelError> {
+        let res = self.post(messages, tools, false).await?;
+        let body = res.bytes().await.map_err(|e| self.transport(e))?;
+        first_message(&body)
+    }
+
+    /// Sends one Chat Completions request; a non-2xx answer is a [`ModelError::Status`].
+    async fn post(
+        &self,
+        messages: &[ChatMessage],
+        tools: &Value,
+        stream: bool,
+    ) -> Result<reqwest::Response, ModelError> {
         let request = ChatRequest {
             model: &self.config.model,
             messages,
             tools,
             tool_choice: "auto",
-            stream: false,
+            stream,
         };
         let res = self
             .http
@@ -80,22 +92,14 @@ impl ModelClient {
             .await
             .map_err(|e| self.transport(e))?;
         let status = res.status();
-        let body = res.bytes().await.map_err(|e| self.transport(e))?;
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            return Err(ModelError::Status {
-                status: status.as_u16(),
-                body: text.chars().take(300).collect(),
-            });
+        if status.is_success() {
+            return Ok(res);
         }
-        let parsed: ChatResponse =
-            serde_json::from_slice(&body).map_err(|e| ModelError::Malformed(e.to_string()))?;
-        parsed
-            .choices
-            .into_iter()
-            .next()
-            .map(|c| c.message)
-            .ok_or_else(|| ModelError::Malformed("no choices".to_owned()))
+        let body = res.bytes().await.map_err(|e| self.transport(e))?;
+        Err(ModelError::Status {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+        })
     }
 
     /// Like [`Self::complete`], with `stream: true`: `on_text` gets the reply's text as the model
@@ -155,29 +159,7 @@ impl ModelClient {
         tools: &Value,
         on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<ChatMessage, ModelError> {
-        let request = ChatRequest {
-            model: &self.config.model,
-            messages,
-            tools,
-            tool_choice: "auto",
-            stream: true,
-        };
-        let mut res = self
-            .http
-            .post(format!("{}/chat/completions", self.config.base_url))
-            .bearer_auth(&self.config.api_key)
-            .json(&request)
-            .send()
-            .await
-            .map_err(|e| self.transport(e))?;
-        let status = res.status();
-        if !status.is_success() {
-            let body = res.bytes().await.map_err(|e| self.transport(e))?;
-            return Err(ModelError::Status {
-                status: status.as_u16(),
-                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
-            });
-        }
+        let mut res = self.post(messages, tools, true).await?;
         let is_sse = res
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -186,14 +168,7 @@ impl ModelClient {
         if !is_sse {
             // A server that ignores `stream` answers with one completion.
             let body = res.bytes().await.map_err(|e| self.transport(e))?;
-            let parsed: ChatResponse =
-                serde_json::from_slice(&body).map_err(|e| ModelError::Malformed(e.to_string()))?;
-            let message = parsed
-                .choices
-                .into_iter()
-                .next()
-                .map(|c| c.message)
-                .ok_or_else(|| ModelError::Malformed("no choices".to_owned()))?;
+            let message = first_message(&body)?;
             if let Some(text) = message.content.as_deref().filter(|t| !t.is_empty()) {
                 on_text(text);
             }
@@ -216,4 +191,16 @@ impl ModelClient {
             ModelError::Unreachable(e.without_url().to_string())
         }
     }
+}
+
+/// The first choice's message of a (non-streamed) completion body.
+fn first_message(body: &[u8]) -> Result<ChatMessage, ModelError> {
+    let parsed: ChatResponse =
+        serde_json::from_slice(body).map_err(|e| ModelError::Malformed(e.to_string()))?;
+    parsed
+        .choices
+        .into_iter()
+        .next()
+        .map(|c| c.message)
+        .ok_or_else(|| ModelError::Malformed("no choices".to_owned()))
 }
