@@ -13,7 +13,7 @@ use super::QuickAddError;
 use super::tokens::{
     Unit, at, count, day_of_month, month, ordinal, starts_with, weekday, weekday_any, words,
 };
-use crate::recurrence::RecurrenceRule;
+use crate::recurrence::{RecurrenceRule, weekday_code};
 
 const EXAMPLES: &str = "\"daily\", \"every weekday\", \"every mon, wed and fri\", \"every 2 weeks\", \
 \"every month on the 1st\", \"every last friday of the month\" or an RRULE like FREQ=WEEKLY;BYDAY=MO";
@@ -105,7 +105,13 @@ impl Rule {
             let days: Vec<String> = self
                 .by_day
                 .iter()
-                .map(|(n, d)| format!("{}{}", n.map(|n| n.to_string()).unwrap_or_default(), code(*d)))
+                .map(|(n, d)| {
+                    format!(
+                        "{}{}",
+                        n.map(|n| n.to_string()).unwrap_or_default(),
+                        weekday_code(*d)
+                    )
+                })
                 .collect();
             let _ = write!(s, ";BYDAY={}", days.join(","));
         }
@@ -113,18 +119,6 @@ impl Rule {
             let _ = write!(s, ";COUNT={c}");
         }
         s
-    }
-}
-
-fn code(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "MO",
-        Weekday::Tue => "TU",
-        Weekday::Wed => "WE",
-        Weekday::Thu => "TH",
-        Weekday::Fri => "FR",
-        Weekday::Sat => "SA",
-        Weekday::Sun => "SU",
     }
 }
 

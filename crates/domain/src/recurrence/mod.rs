@@ -74,7 +74,8 @@ fn invalid(message: impl Into<String>) -> ValidationError {
     ValidationError::new(FIELD, message)
 }
 
-fn weekday_code(d: Weekday) -> &'static str {
+/// The RFC 5545 two-letter code of a weekday (`MO` … `SU`).
+pub(crate) fn weekday_code(d: Weekday) -> &'static str {
     match d {
         Weekday::Mon => "MO",
         Weekday::Tue => "TU",
