@@ -14,6 +14,7 @@ mod m20261123_000003_recurrence_and_audit;
 mod m20261123_000004_notifications;
 mod m20261123_000005_trace_context;
 mod m20261123_000006_conversations;
+mod m20261205_000007_outbox_source;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_notifications::Migration),
             Box::new(m20261123_000005_trace_context::Migration),
             Box::new(m20261123_000006_conversations::Migration),
+            Box::new(m20261205_000007_outbox_source::Migration),
         ]
     }
 }

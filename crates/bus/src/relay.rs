@@ -1,7 +1,11 @@
 //! The outbox relay: publishes committed events in order per partition key, with backoff.
 //!
-//! - One relay works at a time across replicas (a lease row renewed while it runs), so order per
-//!   key holds even with several backend-api pods.
+//! - Every app publishes what it wrote ([`OutboxScope::Source`]): under Dapr, backend-api, recurring
+//!   and notification each run a relay over their own rows, through their own sidecar, so one
+//!   service being down never holds back another's events. The single binary runs one relay over
+//!   every app's rows ([`OutboxScope::All`]).
+//! - One relay per scope works at a time across replicas (a lease row renewed while it runs), so
+//!   order per key holds even with several pods of a service.
 //! - It wakes on the store's commit signal (milliseconds after a write in this process) and polls as
 //!   a fallback for rows written elsewhere.
 //! - A failed publish defers that row and blocks the rest of its key until the retry, so a user's
@@ -15,18 +19,17 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::join_all;
 use taskflow_domain::time;
+pub use taskflow_store::OutboxScope;
 use taskflow_store::{OutboxMessage, Store, StoreError};
 use tokio::sync::watch;
 
 use crate::CloudEvent;
 use crate::publisher::{OutgoingEvent, Publisher};
 
-const LEASE_NAME: &str = "outbox-relay";
-
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// The CloudEvent `source`: the publishing app's id.
-    pub source: String,
+    /// Whose rows it publishes. Each row's CloudEvent `source` is the app that wrote it.
+    pub scope: OutboxScope,
     pub batch_size: u64,
     /// Fallback poll when no commit signal arrives (rows written by other processes).
     pub poll_interval: Duration,
@@ -39,9 +42,19 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
-    pub fn new(source: &str) -> Self {
+    /// The relay of the app `source` under Dapr: publishes the rows that app wrote.
+    pub fn for_source(source: &str) -> Self {
+        Self::new(OutboxScope::Source(source.into()))
+    }
+
+    /// The single binary's relay: publishes the rows of every app in the process.
+    pub fn for_all() -> Self {
+        Self::new(OutboxScope::All)
+    }
+
+    fn new(scope: OutboxScope) -> Self {
         Self {
-            source: source.into(),
+            scope,
             batch_size: 500,
             poll_interval: Duration::from_secs(1),
             initial_backoff: Duration::from_millis(250),
@@ -49,6 +62,14 @@ impl RelayConfig {
             lease_ttl: Duration::from_secs(15),
             retention: Duration::from_secs(24 * 3600),
             prune_interval: Duration::from_secs(60),
+        }
+    }
+
+    /// The lease that makes this relay the only one publishing its scope.
+    fn lease_name(&self) -> String {
+        match &self.scope {
+            OutboxScope::All => "outbox-relay".into(),
+            OutboxScope::Source(source) => format!("outbox-relay:{source}"),
         }
     }
 }
@@ -72,16 +93,19 @@ pub struct OutboxRelay {
     store: Store,
     publisher: Arc<dyn Publisher>,
     config: RelayConfig,
+    lease: String,
     owner: String,
 }
 
 impl OutboxRelay {
     pub fn new(store: Store, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Self {
-        let owner = format!("{}-{}", config.source, uuid::Uuid::new_v4());
+        let lease = config.lease_name();
+        let owner = format!("{lease}-{}", uuid::Uuid::new_v4());
         Self {
             store,
             publisher,
             config,
+            lease,
             owner,
         }
     }
@@ -95,12 +119,8 @@ impl OutboxRelay {
     }
 
     fn outgoing(&self, m: &OutboxMessage) -> OutgoingEvent {
-        let mut cloud_event = CloudEvent::for_outbox_payload(
-            &m.topic,
-            &m.event_id.to_string(),
-            m.payload.clone(),
-            &self.config.source,
-        );
+        let mut cloud_event =
+            CloudEvent::for_outbox_payload(&m.topic, &m.event_id.to_string(), m.payload.clone(), &m.source);
         // The trace of the request (or event) that wrote the row follows the event.
         cloud_event.traceparent = m.traceparent.clone();
         OutgoingEvent {
@@ -133,7 +153,11 @@ impl OutboxRelay {
     /// One pass: publishes every row that is due, keeping per-key order.
     pub async fn drain_once(&self) -> Result<DrainReport, StoreError> {
         let now = time::now();
-        let pending = self.store.outbox().pending(self.config.batch_size).await?;
+        let pending = self
+            .store
+            .outbox()
+            .pending(&self.config.scope, self.config.batch_size)
+            .await?;
         let more = pending.len() as u64 >= self.config.batch_size;
         let mut blocked: HashSet<&str> = HashSet::new();
         let mut by_key: HashMap<&str, Vec<&OutboxMessage>> = HashMap::new();
@@ -186,7 +210,12 @@ impl OutboxRelay {
         match self
             .store
             .leases()
-            .try_acquire(LEASE_NAME, &self.owner, delta(self.config.lease_ttl), time::now())
+            .try_acquire(
+                &self.lease,
+                &self.owner,
+                delta(self.config.lease_ttl),
+                time::now(),
+            )
             .await
         {
             Ok(held) => held,
@@ -198,7 +227,7 @@ impl OutboxRelay {
     }
 
     async fn record_gauges(&self) {
-        if let Ok(stats) = self.store.outbox().stats().await {
+        if let Ok(stats) = self.store.outbox().stats(&self.config.scope).await {
             metrics::gauge!("outbox_pending_rows").set(stats.pending as f64);
             let age = stats
                 .oldest_pending_at
@@ -209,7 +238,7 @@ impl OutboxRelay {
 
     /// Runs until `shutdown` turns true, then drains what is due once more and gives up the lease.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(owner = %self.owner, "outbox relay started");
+        tracing::info!(owner = %self.owner, scope = ?self.config.scope, "outbox relay started");
         let signal = self.store.outbox_signal().clone();
         let mut last_prune = tokio::time::Instant::now();
         let mut publisher_up = false;
@@ -248,7 +277,7 @@ impl OutboxRelay {
                 if last_prune.elapsed() >= self.config.prune_interval {
                     last_prune = tokio::time::Instant::now();
                     let cutoff = time::now() - delta(self.config.retention);
-                    match self.store.outbox().prune(cutoff).await {
+                    match self.store.outbox().prune(&self.config.scope, cutoff).await {
                         Ok(n) if n > 0 => tracing::debug!(pruned = n, "pruned published outbox rows"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "outbox prune failed"),
@@ -271,17 +300,18 @@ impl OutboxRelay {
             if let Err(e) = self.drain_once().await {
                 tracing::warn!(error = %e, "final outbox flush failed");
             }
-            let _ = self.store.leases().release(LEASE_NAME, &self.owner).await;
+            let _ = self.store.leases().release(&self.lease, &self.owner).await;
         }
         tracing::info!("outbox relay stopped");
     }
 }
 
-/// `/ready` detail for the pipeline: pending outbox rows, the oldest one's age, and (for the
-/// in-process bus, which keeps them in the database) dead letters. Under Dapr dead letters live on
-/// the broker's dead-letter topics instead.
+/// `/ready` detail for the pipeline: pending outbox rows in `scope`, the oldest one's age, and (for
+/// the in-process bus, which keeps them in the database) dead letters. Under Dapr dead letters live
+/// on the broker's dead-letter topics instead.
 pub struct PipelineCheck {
     pub store: Store,
+    pub scope: OutboxScope,
     pub dead_letters_in_db: bool,
 }
 
@@ -292,7 +322,12 @@ impl taskflow_runtime::health::ReadinessCheck for PipelineCheck {
 
     fn check(&self) -> taskflow_runtime::health::CheckFuture<'_> {
         Box::pin(async move {
-            let stats = self.store.outbox().stats().await.map_err(|e| e.to_string())?;
+            let stats = self
+                .store
+                .outbox()
+                .stats(&self.scope)
+                .await
+                .map_err(|e| e.to_string())?;
             let age = stats.oldest_pending_at.map_or(0.0, |t| {
                 (time::now() - t).num_milliseconds().max(0) as f64 / 1000.0
             });

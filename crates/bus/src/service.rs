@@ -1,5 +1,6 @@
 //! Running a consumer service under Dapr: its subscriptions behind the sidecar's callback routes,
-//! with health, readiness and metrics, until a shutdown signal.
+//! the outbox relay for the events it writes (published through its own sidecar), with health,
+//! readiness and metrics, until a shutdown signal.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::Subscription;
 use crate::cron::CronHandler;
 use crate::dapr::{DaprApp, DaprClient, DaprConfig, DaprStateIdempotency, SidecarCheck};
 use crate::idempotency::Idempotent;
+use crate::relay::{self, PipelineCheck, RelayConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -70,6 +72,9 @@ pub struct Consumer {
     pub cron: Option<(String, Arc<dyn CronHandler>)>,
     /// Routes of its own (the websocket endpoints).
     pub routes: Option<Routes>,
+    /// It writes events (recurring's next occurrences, notification's reminders): run a relay that
+    /// publishes the outbox rows it wrote through its own sidecar.
+    pub publishes: bool,
 }
 
 impl Consumer {
@@ -78,7 +83,14 @@ impl Consumer {
             subscriptions,
             cron: None,
             routes: None,
+            publishes: false,
         }
+    }
+
+    /// Also publishes the events it writes.
+    pub fn publishing(mut self) -> Self {
+        self.publishes = true;
+        self
     }
 }
 
@@ -88,7 +100,8 @@ fn dapr_client() -> Result<DaprClient, ServiceError> {
 
 /// Serves `name` on `PORT` (default `default_port`) beside its sidecar, with the shared database.
 /// Each subscription's handler is guarded by an idempotency claim in the Dapr state store, the fast
-/// path in front of the database's own unique keys.
+/// path in front of the database's own unique keys. The store handed to `build` writes outbox rows
+/// as `name`; a consumer that [`Consumer::publishes`] gets a relay that publishes them.
 pub async fn run_consumer(
     name: &'static str,
     default_port: u16,
@@ -102,7 +115,7 @@ pub async fn run_consumer(
         max_connections: config::parse_or("DB_MAX_CONNECTIONS", 8)?,
         ..StoreOptions::default()
     };
-    let store = Store::connect(&database_url, &options).await?;
+    let store = Store::connect(&database_url, &options).await?.publishing_as(name);
     let dapr = dapr_client()?;
     let mut consumer = build(store.clone(), dapr.clone())?;
     let own_routes = consumer.routes.take();
@@ -113,14 +126,24 @@ pub async fn run_consumer(
             routes(cfg);
         }
     }));
-    serve(
-        name,
-        default_port,
-        dapr,
-        consumer,
-        Readiness::default().with(DatabaseCheck(store)),
-    )
-    .await
+    let mut readiness = Readiness::default().with(DatabaseCheck(store.clone()));
+    let mut relay = None;
+    if consumer.publishes {
+        let config = RelayConfig::for_source(name);
+        readiness = readiness.with(PipelineCheck {
+            store: store.clone(),
+            scope: config.scope.clone(),
+            dead_letters_in_db: false,
+        });
+        relay = Some(relay::spawn(store.clone(), Arc::new(dapr.clone()), config));
+    }
+    let shutdown = serve(name, default_port, dapr, consumer, readiness).await?;
+    if let Some(relay) = relay {
+        relay
+            .stop_within(shutdown.remaining(server::shutdown_deadline()))
+            .await;
+    }
+    Ok(())
 }
 
 /// Like [`run_consumer`], for a service that keeps no data (websocket).
@@ -131,16 +154,19 @@ pub async fn run_stateless(
 ) -> Result<(), ServiceError> {
     let dapr = dapr_client()?;
     let consumer = build(dapr.clone())?;
-    serve(name, default_port, dapr, consumer, Readiness::default()).await
+    serve(name, default_port, dapr, consumer, Readiness::default()).await?;
+    Ok(())
 }
 
+/// Serves until a shutdown signal and the end of in-flight requests; returns the shutdown, whose
+/// deadline bounds what the caller still has to finish.
 async fn serve(
     name: &'static str,
     default_port: u16,
     dapr: DaprClient,
     consumer: Consumer,
     readiness: Readiness,
-) -> Result<(), ServiceError> {
+) -> Result<server::Shutdown, ServiceError> {
     let host = config::var("HOST").unwrap_or_else(|| "0.0.0.0".into());
     let port = config::parse_or("PORT", default_port)?;
     let ttl = Duration::from_secs(config::parse_or("IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?);
@@ -171,9 +197,10 @@ async fn serve(
         },
     )?;
     tracing::info!(service = name, port = served.port, "listening");
+    let shutdown = served.shutdown.clone();
     served.server.await.map_err(ServeError::from)?;
     tracing::info!(service = name, "stopped");
-    Ok(())
+    Ok(shutdown)
 }
 
 /// A service's whole `main`: JSON logs, then `run`, and an exit code.

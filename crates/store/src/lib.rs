@@ -28,7 +28,8 @@ pub use notifications::{
     DueReminder, NewNotification, Notification, NotificationFilter, NotificationPage, NotificationRepo,
     PendingEmail,
 };
-pub use outbox::{OutboxMessage, OutboxRepo, OutboxSignal, OutboxStats};
+use outbox::OutboxWriter;
+pub use outbox::{DEFAULT_SOURCE, OutboxMessage, OutboxRepo, OutboxScope, OutboxSignal, OutboxStats};
 pub use tasks::{
     CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats, UpdateError,
 };
@@ -70,11 +71,12 @@ fn pool_stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> Po
     }
 }
 
-/// A handle on the database; cheap to clone.
+/// A handle on the database; cheap to clone. Events it writes to the outbox are stamped with the
+/// app that writes them ([`DEFAULT_SOURCE`] unless [`Store::publishing_as`] names another).
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    signal: OutboxSignal,
+    outbox: OutboxWriter,
 }
 
 impl Store {
@@ -111,7 +113,10 @@ impl Store {
         let db = Database::connect(opts).await?;
         Ok(Self {
             db,
-            signal: OutboxSignal::default(),
+            outbox: OutboxWriter {
+                source: DEFAULT_SOURCE.into(),
+                signal: OutboxSignal::default(),
+            },
         })
     }
 
@@ -150,12 +155,29 @@ impl Store {
         UserRepo::new(&self.db)
     }
 
+    /// The same database, writing events as `source`: that app's relay publishes them (under Dapr,
+    /// through that app's own sidecar, so its events flow while any other service is down).
+    pub fn publishing_as(&self, source: &str) -> Self {
+        Self {
+            db: self.db.clone(),
+            outbox: OutboxWriter {
+                source: source.into(),
+                signal: self.outbox.signal.clone(),
+            },
+        }
+    }
+
+    /// The app this handle's outbox rows are published by.
+    pub fn source(&self) -> &str {
+        &self.outbox.source
+    }
+
     pub fn tasks(&self) -> TaskRepo<'_> {
-        TaskRepo::new(&self.db, &self.signal)
+        TaskRepo::new(&self.db, &self.outbox)
     }
 
     pub fn notifications(&self) -> NotificationRepo<'_> {
-        NotificationRepo::new(&self.db, &self.signal)
+        NotificationRepo::new(&self.db, &self.outbox)
     }
 
     pub fn conversations(&self) -> ConversationRepo<'_> {
@@ -172,7 +194,7 @@ impl Store {
 
     /// Fires after every commit that added outbox rows in this process.
     pub fn outbox_signal(&self) -> &OutboxSignal {
-        &self.signal
+        &self.outbox.signal
     }
 
     pub fn leases(&self) -> LeaseRepo<'_> {

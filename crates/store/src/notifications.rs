@@ -16,7 +16,7 @@ use taskflow_domain::{Task, TaskEvent};
 use uuid::Uuid;
 
 use crate::entity::{notifications, task_reminders, tasks, users};
-use crate::outbox::{self, OutboxSignal};
+use crate::outbox::OutboxWriter;
 use crate::{StoreError, paging};
 
 /// A notification as the inbox shows it.
@@ -101,12 +101,12 @@ pub struct NotificationPage {
 
 pub struct NotificationRepo<'a> {
     db: &'a DatabaseConnection,
-    signal: &'a OutboxSignal,
+    outbox: &'a OutboxWriter,
 }
 
 impl<'a> NotificationRepo<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection, signal: &'a OutboxSignal) -> Self {
-        Self { db, signal }
+    pub(crate) fn new(db: &'a DatabaseConnection, outbox: &'a OutboxWriter) -> Self {
+        Self { db, outbox }
     }
 
     /// Unfired reminders due by `now` on pending tasks, oldest first.
@@ -123,7 +123,7 @@ impl<'a> NotificationRepo<'a> {
             .all(self.db)
             .await?;
         let mut due = Vec::with_capacity(rows.len());
-        let tasks = crate::TaskRepo::new(self.db, self.signal);
+        let tasks = crate::TaskRepo::new(self.db, self.outbox);
         for r in rows {
             match tasks.get(&r.user_id, r.task_id).await? {
                 Some(task) if !task.completed => due.push(DueReminder {
@@ -151,7 +151,7 @@ impl<'a> NotificationRepo<'a> {
             .filter_map(|(id, m)| Some((id, m?)))
             .collect();
         let mut out = Vec::new();
-        let tasks = crate::TaskRepo::new(self.db, self.signal);
+        let tasks = crate::TaskRepo::new(self.db, self.outbox);
         for (user_id, minutes) in opted_in {
             let horizon = now + TimeDelta::minutes(i64::from(minutes));
             let candidates = tasks::Entity::find()
@@ -221,9 +221,9 @@ impl<'a> NotificationRepo<'a> {
             txn.rollback().await?;
             return Ok(false);
         }
-        outbox::enqueue(&txn, std::slice::from_ref(event)).await?;
+        self.outbox.enqueue(&txn, std::slice::from_ref(event)).await?;
         txn.commit().await?;
-        self.signal.notify();
+        self.outbox.notify();
         Ok(true)
     }
 

@@ -30,6 +30,8 @@ pub struct OutboxMessage {
     pub created_at: DateTime<Utc>,
     /// The W3C `traceparent` of the request or event that wrote it, for the CloudEvent.
     pub traceparent: Option<String>,
+    /// The app that wrote it: its relay publishes it, as the CloudEvent `source`.
+    pub source: String,
 }
 
 /// How far behind the relay is.
@@ -53,36 +55,76 @@ impl OutboxSignal {
     }
 }
 
-/// Adds `events` to the outbox inside the caller's transaction, stamped with the current trace
-/// ([`taskflow_trace::current`]) so the relay can carry it onto the CloudEvent.
-pub(crate) async fn enqueue(db: &impl ConnectionTrait, events: &[TaskEvent]) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
+/// The app a [`crate::Store`] handle writes outbox rows for when no other is named.
+pub const DEFAULT_SOURCE: &str = "backend-api";
+
+/// Which rows a relay reads: every app's (the single binary, one process publishing for all), or one
+/// app's own (a service under Dapr publishes what it wrote through its own sidecar).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxScope {
+    All,
+    Source(String),
+}
+
+impl OutboxScope {
+    fn filter(&self, select: sea_orm::Select<outbox::Entity>) -> sea_orm::Select<outbox::Entity> {
+        match self {
+            Self::All => select,
+            Self::Source(source) => select.filter(outbox::Column::Source.eq(source.as_str())),
+        }
     }
-    let traceparent = taskflow_trace::current().map(|t| t.header());
-    let rows = events
-        .iter()
-        .map(|e| {
-            let payload = serde_json::to_value(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-            Ok(outbox::ActiveModel {
-                event_id: Set(e.event_id),
-                topic: Set(e.topic().to_owned()),
-                partition_key: Set(e.partition_key().to_owned()),
-                payload: Set(payload),
-                created_at: Set(e.occurred_at),
-                published_at: Set(None),
-                attempts: Set(0),
-                next_attempt_at: Set(e.occurred_at),
-                last_error: Set(None),
-                traceparent: Set(traceparent.clone()),
-                ..Default::default()
+}
+
+/// How a store handle adds events to the outbox: stamped with the app that writes them, and
+/// waking this process's relay after the commit.
+#[derive(Debug, Clone)]
+pub(crate) struct OutboxWriter {
+    pub(crate) source: Arc<str>,
+    pub(crate) signal: OutboxSignal,
+}
+
+impl OutboxWriter {
+    /// Adds `events` to the outbox inside the caller's transaction, stamped with the writing app and
+    /// the current trace ([`taskflow_trace::current`]) so the relay can carry both onto the CloudEvent.
+    pub(crate) async fn enqueue(
+        &self,
+        db: &impl ConnectionTrait,
+        events: &[TaskEvent],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let traceparent = taskflow_trace::current().map(|t| t.header());
+        let rows = events
+            .iter()
+            .map(|e| {
+                let payload = serde_json::to_value(e).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+                Ok(outbox::ActiveModel {
+                    event_id: Set(e.event_id),
+                    topic: Set(e.topic().to_owned()),
+                    partition_key: Set(e.partition_key().to_owned()),
+                    payload: Set(payload),
+                    created_at: Set(e.occurred_at),
+                    published_at: Set(None),
+                    attempts: Set(0),
+                    next_attempt_at: Set(e.occurred_at),
+                    last_error: Set(None),
+                    traceparent: Set(traceparent.clone()),
+                    source: Set(self.source.to_string()),
+                    ..Default::default()
+                })
             })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    outbox::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        outbox::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+        Ok(())
+    }
+
+    /// After the commit: the relay has work.
+    pub(crate) fn notify(&self) {
+        self.signal.notify();
+    }
 }
 
 pub struct OutboxRepo<'a> {
@@ -94,9 +136,9 @@ impl<'a> OutboxRepo<'a> {
         Self { db }
     }
 
-    /// The oldest unpublished events, in insertion order (including ones waiting for a retry).
-    pub async fn pending(&self, limit: u64) -> Result<Vec<OutboxMessage>, StoreError> {
-        let rows = unpublished_in_order().limit(limit).all(self.db).await?;
+    /// The oldest unpublished events in `scope`, in insertion order (including ones waiting for a retry).
+    pub async fn pending(&self, scope: &OutboxScope, limit: u64) -> Result<Vec<OutboxMessage>, StoreError> {
+        let rows = unpublished_in_order(scope).limit(limit).all(self.db).await?;
         Ok(rows
             .into_iter()
             .map(|m| OutboxMessage {
@@ -109,6 +151,7 @@ impl<'a> OutboxRepo<'a> {
                 next_attempt_at: m.next_attempt_at,
                 created_at: m.created_at,
                 traceparent: m.traceparent,
+                source: m.source,
             })
             .collect())
     }
@@ -147,9 +190,13 @@ impl<'a> OutboxRepo<'a> {
         Ok(())
     }
 
-    /// Deletes events published before `before`; returns how many.
-    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let res = outbox::Entity::delete_many()
+    /// Deletes events in `scope` published before `before`; returns how many.
+    pub async fn prune(&self, scope: &OutboxScope, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut delete = outbox::Entity::delete_many();
+        if let OutboxScope::Source(source) = scope {
+            delete = delete.filter(outbox::Column::Source.eq(source.as_str()));
+        }
+        let res = delete
             .filter(outbox::Column::PublishedAt.is_not_null())
             .filter(outbox::Column::PublishedAt.lt(before))
             .exec(self.db)
@@ -157,12 +204,16 @@ impl<'a> OutboxRepo<'a> {
         Ok(res.rows_affected)
     }
 
-    pub async fn stats(&self) -> Result<OutboxStats, StoreError> {
-        let pending = outbox::Entity::find()
+    pub async fn stats(&self, scope: &OutboxScope) -> Result<OutboxStats, StoreError> {
+        let pending = scope
+            .filter(outbox::Entity::find())
             .filter(outbox::Column::PublishedAt.is_null())
             .count(self.db)
             .await?;
-        let oldest = unpublished_in_order().one(self.db).await?.map(|m| m.created_at);
+        let oldest = unpublished_in_order(scope)
+            .one(self.db)
+            .await?
+            .map(|m| m.created_at);
         Ok(OutboxStats {
             pending,
             oldest_pending_at: oldest,
@@ -181,11 +232,13 @@ impl<'a> OutboxRepo<'a> {
 }
 
 /// Unpublished rows in id order, sorted by `(published_at, id)` although `published_at` is always
-/// NULL here: that is the `idx_outbox_pending` index's order, so PostgreSQL walks that index from
-/// its NULL end. Sorted by `id` alone, it preferred the primary key and filtered every published
-/// row it met: 720 ms per relay pass with 190 000 published rows kept (BENCHMARKS.md, "Profiling").
-fn unpublished_in_order() -> sea_orm::Select<outbox::Entity> {
-    outbox::Entity::find()
+/// NULL here: that is the order of the `idx_outbox_pending` index (and, after the equality on
+/// `source`, of `idx_outbox_source_pending`), so PostgreSQL walks the index from its NULL end.
+/// Sorted by `id` alone, it preferred the primary key and filtered every published row it met:
+/// 720 ms per relay pass with 190 000 published rows kept (BENCHMARKS.md, "Profiling").
+fn unpublished_in_order(scope: &OutboxScope) -> sea_orm::Select<outbox::Entity> {
+    scope
+        .filter(outbox::Entity::find())
         .filter(outbox::Column::PublishedAt.is_null())
         .order_by_asc(outbox::Column::PublishedAt)
         .order_by_asc(outbox::Column::Id)

@@ -181,21 +181,20 @@ pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
     let dapr = DaprClient::new(DaprConfig::from_env()?)
         .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
     let app_token = taskflow_runtime::config::var("APP_API_TOKEN");
+    // backend-api publishes the events it writes; recurring and notification publish theirs.
+    let relay_config = RelayConfig::for_source(state.store.source());
     let checks = readiness(&state)
         .with(SidecarCheck(dapr.clone()))
         .with(PipelineCheck {
             store: state.store.clone(),
+            scope: relay_config.scope.clone(),
             dead_letters_in_db: false,
         });
     let callbacks = DaprApp::new(&dapr.config().pubsub, Vec::new(), app_token).configure();
     let listener = server::bind(&config.host, config.port)?;
     let app = Application::serve_with(&state, listener, checks, callbacks)?;
     tracing::info!(port = app.port(), "backend-api listening");
-    let relay = relay::spawn(
-        state.store.clone(),
-        Arc::new(dapr),
-        RelayConfig::new("backend-api"),
-    );
+    let relay = relay::spawn(state.store.clone(), Arc::new(dapr), relay_config);
     let shutdown = app.shutdown();
     let served = app.run().await;
     relay

@@ -72,9 +72,10 @@ pub struct TickReport {
 }
 
 impl ReminderTicker {
+    /// The `reminder-due` events it writes are notification's, published by notification's relay.
     pub fn new(store: Store, mailer: Option<Mailer>, config: TickerConfig) -> Self {
         Self {
-            store,
+            store: store.publishing_as(SERVICE),
             mailer,
             config,
         }

@@ -13,7 +13,7 @@ async fn main() -> std::process::ExitCode {
             let ticker = ReminderTicker::new(store, Mailer::from_env()?, TickerConfig::default());
             Ok(Consumer {
                 cron: Some((CRON_BINDING.into(), Arc::new(ticker))),
-                ..Consumer::subscribing(Vec::new())
+                ..Consumer::subscribing(Vec::new()).publishing()
             })
         }),
     )

@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use serde_json::json;
 use taskflow_domain::{CreateTask, Task, TaskUpdate, time};
 use taskflow_notification::{Mailer, ReminderTicker, TickerConfig};
-use taskflow_store::{NewUser, NotificationFilter, ProfileChange, Store, StoreOptions};
+use taskflow_store::{NewUser, NotificationFilter, OutboxScope, ProfileChange, Store, StoreOptions};
 use taskflow_test_support::{TestDb, test_database};
 
 async fn store() -> (Store, TestDb) {
@@ -81,12 +81,18 @@ async fn racing_tickers_fire_each_reminder_once() {
     let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
     assert_eq!(ra.unwrap().fired + rb.unwrap().fired, 20);
     assert_eq!(notifications(&store).await.len(), 20);
-    let events = store.outbox().pending(100).await.unwrap();
-    assert_eq!(
-        events.iter().filter(|e| e.topic == "reminder-due").count(),
-        20,
-        "one event per firing"
+    // Notification publishes its own events: they are in its scope of the outbox, not backend-api's.
+    let notification = OutboxScope::Source("notification".into());
+    let events = store.outbox().pending(&notification, 100).await.unwrap();
+    assert_eq!(events.len(), 20, "one event per firing");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.topic == "reminder-due" && e.source == "notification")
     );
+    let backend_api = OutboxScope::Source("backend-api".into());
+    let created = store.outbox().pending(&backend_api, 100).await.unwrap();
+    assert!(created.iter().all(|e| e.topic == "task-created"));
     assert_eq!(a.run_once().await.unwrap().fired, 0, "nothing fires twice");
 }
 
@@ -102,7 +108,11 @@ async fn a_missed_reminder_fires_once_marked_late() {
     assert_eq!(n[0].task_id, t.id);
     assert_eq!(n[0].kind, "reminder");
     assert!(n[0].message.contains("Missed"));
-    let event = &store.outbox().pending(10).await.unwrap()[0];
+    let event = &store
+        .outbox()
+        .pending(&OutboxScope::Source("notification".into()), 10)
+        .await
+        .unwrap()[0];
     assert_eq!(event.payload["reminder"]["late"], true);
     assert_eq!(event.payload["reminder"]["notification_id"], n[0].id.to_string());
     assert_eq!(ticker(&store, None).run_once().await.unwrap().fired, 0);

@@ -20,8 +20,11 @@ pub struct NextOccurrence {
 }
 
 impl NextOccurrence {
+    /// The next occurrences it writes are recurring's events, published by recurring's relay.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store: store.publishing_as(SERVICE),
+        }
     }
 
     async fn on_completed(&self, event: TaskEvent) -> Outcome {

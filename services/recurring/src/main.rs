@@ -8,7 +8,7 @@ async fn main() -> std::process::ExitCode {
     service::main(
         SERVICE,
         service::run_consumer(SERVICE, DEFAULT_PORT, |store, _dapr| {
-            Ok(Consumer::subscribing(subscriptions(store)))
+            Ok(Consumer::subscribing(subscriptions(store)).publishing())
         }),
     )
     .await

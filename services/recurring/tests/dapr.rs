@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use taskflow_bus::dapr::DaprApp;
 use taskflow_domain::{CreateTask, TaskEvent, TaskUpdate, time};
 use taskflow_runtime::health::Readiness;
-use taskflow_store::{NewUser, Store, StoreOptions, TaskFilter};
+use taskflow_store::{NewUser, OutboxScope, Store, StoreOptions, TaskFilter};
 use taskflow_test_support::{TestDb, daprd_envelope, test_database};
 
 async fn setup() -> (Store, String, TestDb) {
@@ -100,10 +100,11 @@ async fn a_delivered_completion_creates_the_next_occurrence_once() {
         Some("2027-03-28T08:00:00Z".parse().unwrap()),
         "09:00 BST"
     );
-    // Its task-created event went through the outbox.
-    let pending = store.outbox().pending(10).await.unwrap();
+    // Its task-created event went through the outbox, for recurring's own relay to publish.
+    let pending = store.outbox().pending(&OutboxScope::All, 10).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].topic, "task-created");
+    assert_eq!(pending[0].source, "recurring");
     assert_eq!(pending[0].payload["task"]["id"], all[1].id.to_string());
 }
 

@@ -12,7 +12,7 @@ use taskflow_backend_api::{ApiConfig, ApiState, Application, StartupError};
 use taskflow_bus::Subscription;
 use taskflow_bus::cron;
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
-use taskflow_bus::relay::{self, PipelineCheck, RelayConfig, RelayHandle};
+use taskflow_bus::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
 use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
 use taskflow_runtime::server::{self, Shutdown};
 use taskflow_websocket::{Hub, HubConfig};
@@ -93,12 +93,14 @@ pub async fn start_with(
     let bus = InProcessBus::new(subscriptions, retry, state.store.clone());
     let checks = taskflow_backend_api::readiness(&state).with(PipelineCheck {
         store: state.store.clone(),
+        scope: OutboxScope::All,
         dead_letters_in_db: true,
     });
     // WebSocket and SSE on the API's port; they use the API's authenticator.
     let app = Application::serve_with(&state, listener, checks, taskflow_websocket::configure(hub))?;
-    let mut relay_config = RelayConfig::new("taskflow");
-    // Only this process writes here; the poll is a safety net, the commit signal does the work.
+    // One relay publishes what every service in the process wrote, each event under its own app's
+    // `source`. Only this process writes here; the poll is a safety net, the commit signal does the work.
+    let mut relay_config = RelayConfig::for_all();
     relay_config.poll_interval = std::time::Duration::from_millis(500);
     let relay = relay::spawn(state.store.clone(), Arc::new(bus), relay_config);
     let ticker = reminder_tick.map(|every| {

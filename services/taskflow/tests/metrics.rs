@@ -177,7 +177,14 @@ async fn metrics_expose_each_series_and_move_when_things_happen() {
     assert_eq!(res.status(), 204);
     for _ in 0..500 {
         if state.store.dead_letters().count().await.unwrap() > 0
-            && state.store.outbox().stats().await.unwrap().pending == 0
+            && state
+                .store
+                .outbox()
+                .stats(&taskflow_bus::relay::OutboxScope::All)
+                .await
+                .unwrap()
+                .pending
+                == 0
         {
             break;
         }

@@ -119,7 +119,10 @@ async fn rest_writes_reach_subscribers_as_ordered_cloudevents() {
         ]
     );
     for e in &events {
-        assert_eq!(e.source, "taskflow");
+        assert_eq!(
+            e.source, "backend-api",
+            "the app that wrote the event, as under Dapr"
+        );
         assert_eq!(e.subject.as_deref(), task["id"].as_str());
         assert_eq!(e.data["user_id"], user.as_str());
         assert_eq!(

@@ -84,7 +84,16 @@ impl System {
 
     async fn settle(&self) {
         for _ in 0..300 {
-            if self.running_state.store.outbox().stats().await.unwrap().pending == 0 {
+            if self
+                .running_state
+                .store
+                .outbox()
+                .stats(&taskflow_bus::relay::OutboxScope::All)
+                .await
+                .unwrap()
+                .pending
+                == 0
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;

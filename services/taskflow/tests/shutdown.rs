@@ -151,7 +151,15 @@ async fn shutdown_closes_websockets_with_going_away_and_lets_deliveries_finish()
     release.notify_one();
     system.await.unwrap().unwrap();
     assert_eq!(handled.load(Ordering::SeqCst), 1);
-    assert_eq!(store.outbox().stats().await.unwrap().pending, 0);
+    assert_eq!(
+        store
+            .outbox()
+            .stats(&taskflow_bus::relay::OutboxScope::All)
+            .await
+            .unwrap()
+            .pending,
+        0
+    );
 }
 
 #[tokio::test]

@@ -119,33 +119,33 @@ impl DaprClient {
         false
     }
 
-    /// Publishes `event` with its CloudEvent id and partition key carried as metadata.
+    /// Publishes `event` as a whole CloudEvent (`application/cloudevents+json`), with its partition
+    /// key carried as metadata.
+    ///
+    /// daprd 1.16 keeps an envelope sent this way (components-contrib `pubsub/envelope.go`
+    /// `FromCloudEvent`): id, source, type, `subject`, `time` and `data` arrive as written, and it
+    /// adds only `topic`, `pubsubname` and the trace attributes that are missing. Sent as
+    /// `application/json` instead, daprd builds the envelope itself and ignores
+    /// `metadata.cloudevent.subject` (dapr `pkg/runtime/pubsub/cloudevents.go` honours only id,
+    /// source, type, traceid, tracestate and traceparent), so the task id would be lost.
     pub async fn publish_event(&self, event: &OutgoingEvent) -> Result<(), DaprError> {
-        let ce = &event.cloud_event;
         let path = format!("/v1.0/publish/{}/{}", self.config.pubsub, event.topic);
-        let mut query: Vec<(&str, &str)> = vec![
-            ("metadata.cloudevent.id", ce.id.as_str()),
-            ("metadata.cloudevent.type", ce.event_type.as_str()),
-            ("metadata.cloudevent.source", ce.source.as_str()),
-            ("metadata.partitionKey", event.partition_key.as_str()),
-        ];
-        if let Some(subject) = ce.subject.as_deref() {
-            query.push(("metadata.cloudevent.subject", subject));
+        let mut envelope = event.cloud_event.clone();
+        if let Some(tp) = envelope.traceparent.clone() {
+            // daprd fills `traceid` (its older name for the same value) only when it is absent; set
+            // both so consumers reading either see the trace of the write.
+            envelope.extensions.insert("traceid".into(), Value::String(tp));
         }
-        if let Some(tp) = ce.traceparent.as_deref() {
-            query.push(("metadata.cloudevent.traceparent", tp));
-        }
-        let body =
-            serde_json::to_vec(ce.data.as_ref().unwrap_or(&Value::Null)).map_err(|e| DaprError::Status {
-                status: 400,
-                body: e.to_string(),
-            })?;
+        let body = serde_json::to_vec(&envelope).map_err(|e| DaprError::Status {
+            status: 400,
+            body: e.to_string(),
+        })?;
         let mut req = self
             .request(reqwest::Method::POST, &path)
-            .query(&query)
-            .header("content-type", "application/json");
-        // daprd continues the trace from this header onto the CloudEvent it publishes.
-        if let Some(tp) = ce.traceparent.as_deref() {
+            .query(&[("metadata.partitionKey", event.partition_key.as_str())])
+            .header("content-type", "application/cloudevents+json");
+        // daprd's publish span continues the trace from this header.
+        if let Some(tp) = envelope.traceparent.as_deref() {
             req = req.header("traceparent", tp);
         }
         let res = req.body(body).send().await.map_err(unreachable)?;
@@ -212,10 +212,24 @@ impl DaprClient {
 
     /// Set-if-absent with a TTL: `etag "0"` with first-write concurrency. `false` if the key exists.
     pub async fn set_if_absent(&self, key: &str, value: Value, ttl: Duration) -> Result<bool, DaprError> {
+        self.replace_if(key, "0", value, ttl).await
+    }
+
+    /// Saves `value` only if the key's etag is still `etag` (first-write concurrency); `false` when it
+    /// changed. With the Redis state store this is the only save a first-write key accepts again
+    /// (components-contrib `state/redis/redis.go`, `setDefaultQuery`): saved without an etag daprd
+    /// answers 500, and with an etag but last-write concurrency the etag is ignored and it answers 409.
+    pub async fn replace_if(
+        &self,
+        key: &str,
+        etag: &str,
+        value: Value,
+        ttl: Duration,
+    ) -> Result<bool, DaprError> {
         let item = StateItem {
             key: key.to_owned(),
             value,
-            etag: Some("0".into()),
+            etag: Some(etag.to_owned()),
             options: json!({"concurrency": "first-write", "consistency": "strong"}),
             metadata: json!({"ttlInSeconds": ttl.as_secs().max(1).to_string()}),
         };
@@ -280,19 +294,31 @@ impl IdempotencyStore for DaprStateIdempotency {
         })
     }
 
+    /// Replaces this delivery's claim with "done", carrying the claim's etag: the claim was saved
+    /// with first-write, so the store accepts no other save of the key (see
+    /// [`DaprClient::replace_if`]). A changed etag means the lease ran out and another delivery
+    /// claimed the key: that delivery records the outcome.
     fn complete<'a>(&'a self, key: &'a str, ttl: Duration) -> ClaimFuture<'a, ()> {
         Box::pin(async move {
-            let item = StateItem {
-                key: key.to_owned(),
-                value: json!(DONE),
-                etag: None,
-                options: json!({"concurrency": "last-write", "consistency": "strong"}),
-                metadata: json!({"ttlInSeconds": ttl.as_secs().max(1).to_string()}),
+            let etag = match self.0.get_state(key).await.map_err(state_error)? {
+                Some((value, _)) if value == json!(DONE) => return Ok(()),
+                Some((_, Some(etag))) => etag,
+                Some((_, None)) => return Err(IdempotencyError("the state store returned no etag".into())),
+                // The lease expired before the effect finished: claim the key as done afresh.
+                None => "0".to_owned(),
             };
-            self.0
-                .save_state(std::slice::from_ref(&item))
+            if self
+                .0
+                .replace_if(key, &etag, json!(DONE), ttl)
                 .await
-                .map_err(state_error)
+                .map_err(state_error)?
+            {
+                Ok(())
+            } else {
+                Err(IdempotencyError(
+                    "lease lost: another delivery claimed the key before this one finished".into(),
+                ))
+            }
         })
     }
 

@@ -91,13 +91,109 @@ async fn dapr_state_backs_the_idempotency_guard() {
         .cloned()
         .unwrap();
     assert_eq!(done.path, "/v1.0/state/statestore");
-    assert!(
-        done.body[0].get("etag").is_none(),
-        "completing overwrites the claim"
-    );
+    // The claim was saved with first-write: only a save carrying its etag, again with first-write,
+    // is accepted for that key from then on.
+    assert_eq!(done.body[0]["etag"], "1", "completing replaces the claim it read");
+    assert_eq!(done.body[0]["options"]["concurrency"], "first-write");
     assert_eq!(done.body[0]["metadata"]["ttlInSeconds"], "3600");
+    // The second claim's 409 is the set-if-absent answer; nothing else was refused.
+    assert_eq!(
+        sidecar.state_refusals(),
+        vec![("recurring:e9".to_owned(), 409), ("recurring:e9".to_owned(), 409)]
+    );
     keys.release("recurring:e9").await.unwrap();
     assert_eq!(keys.claim("recurring:e9", lease).await.unwrap(), Claim::Acquired);
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_after_its_lease_is_not_completed_by_the_first_delivery() {
+    let sidecar = FakeSidecar::start().await;
+    let client = DaprClient::new(sidecar.config(None)).unwrap();
+    let keys = DaprStateIdempotency(client.clone());
+    let lease = Duration::from_secs(60);
+    assert_eq!(keys.claim("audit:e2", lease).await.unwrap(), Claim::Acquired);
+    // The lease ran out and another delivery claimed the key (the Redis TTL removed it, then a new
+    // set-if-absent wrote it): its etag is no longer the one the first delivery would read.
+    sidecar.state.lock().unwrap().keys.remove("audit:e2");
+    assert!(
+        client
+            .set_if_absent("audit:e2", json!("pending"), lease)
+            .await
+            .unwrap()
+    );
+    let (_, etag) = client.get_state("audit:e2").await.unwrap().unwrap();
+    assert!(
+        client
+            .replace_if("audit:e2", &etag.unwrap(), json!("pending"), lease)
+            .await
+            .unwrap()
+    );
+    // The first delivery reads the current etag and replaces it — the newer claim's outcome would be
+    // the same effect — but a save racing in between is refused with 409, reported as a lost lease.
+    let stale = client
+        .replace_if("audit:e2", "1", json!("done"), lease)
+        .await
+        .unwrap();
+    assert!(!stale, "a stale etag is refused");
+    keys.complete("audit:e2", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(keys.claim("audit:e2", lease).await.unwrap(), Claim::Done);
+}
+
+/// The stand-in is as strict as the Redis state store: these are the saves daprd refuses.
+#[tokio::test]
+async fn the_state_store_refuses_what_redis_refuses() {
+    let sidecar = FakeSidecar::start().await;
+    let client = DaprClient::new(sidecar.config(None)).unwrap();
+    let save = |body: serde_json::Value| {
+        let port = sidecar.port;
+        async move {
+            reqwest::Client::new()
+                .post(format!("http://127.0.0.1:{port}/v1.0/state/statestore"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert!(
+        client
+            .set_if_absent("k", json!("pending"), Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    // What the idempotency guard used to send to mark a claim done: no etag, last-write → 500.
+    assert_eq!(
+        save(json!([{"key": "k", "value": "done", "options": {"concurrency": "last-write"}}])).await,
+        500
+    );
+    // An etag with last-write concurrency is ignored (parseETag), so it is refused too: 409.
+    assert_eq!(
+        save(json!([{"key": "k", "value": "done", "etag": "1", "options": {"concurrency": "last-write"}}]))
+            .await,
+        409
+    );
+    assert_eq!(
+        save(json!([{"key": "k", "value": "done", "etag": "7", "options": {"concurrency": "first-write"}}]))
+            .await,
+        409
+    );
+    assert_eq!(
+        save(json!([{"key": "k", "value": "done", "etag": "x", "options": {"concurrency": "first-write"}}]))
+            .await,
+        400
+    );
+    assert_eq!(
+        save(json!([{"key": "k", "value": "done", "etag": "1", "options": {"concurrency": "first-write"}}]))
+            .await,
+        204
+    );
+    let (value, etag) = client.get_state("k").await.unwrap().unwrap();
+    assert_eq!((value, etag.as_deref()), (json!("done"), Some("2")));
+    // A key never saved with first-write can be overwritten without an etag.
+    assert_eq!(save(json!([{"key": "plain", "value": 1}])).await, 204);
+    assert_eq!(save(json!([{"key": "plain", "value": 2}])).await, 204);
 }
 
 #[tokio::test]

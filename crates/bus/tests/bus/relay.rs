@@ -24,7 +24,7 @@ fn fast() -> RetryPolicy {
 }
 
 fn relay_config() -> RelayConfig {
-    let mut c = RelayConfig::new("test");
+    let mut c = RelayConfig::for_all();
     c.initial_backoff = Duration::from_millis(5);
     c.max_backoff = Duration::from_millis(20);
     c
@@ -54,7 +54,15 @@ async fn each_users_events_reach_subscribers_in_commit_order() {
     let bob: Vec<&String> = titles.iter().filter(|t| t.starts_with("bob")).collect();
     assert_eq!(alice, ["alice-0", "alice-2", "alice-4"]);
     assert_eq!(bob, ["bob-1", "bob-3", "bob-5"]);
-    assert_eq!(store.outbox().stats().await.unwrap().pending, 0);
+    assert_eq!(
+        store
+            .outbox()
+            .stats(&taskflow_store::OutboxScope::All)
+            .await
+            .unwrap()
+            .pending,
+        0
+    );
     // Nothing is published twice.
     assert_eq!(relay.drain_once().await.unwrap().published, 0);
     assert_eq!(recorder.titles().len(), 6);
@@ -77,7 +85,15 @@ async fn with_the_sidecar_down_nothing_is_lost_and_order_survives() {
         (0, 1),
         "the first failure blocks the rest of the key"
     );
-    assert_eq!(store.outbox().stats().await.unwrap().pending, 4);
+    assert_eq!(
+        store
+            .outbox()
+            .stats(&taskflow_store::OutboxScope::All)
+            .await
+            .unwrap()
+            .pending,
+        4
+    );
 
     sidecar.set_down(false);
     let mut published = 0;
@@ -89,12 +105,20 @@ async fn with_the_sidecar_down_nothing_is_lost_and_order_survives() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(published, 4);
-    assert_eq!(store.outbox().stats().await.unwrap().pending, 0);
+    assert_eq!(
+        store
+            .outbox()
+            .stats(&taskflow_store::OutboxScope::All)
+            .await
+            .unwrap()
+            .pending,
+        0
+    );
 
     let accepted: Vec<_> = sidecar.published().into_iter().skip(1).collect();
     let ids: Vec<String> = accepted
         .iter()
-        .map(|r| r.query["metadata.cloudevent.id"].clone())
+        .map(|r| r.body["id"].as_str().unwrap().to_owned())
         .collect();
     let expected: Vec<String> = events.iter().map(|e| e.event_id.to_string()).collect();
     assert_eq!(ids, expected, "delivered once each, in commit order");
@@ -102,16 +126,28 @@ async fn with_the_sidecar_down_nothing_is_lost_and_order_survives() {
     assert_eq!(first.method, "POST");
     assert_eq!(first.path, "/v1.0/publish/pubsub/task-created");
     assert_eq!(first.query["metadata.partitionKey"], "alice");
-    assert_eq!(
-        first.query["metadata.cloudevent.type"],
-        "com.taskflow.task.created.v1"
+    // The whole envelope, so daprd keeps it as written (subject included): see
+    // `DaprClient::publish_event`. No `metadata.cloudevent.*` overrides, which daprd would ignore.
+    assert_eq!(first.headers["content-type"], "application/cloudevents+json");
+    assert!(
+        first.query.keys().all(|k| !k.starts_with("metadata.cloudevent.")),
+        "{:?}",
+        first.query
     );
-    assert_eq!(first.query["metadata.cloudevent.source"], "test");
-    assert_eq!(first.headers["content-type"], "application/json");
     assert_eq!(first.headers["dapr-api-token"], "sidecar-token");
-    assert_eq!(first.body["event_type"], "task-created");
-    assert_eq!(first.body["task"]["title"], "task 0");
-    assert_eq!(first.body["user_id"], "alice");
+    let envelope = &first.body;
+    assert_eq!(envelope["specversion"], "1.0");
+    assert_eq!(envelope["type"], "com.taskflow.task.created.v1");
+    assert_eq!(envelope["source"], "backend-api", "the app that wrote the row");
+    assert_eq!(envelope["subject"], events[0].task.id.to_string());
+    assert_eq!(envelope["datacontenttype"], "application/json");
+    assert_eq!(envelope["data"]["event_type"], "task-created");
+    assert_eq!(envelope["data"]["task"]["title"], "task 0");
+    assert_eq!(envelope["data"]["user_id"], "alice");
+    // What a subscriber receives parses back to the same event.
+    let received = taskflow_bus::cloudevent::parse(&serde_json::to_vec(envelope).unwrap()).unwrap();
+    assert_eq!(received.id, events[0].event_id.to_string());
+    assert_eq!(received.subject, Some(events[0].task.id.to_string()));
 }
 
 fn flaky(failures: usize, effects: Arc<AtomicUsize>) -> Arc<dyn EventHandler> {
@@ -311,7 +347,11 @@ async fn one_relay_at_a_time_holds_the_lease() {
 async fn published_rows_are_pruned_after_retention() {
     let (store, _db) = store().await;
     create_task(&store, "alice", "old").await;
-    let rows = store.outbox().pending(10).await.unwrap();
+    let rows = store
+        .outbox()
+        .pending(&taskflow_store::OutboxScope::All, 10)
+        .await
+        .unwrap();
     let long_ago = taskflow_domain::time::now() - chrono::TimeDelta::days(2);
     store
         .outbox()
@@ -320,9 +360,21 @@ async fn published_rows_are_pruned_after_retention() {
         .unwrap();
     create_task(&store, "alice", "new").await;
     let cutoff = taskflow_domain::time::now() - chrono::TimeDelta::days(1);
-    assert_eq!(store.outbox().prune(cutoff).await.unwrap(), 1);
     assert_eq!(
-        store.outbox().stats().await.unwrap().pending,
+        store
+            .outbox()
+            .prune(&taskflow_store::OutboxScope::All, cutoff)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .outbox()
+            .stats(&taskflow_store::OutboxScope::All)
+            .await
+            .unwrap()
+            .pending,
         1,
         "pending rows are never pruned"
     );

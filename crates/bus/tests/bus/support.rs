@@ -100,13 +100,91 @@ pub struct Recorded {
 }
 
 /// A stand-in for daprd's HTTP API that records what it receives. Publishing fails while `down`;
-/// the state store implements etag `"0"` + first-write as set-if-absent.
+/// the state store follows the Redis state store's rules ([`RedisLikeState`]).
 #[derive(Clone)]
 pub struct FakeSidecar {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
     pub down: Arc<Mutex<bool>>,
-    pub state: Arc<Mutex<HashMap<String, Value>>>,
+    pub state: Arc<Mutex<RedisLikeState>>,
+}
+
+/// One key as components-contrib's Redis state store keeps it: a hash of `data`, `version` (the
+/// etag) and, once saved with first-write concurrency, a `first-write` flag.
+#[derive(Debug, Clone)]
+pub struct StoredState {
+    pub data: Value,
+    pub version: u64,
+    pub first_write: bool,
+}
+
+/// The save and delete rules of components-contrib v1.16.13 `state/redis/redis.go` (`Set`,
+/// `parseETag`, the `setDefaultQuery`/`delDefaultQuery` Lua scripts) with the HTTP statuses of dapr
+/// v1.16.19 `pkg/api/http/http.go` (`onPostState`, `stateErrorResponse`): an etag mismatch is 409,
+/// an etag that is not a number 400, any other refusal 500.
+#[derive(Debug, Default)]
+pub struct RedisLikeState {
+    pub keys: HashMap<String, StoredState>,
+    /// Every refused save: (key, HTTP status).
+    pub refusals: Vec<(String, u16)>,
+}
+
+impl RedisLikeState {
+    /// One save of `POST /v1.0/state/{store}`; `Err(status)` when daprd would refuse it.
+    pub fn save(&mut self, item: &Value) -> Result<(), u16> {
+        let key = item["key"].as_str().unwrap_or("").to_owned();
+        let etag = item["etag"].as_str().filter(|e| !e.is_empty());
+        let concurrency = item["options"]["concurrency"].as_str().unwrap_or("");
+        let first_write = concurrency == "first-write";
+        // parseETag: last-write concurrency or no etag → version 0; an etag that is not a number → 400.
+        let version = match etag {
+            Some(e) if concurrency != "last-write" => e.parse::<u64>().map_err(|_| self.refuse(&key, 400))?,
+            _ => 0,
+        };
+        let current = self.keys.get(&key);
+        // setDefaultQuery: a missing key, a matching version, or version 0 on a key never saved with
+        // first-write may be written; anything else is refused.
+        let allowed = match current {
+            None => true,
+            Some(c) => c.version == version || (!c.first_write && version == 0),
+        };
+        if !allowed {
+            // Set: a refusal of a request that carried an etag is an ETag mismatch (409); one without
+            // is a plain error, which daprd answers with 500.
+            return Err(self.refuse(&key, if etag.is_some() { 409 } else { 500 }));
+        }
+        let (old_version, was_first_write) = current.map_or((0, false), |c| (c.version, c.first_write));
+        self.keys.insert(
+            key,
+            StoredState {
+                data: item["value"].clone(),
+                version: old_version + 1,
+                first_write: was_first_write || first_write,
+            },
+        );
+        Ok(())
+    }
+
+    /// `DELETE /v1.0/state/{store}/{key}` with an optional `If-Match` (delDefaultQuery: no etag
+    /// deletes unconditionally).
+    pub fn delete(&mut self, key: &str, etag: Option<&str>) -> Result<(), u16> {
+        let version = match etag {
+            Some(e) => e.parse::<u64>().map_err(|_| self.refuse(key, 400))?,
+            None => 0,
+        };
+        match self.keys.get(key) {
+            Some(c) if version != 0 && c.version != version => Err(self.refuse(key, 409)),
+            _ => {
+                self.keys.remove(key);
+                Ok(())
+            }
+        }
+    }
+
+    fn refuse(&mut self, key: &str, status: u16) -> u16 {
+        self.refusals.push((key.to_owned(), status));
+        status
+    }
 }
 
 async fn sidecar(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeSidecar>) -> HttpResponse {
@@ -143,13 +221,18 @@ async fn sidecar(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeSidecar
     if let Some(key) = path.strip_prefix("/v1.0/state/statestore/") {
         let mut state = fake.state.lock().unwrap();
         return match req.method().as_str() {
-            "GET" => match state.get(key) {
-                Some(v) => HttpResponse::Ok().insert_header(("etag", "1")).json(v),
+            "GET" => match state.keys.get(key) {
+                Some(v) => HttpResponse::Ok()
+                    .insert_header(("etag", v.version.to_string()))
+                    .json(&v.data),
                 None => HttpResponse::NoContent().finish(),
             },
             "DELETE" => {
-                state.remove(key);
-                HttpResponse::NoContent().finish()
+                let etag = req.headers().get("if-match").and_then(|v| v.to_str().ok());
+                match state.delete(key, etag) {
+                    Ok(()) => HttpResponse::NoContent().finish(),
+                    Err(status) => refused(status),
+                }
             }
             _ => HttpResponse::MethodNotAllowed().finish(),
         };
@@ -157,18 +240,18 @@ async fn sidecar(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeSidecar
     if path == "/v1.0/state/statestore" {
         let mut state = fake.state.lock().unwrap();
         for item in json.as_array().cloned().unwrap_or_default() {
-            let key = item["key"].as_str().unwrap_or("").to_owned();
-            if item["etag"] == "0"
-                && item["options"]["concurrency"] == "first-write"
-                && state.contains_key(&key)
-            {
-                return HttpResponse::Conflict().body("etag mismatch");
+            if let Err(status) = state.save(&item) {
+                return refused(status);
             }
-            state.insert(key, item["value"].clone());
         }
         return HttpResponse::NoContent().finish();
     }
     HttpResponse::NotFound().finish()
+}
+
+fn refused(status: u16) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status).unwrap();
+    HttpResponse::build(status).json(serde_json::json!({"errorCode": "ERR_STATE_SAVE", "message": "refused"}))
 }
 
 impl FakeSidecar {
@@ -194,6 +277,11 @@ impl FakeSidecar {
         .run();
         tokio::spawn(server);
         fake
+    }
+
+    /// The state saves and deletes it refused, as (key, status).
+    pub fn state_refusals(&self) -> Vec<(String, u16)> {
+        self.state.lock().unwrap().refusals.clone()
     }
 
     pub fn set_down(&self, down: bool) {

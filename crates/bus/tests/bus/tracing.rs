@@ -22,24 +22,24 @@ async fn the_relay_sends_the_rows_trace_to_the_sidecar() {
     trace::scope(ctx, create_task(&store, "alice", "traced")).await;
     create_task(&store, "alice", "untraced").await;
     let publisher = Arc::new(DaprClient::new(sidecar.config(None)).unwrap());
-    let relay = OutboxRelay::new(store.clone(), publisher, RelayConfig::new("test"));
+    let relay = OutboxRelay::new(store.clone(), publisher, RelayConfig::for_all());
     assert_eq!(relay.drain_once().await.unwrap().published, 2);
 
     let published = sidecar.published();
     let traced = published
         .iter()
-        .find(|r| r.body["task"]["title"] == "traced")
+        .find(|r| r.body["data"]["task"]["title"] == "traced")
         .unwrap();
     assert_eq!(traced.headers.get("traceparent"), Some(&ctx.header()));
-    assert_eq!(
-        traced.query.get("metadata.cloudevent.traceparent"),
-        Some(&ctx.header())
-    );
+    // On the envelope under both names daprd uses; it fills them only when they are absent.
+    assert_eq!(traced.body["traceparent"], ctx.header());
+    assert_eq!(traced.body["traceid"], ctx.header());
     let untraced = published
         .iter()
-        .find(|r| r.body["task"]["title"] == "untraced")
+        .find(|r| r.body["data"]["task"]["title"] == "untraced")
         .unwrap();
     assert!(!untraced.headers.contains_key("traceparent"));
+    assert!(untraced.body.get("traceparent").is_none());
 }
 
 #[tokio::test]

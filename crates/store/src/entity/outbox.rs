@@ -17,6 +17,8 @@ pub struct Model {
     pub last_error: Option<String>,
     /// The W3C `traceparent` of the work that wrote the row.
     pub traceparent: Option<String>,
+    /// The app that wrote the row, whose relay publishes it (the CloudEvent `source`).
+    pub source: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

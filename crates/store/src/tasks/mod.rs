@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::entity::{task_reminders, tasks};
-use crate::outbox::{self, OutboxSignal};
+use crate::outbox::OutboxWriter;
 
 pub use commands::UpdateError;
 pub use query::{CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage};
@@ -23,12 +23,12 @@ pub use stats::TaskStats;
 
 pub struct TaskRepo<'a> {
     db: &'a DatabaseConnection,
-    signal: &'a OutboxSignal,
+    outbox: &'a OutboxWriter,
 }
 
 impl<'a> TaskRepo<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection, signal: &'a OutboxSignal) -> Self {
-        Self { db, signal }
+    pub(crate) fn new(db: &'a DatabaseConnection, outbox: &'a OutboxWriter) -> Self {
+        Self { db, outbox }
     }
 
     /// Stores a new task, its reminders and its events in one transaction.
@@ -38,9 +38,9 @@ impl<'a> TaskRepo<'a> {
             .exec_without_returning(&txn)
             .await?;
         insert_reminders(&txn, task).await?;
-        outbox::enqueue(&txn, events).await?;
+        self.outbox.enqueue(&txn, events).await?;
         txn.commit().await?;
-        self.signal.notify();
+        self.outbox.notify();
         Ok(())
     }
 
@@ -74,9 +74,9 @@ impl<'a> TaskRepo<'a> {
         events: &[TaskEvent],
     ) -> Result<(), StoreError> {
         insert_reminders(&txn, task).await?;
-        outbox::enqueue(&txn, events).await?;
+        self.outbox.enqueue(&txn, events).await?;
         txn.commit().await?;
-        self.signal.notify();
+        self.outbox.notify();
         Ok(())
     }
 
@@ -135,9 +135,9 @@ impl<'a> TaskRepo<'a> {
                 .await?;
             insert_reminders(&txn, task).await?;
         }
-        outbox::enqueue(&txn, events).await?;
+        self.outbox.enqueue(&txn, events).await?;
         txn.commit().await?;
-        self.signal.notify();
+        self.outbox.notify();
         Ok(())
     }
 
@@ -168,9 +168,9 @@ impl<'a> TaskRepo<'a> {
             .filter(task_reminders::Column::TaskId.eq(task.id))
             .exec(&txn)
             .await?;
-        outbox::enqueue(&txn, events).await?;
+        self.outbox.enqueue(&txn, events).await?;
         txn.commit().await?;
-        self.signal.notify();
+        self.outbox.notify();
         Ok(true)
     }
 
