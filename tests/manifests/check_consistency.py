@@ -6,10 +6,12 @@ in a private network namespace so that the real default ports are free, and asks
   * which port it listens on when PORT is unset,
   * GET /dapr/subscribe: pub/sub component, topics, routes and dead-letter topics (each binary is
     started with the DAPR_PUBSUB_NAME the manifests give it, which names the component it reports),
-  * OPTIONS /<binding> for every cron binding named in the manifests (2xx = it serves the route),
+  * an empty POST /<binding> for every cron binding named in the manifests, as daprd sends on each
+    tick (exactly 200 = it serves the route; with `direction: input` daprd sends no OPTIONS probe,
+    dapr pkg/runtime/processor/binding/send.go),
   * a malformed delivery to every subscription route (must answer 200 {"status": "DROP"}),
-  * for the services clients connect to directly (websocket), that their routes exist (GET without
-    a token: 401, not 404).
+  * for the routes clients reach directly (websocket's /ws and SSE, backend-api's MCP endpoint
+    /mcp), that they exist: without a token 401, not 404 (and GET /mcp 405: POST only).
 Services that keep no data (websocket) are started without DATABASE_URL.
 
 Then checks every deployment path against those answers:
@@ -17,8 +19,10 @@ Then checks every deployment path against those answers:
   dapr-run     dapr.yaml with dapr-components/local/
   helm-default the chart rendered with values.yaml
   helm-minikube the chart rendered with values-minikube.yaml
-for app ids, binaries and ports; pub/sub component names, scopes, topic scopes, consumer groups
-(per service, or per pod for the broadcast subscriber) and dead-letter topics; the state store (and
+for app ids, binaries and ports; pub/sub component names, scopes, topic scopes (publishingScopes
+exactly the publishing table in common.PUBLISHES plus each subscriber's dead-letter topic; every
+scoped app listed), consumer groups (per service, or per pod for the broadcast subscriber),
+dead-letter topics and that a Kafka topic-creation step creates every topic; the state store (and
 per-pod claims for the broadcast subscriber); POD_NAME wherever a component says {podName}; the cron
 binding's name and scope; the resiliency policy (bounded, and the same everywhere); the sidecar
 configuration; the app/API tokens handed to both sides; the same JWT settings for every service that
@@ -53,6 +57,8 @@ from typing import Any
 
 from common import (
     COMPONENTS,
+    DEAD_LETTERS,
+    PUBLISHES,
     DOCKERFILE,
     LOCAL_COMPONENTS,
     REPO,
@@ -66,6 +72,7 @@ from common import (
     metadata_map,
     parse_topic_scopes,
     render_chart,
+    route_of,
     tool,
 )
 
@@ -74,8 +81,10 @@ from common import (
 NOT_YET_DEPLOYED: set[str] = set()
 # The all-in-one binary runs no sidecar; it is in the image but in no Dapr manifest.
 NOT_UNDER_DAPR = {"taskflow"}
-# The app whose outbox relay publishes every event (recurring's and notification's outbox rows too).
-PUBLISHER = "backend-api"
+# The REST API: it signs TaskFlow's own tokens, runs the migrations and serves REST_PATHS. Who
+# publishes which events is common.PUBLISHES (every service that writes events publishes them
+# itself, through its own sidecar).
+API_APP = "backend-api"
 # Apps whose every replica must receive every event, because each replica holds different client
 # connections: a consumer group per pod ({podName}) and idempotency claims per pod (a state store
 # whose keyPrefix contains {podName}). The other consumers compete: one group and one set of claims
@@ -86,13 +95,24 @@ BROADCAST = {"websocket"}
 # the migration.
 STATELESS = {"websocket"}
 # Apps that verify users' tokens: each needs the same JWT secret and identity-provider settings as
-# the publisher, which signs TaskFlow's own tokens.
+# API_APP, which signs TaskFlow's own tokens.
 TOKEN_VERIFIERS = {"backend-api", "websocket"}
 AUTH_VARS = ("JWT_SECRET", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE")
-# Apps that clients connect to directly (a WebSocket cannot pass through Dapr service invocation):
-# request paths they serve, which their published port or the ingress must reach. The REST paths
-# go to the publisher.
-CLIENT_PATHS = {"websocket": ("/ws", "/api/sse/consistency-check-user")}
+# Routes clients reach directly, which their app's published port or the ingress must reach:
+# app → [(method, path, body, status without a token)]. A WebSocket cannot pass through Dapr service
+# invocation, so websocket is reached directly; backend-api's MCP endpoint (Streamable HTTP,
+# stateless JSON mode) takes POST only and answers GET with 405.
+CLIENT_PROBES: dict[str, list[tuple[str, str, bytes | None, int]]] = {
+    "websocket": [
+        ("GET", "/ws", None, 401),
+        ("GET", "/api/sse/consistency-check-user", None, 401),
+    ],
+    "backend-api": [
+        ("POST", "/mcp", b'{"jsonrpc":"2.0","id":1,"method":"ping"}', 401),
+        ("GET", "/mcp", None, 405),
+    ],
+}
+CLIENT_PATHS = {app: tuple(dict.fromkeys(path for _, path, _, _ in probes)) for app, probes in CLIENT_PROBES.items()}
 REST_PATHS = ("/api/auth/login", "/api/consistency-check-user/tasks", "/docs", "/openapi.json")
 # What the binaries read when DAPR_PUBSUB_NAME / DAPR_STATE_STORE are unset (DaprConfig::from_env).
 DEFAULT_PUBSUB = "pubsub"
@@ -280,17 +300,25 @@ def probe(services: Services, binary: str, settings: dict[str, str], cron_names:
         status, body = http("POST", port, route, b"not a cloudevent", {"Content-Type": "application/cloudevents+json"})
         ok = status == 200 and json.loads(body or b"{}").get("status") == "DROP"
         report.check(ok, binary, f"POST {route} with a malformed event answered {status} {body[:120]!r}, expected 200 DROP")
+    # Cron: what daprd sends on each tick of an input binding, an empty POST /<name> with a JSON
+    # content type, which must get exactly 200 (dapr pkg/runtime/processor/binding/send.go
+    # sendBindingEventToApp). daprd sends no OPTIONS probe for `direction: input`.
     cron_routes = set()
     for name in sorted(cron_names):
-        status, _ = http("OPTIONS", port, f"/{name}")
-        if 200 <= status < 300:
+        status, _ = http("POST", port, f"/{name}", b"", {"Content-Type": "application/json"})
+        if status == 200:
             cron_routes.add(name)
-    # Client-facing routes: without a token they must refuse (401), which shows they exist.
-    client_paths = set()
-    for path in CLIENT_PATHS.get(binary, ()):
-        status, body = http("GET", port, path)
-        if report.check(status == 401, binary, f"GET {path} without a token answered {status} {body[:120]!r}, expected 401 (the route clients connect to)"):
-            client_paths.add(path)
+    # Client-facing routes: without a token they must refuse (401), which shows they exist; a path
+    # counts as served when every probe of it answered as expected.
+    probes = CLIENT_PROBES.get(binary, [])
+    failed = set()
+    for method, path, body_out, expected in probes:
+        headers = {"Content-Type": "application/json"} if body_out is not None else {}
+        status, body = http(method, port, path, body_out, headers)
+        what = " without a token" if expected == 401 else ""
+        if not report.check(status == expected, binary, f"{method} {path}{what} answered {status} {body[:120]!r}, expected {expected} (a route clients reach directly)"):
+            failed.add(path)
+    client_paths = {path for _, path, _, _ in probes} - failed
     return Served(binary=binary, port=port, subscriptions=subs, cron_routes=cron_routes, client_paths=client_paths)
 
 
@@ -316,9 +344,19 @@ class Topology:
     # Exactly one instance per app id, by construction (`dapr run -f .`): a per-app-id consumer group
     # or key prefix is then also a per-instance one.
     single_instance: bool = False
+    # The topics a Kafka topic-creation step creates before the sidecars start (None: no such step).
+    kafka_topics: set[str] | None = None
 
     def visible(self, app_id: str) -> list[dict[str, Any]]:
         return [c for c in self.components if not c.get("scopes") or app_id in c["scopes"]]
+
+
+def rpk_topics_step(command: list[str], env: dict[str, Any]) -> set[str] | None:
+    """The topics a one-shot container creates with `rpk topic create` from $TOPICS, else None."""
+    script = " ".join(str(c) for c in command or [])
+    if "rpk topic create" not in script:
+        return None
+    return set(str(env.get("TOPICS", "")).split())
 
 
 def flag_args(command: list[str]) -> dict[str, str | bool]:
@@ -359,6 +397,15 @@ def compose_topology(compose_bin: str, report: Report) -> Topology:
     configurations: dict[str, dict[str, Any]] = {}
     resources: tuple[list[dict[str, Any]], list[dict[str, Any]]] | None = None
     pod_names: dict[str, str] = {}
+    # The one-shot topic-creation service (rpk topic create), if any.
+    topic_steps = {
+        name: topics
+        for name, svc in services.items()
+        if (topics := rpk_topics_step([*(svc.get("entrypoint") or []), *(svc.get("command") or [])], svc.get("environment") or {})) is not None
+    }
+    report.check(len(topic_steps) <= 1, where, f"expected at most one topic-creation service, found {sorted(topic_steps)}")
+    for step in topic_steps:
+        report.check(services[step].get("restart") in ("no", None), where, f"{step} is a one-shot service: restart must be \"no\"")
     for name, svc in sorted(services.items()):
         command = svc.get("command") or []
         if not (command and command[0].endswith("daprd")):
@@ -372,9 +419,12 @@ def compose_topology(compose_bin: str, report: Report) -> Topology:
         app_svc = services[app_service]
         env = app_svc.get("environment") or {}
         report.check(app_service == app_id, where, f"sidecar {name} serves app id {app_id!r} but runs beside service {app_service!r}")
-        # Sidecar start order: after its app is healthy.
+        # Sidecar start order: after its app is healthy, and after the topics exist.
         dep = (svc.get("depends_on") or {}).get(app_service, {})
         report.check(dep.get("condition") == "service_healthy", where, f"{name} must depend on {app_service} with condition service_healthy")
+        for step in topic_steps:
+            tdep = (svc.get("depends_on") or {}).get(step, {})
+            report.check(tdep.get("condition") == "service_completed_successfully", where, f"{name} must depend on {step} with condition service_completed_successfully (the topics, dead-letter topics included, must exist before its first publish)")
         # Both tokens, identical on both sides.
         side_env = svc.get("environment") or {}
         for token in ("APP_API_TOKEN", "DAPR_API_TOKEN"):
@@ -407,12 +457,12 @@ def compose_topology(compose_bin: str, report: Report) -> Topology:
         for m in migrate_deps:
             menv = services[m].get("environment") or {}
             report.check(
-                menv.get("SERVICE") == PUBLISHER and str(menv.get("MIGRATE_ONLY", "")).lower() == "true",
+                menv.get("SERVICE") == API_APP and str(menv.get("MIGRATE_ONLY", "")).lower() == "true",
                 where,
-                f"migration service {m} must run SERVICE={PUBLISHER} with MIGRATE_ONLY=true",
+                f"migration service {m} must run SERVICE={API_APP} with MIGRATE_ONLY=true",
             )
     # What clients reach is published: backend-api's API, and the services they connect to directly.
-    for app_id in sorted({PUBLISHER} | set(CLIENT_PATHS)):
+    for app_id in sorted({API_APP} | set(CLIENT_PATHS)):
         if app_id not in apps:
             continue
         ports = services.get(app_id, {}).get("ports", [])
@@ -420,7 +470,8 @@ def compose_topology(compose_bin: str, report: Report) -> Topology:
         report.check(apps[app_id].app_port in published, where, f"{app_id}'s port {apps[app_id].app_port} is not published (ports: {sorted(published)}); clients connect to it directly")
         report.check(all(p.get("host_ip") for p in ports), where, f"{app_id}: publish its port on an explicit address (TASKFLOW_BIND_ADDRESS, 127.0.0.1 by default), not on every interface")
     components, resiliencies = resources or ([], [])
-    return Topology("compose", apps, components, resiliencies, configurations)
+    kafka_topics = next(iter(topic_steps.values())) if topic_steps else None
+    return Topology("compose", apps, components, resiliencies, configurations, kafka_topics=kafka_topics)
 
 
 def run_template_topology(report: Report) -> Topology:
@@ -517,15 +568,30 @@ def helm_topology(rendered: Rendered, report: Report) -> Topology:
         cfg_name = ann.get("dapr.io/config")
         if report.check(cfg_name in config_objs, where, f"{name}: dapr.io/config {cfg_name!r} is not a rendered Configuration"):
             configurations[app_id] = config_objs[cfg_name]
-    # The migration hook.
-    jobs = rendered.of_kind("Job")
+    # The hook Jobs, told apart by their component label.
+    all_jobs = rendered.of_kind("Job")
+    jobs_by = {}
+    for job in all_jobs:
+        jobs_by.setdefault(job["metadata"].get("labels", {}).get("app.kubernetes.io/component"), []).append(job)
+    report.check(set(jobs_by) <= {"migration", "kafka-topics"}, where, f"unexpected Jobs: {sorted(str(k) for k in set(jobs_by) - {'migration', 'kafka-topics'})}")
+    kafka_topics: set[str] | None = None
+    for job in jobs_by.get("kafka-topics", []):
+        hooks = set(job["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(","))
+        report.check({"pre-install", "pre-upgrade"} <= hooks, where, f"topic Job must be a pre-install,pre-upgrade hook (the topics must exist before the services start), has {sorted(hooks)}")
+        jann = job["spec"]["template"]["metadata"].get("annotations", {})
+        report.check(jann.get("dapr.io/enabled") != "true", where, "topic Job must not get a Dapr sidecar (the Job would never complete)")
+        jc = job["spec"]["template"]["spec"]["containers"][0]
+        jenv = {e["name"]: e.get("value") for e in jc.get("env", [])}
+        kafka_topics = rpk_topics_step([*(jc.get("command") or []), *(jc.get("args") or [])], jenv)
+        report.check(kafka_topics is not None, where, f"topic Job {job['metadata']['name']} runs no `rpk topic create`")
+    jobs = jobs_by.get("migration", [])
     if report.check(len(jobs) == 1, where, f"expected one migration Job, found {len(jobs)}"):
         job = jobs[0]
         hooks = set(job["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(","))
         report.check({"pre-install", "pre-upgrade"} <= hooks, where, f"migration Job must be a pre-install,pre-upgrade hook, has {sorted(hooks)}")
         jc = job["spec"]["template"]["spec"]["containers"][0]
         jenv = {e["name"]: e.get("value") for e in jc.get("env", [])}
-        report.check(jenv.get("SERVICE") == PUBLISHER and jenv.get("MIGRATE_ONLY") == "true", where, f"migration Job must run SERVICE={PUBLISHER} MIGRATE_ONLY=true, has {jenv}")
+        report.check(jenv.get("SERVICE") == API_APP and jenv.get("MIGRATE_ONLY") == "true", where, f"migration Job must run SERVICE={API_APP} MIGRATE_ONLY=true, has {jenv}")
         jann = job["spec"]["template"]["metadata"].get("annotations", {})
         report.check(jann.get("dapr.io/enabled") != "true", where, "migration Job must not get a Dapr sidecar (the Job would never complete)")
     # The ingress: the REST paths go to backend-api, the real-time paths straight to websocket.
@@ -543,17 +609,12 @@ def helm_topology(rendered: Rendered, report: Report) -> Topology:
                 comp = target["spec"]["selector"].get("app.kubernetes.io/component") if target else None
                 routes.setdefault(rule.get("host", ""), []).append((p["path"], p.get("pathType", "Prefix"), comp))
     for host, paths in routes.items():
-        expected = {path: PUBLISHER for path in REST_PATHS}
+        expected = {path: API_APP for path in REST_PATHS}
         expected.update({path: app for app, app_paths in CLIENT_PATHS.items() if app in apps for path in app_paths})
         for request, app in sorted(expected.items()):
-            matches = [
-                (len(path), comp)
-                for path, kind, comp in paths
-                if request == path or (kind != "Exact" and request.startswith(path.rstrip("/") + "/"))
-            ]
-            got = max(matches)[1] if matches else None
+            got = route_of(paths, request)
             report.check(got == app, where, f"ingress (host {host or '*'}): a request for {request} must reach {app}, reaches {got or 'nothing'}")
-    return Topology(where, apps, rendered.of_kind("Component"), rendered.of_kind("Resiliency"), configurations)
+    return Topology(where, apps, rendered.of_kind("Component"), rendered.of_kind("Resiliency"), configurations, kafka_topics=kafka_topics)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -585,7 +646,6 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
     names = [c["metadata"]["name"] for c in topo.components]
     report.check(len(names) == len(set(names)), w, f"duplicate component names: {names}")
 
-    subscribed_topics = set().union(*(s.topics for s in served.values())) if served else set()
     for app_id, app in sorted(topo.apps.items()):
         where = f"{w}/{app_id}"
         report.check(app.binary == app_id, where, f"runs binary {app.binary!r}; the app id must be the binary's name (it is also the CloudEvent source)")
@@ -607,10 +667,10 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
         # Token verification: the same secret and identity provider as the service that signs.
         if app_id in TOKEN_VERIFIERS:
             report.check(bool(app.env.get("JWT_SECRET")), where, "verifies users' tokens but gets no JWT_SECRET")
-            signer = topo.apps.get(PUBLISHER)
-            if signer is not None and app_id != PUBLISHER:
+            signer = topo.apps.get(API_APP)
+            if signer is not None and app_id != API_APP:
                 for var in AUTH_VARS:
-                    report.check(app.env.get(var) == signer.env.get(var), where, f"{var} is {app.env.get(var)!r}, but {PUBLISHER}'s is {signer.env.get(var)!r}: it must verify the tokens {PUBLISHER} signs")
+                    report.check(app.env.get(var) == signer.env.get(var), where, f"{var} is {app.env.get(var)!r}, but {API_APP}'s is {signer.env.get(var)!r}: it must verify the tokens {API_APP} signs")
 
         # Pub/sub: the component the app subscribes through. The binary was started with the
         # manifests' DAPR_PUBSUB_NAME and reports it in /dapr/subscribe; this path must agree.
@@ -646,18 +706,11 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
             else:
                 report.check("{appID}" in group and "{podName}" not in group and "{uuid}" not in group, where, f"{ps_name}: {group_key} {group!r} must contain {{appID}} (one group per service, shared by its replicas)")
 
-        # The publisher may publish every topic anyone subscribes to.
-        if app_id == PUBLISHER:
+        # Publishing: every service that writes events publishes them itself, through its own
+        # sidecar and the pub/sub component DAPR_PUBSUB_NAME names (scoping: below).
+        if app_id in PUBLISHES:
             comp = by_name.get(ps_name)
-            if report.check(comp is not None, where, f"{PUBLISHER} publishes through {ps_name!r}, which is not scoped to it"):
-                md = metadata_map(comp)
-                pub_scope = parse_topic_scopes(str(md.get("publishingScopes", "")))
-                if PUBLISHER in pub_scope:
-                    missing = subscribed_topics - pub_scope[PUBLISHER]
-                    report.check(not missing, where, f"{ps_name}: publishingScopes does not let {PUBLISHER} publish {sorted(missing)}")
-                allowed = {t for t in str(md.get("allowedTopics", "")).split(",") if t}
-                if allowed:
-                    report.check(subscribed_topics <= allowed, where, f"{ps_name}: allowedTopics lacks {sorted(subscribed_topics - allowed)}")
+            report.check(comp is not None and comp["spec"]["type"].startswith("pubsub."), where, f"publishes {sorted(PUBLISHES[app_id])} through {ps_name!r}, which is not a pub/sub component scoped to it")
 
         # Consumers keep idempotency claims in the state store: shared by the replicas of a
         # competing consumer (key prefix = app id), per replica for a broadcast one.
@@ -700,7 +753,7 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
             if srv is None:
                 continue
             if ctype.startswith("pubsub."):
-                needed = cname == pubsub_of(app) and (app_id == PUBLISHER or bool(srv.subscriptions))
+                needed = cname == pubsub_of(app) and (app_id in PUBLISHES or bool(srv.subscriptions))
             elif ctype.startswith("state."):
                 needed = cname == store_of(app) and bool(srv.subscriptions)
             elif ctype == "bindings.cron":
@@ -708,6 +761,48 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
             else:
                 needed = True
             report.check(needed, w, f"component {cname} ({ctype}) is scoped to {app_id}, which does not use it")
+
+    # Topic scoping of every pub/sub component, from what the binaries declare. Each app it is
+    # scoped to must be listed in publishingScopes and subscriptionScopes (a missing app is
+    # unrestricted: dapr pkg/scopes/scopes.go, pkg/runtime/pubsub/adapter.go) and may publish
+    # exactly the events it writes (common.PUBLISHES, when this is its pub/sub) plus its own
+    # dead-letter topics, which daprd publishes on its behalf under the same check (dapr
+    # pkg/runtime/subscription/subscription.go sendToDeadLetter), and subscribe exactly to what it
+    # subscribes to through this component.
+    needed_topics = set().union(*PUBLISHES.values())
+    for comp in topo.components:
+        if not comp["spec"]["type"].startswith("pubsub."):
+            continue
+        cname = comp["metadata"]["name"]
+        md = metadata_map(comp)
+        pub_scope = parse_topic_scopes(str(md.get("publishingScopes", "")))
+        sub_scope = parse_topic_scopes(str(md.get("subscriptionScopes", "")))
+        allowed = {t for t in str(md.get("allowedTopics", "")).split(",") if t}
+        published: set[str] = set()
+        for app_id in comp.get("scopes") or []:
+            app = topo.apps.get(app_id)
+            srv = served.get(app.binary or "") if app else None
+            if app is None or srv is None:
+                continue
+            mine = cname == pubsub_of(app)
+            on_this = [x for x in srv.subscriptions if x["pubsubname"] == cname] if mine else []
+            exp_pub = (set(PUBLISHES.get(app_id, ())) if mine else set()) | {x["deadLetterTopic"] for x in on_this if x.get("deadLetterTopic")}
+            exp_sub = {x["topic"] for x in on_this}
+            published |= exp_pub
+            needed_topics |= exp_pub | exp_sub
+            if report.check(app_id in pub_scope, w, f"{cname}: publishingScopes does not list {app_id}, so it could publish any topic (expected {app_id}={','.join(sorted(exp_pub))})"):
+                report.check(pub_scope[app_id] == exp_pub, w, f"{cname}: publishingScopes lets {app_id} publish {sorted(pub_scope[app_id])}, expected exactly {sorted(exp_pub)} (the events it writes, plus its own dead-letter topics)")
+            if report.check(app_id in sub_scope, w, f"{cname}: subscriptionScopes does not list {app_id}, so it could subscribe to any topic (expected {app_id}={','.join(sorted(exp_sub))})"):
+                report.check(sub_scope[app_id] == exp_sub, w, f"{cname}: subscriptionScopes lets {app_id} subscribe to {sorted(sub_scope[app_id])}, expected exactly {sorted(exp_sub)} (what it subscribes to)")
+        if allowed:
+            report.check(published <= allowed, w, f"{cname}: allowedTopics lacks {sorted(published - allowed)}, which its apps publish")
+
+    # Kafka: a topic-creation step must create every topic the services use (auto-creation is often
+    # off, and then a dead-letter publish to a missing topic fails and the partition waits).
+    if any(c["spec"]["type"] == "pubsub.kafka" for c in topo.components):
+        if report.check(topo.kafka_topics is not None, w, "Kafka pub/sub but no topic-creation step (a one-shot `rpk topic create` before the sidecars start)"):
+            missing = needed_topics - topo.kafka_topics
+            report.check(not missing, w, f"the topic-creation step does not create {sorted(missing)}")
 
     # Resiliency: present, bounded for every pub/sub delivery, references resolved.
     if report.check(len(topo.resiliencies) == 1, w, f"expected one Resiliency, found {len(topo.resiliencies)}"):
@@ -773,7 +868,7 @@ def main() -> int:
         }
         binaries = sorted({a.binary for t in topologies for a in t.apps.values() if a.binary} & bins)
         # backend-api first: it creates the schema the others' readiness checks read.
-        binaries.sort(key=lambda b: b != PUBLISHER)
+        binaries.sort(key=lambda b: b != API_APP)
 
         served: dict[str, Served] = {}
         with tempfile.TemporaryDirectory(prefix="taskflow-consistency-") as tmp:
@@ -786,6 +881,7 @@ def main() -> int:
                         f"  {b}: port {s.port}; subscriptions "
                         + (", ".join(f"{x['topic']}→{x['routes']['default']} (dead letters: {x['deadLetterTopic']})" for x in s.subscriptions) or "none")
                         + (f"; cron routes {', '.join('/' + r for r in sorted(s.cron_routes))}" if s.cron_routes else "")
+                        + (f"; client routes {', '.join(sorted(s.client_paths))}" if s.client_paths else "")
                     )
                 # The image's entrypoint script finds each service's default port by itself.
                 probe_env = dict(services.env, TASKFLOW_BIN_DIR=str(args.bin_dir.resolve()), TASKFLOW_SERVICES=" ".join(sorted(image_bins)))
@@ -794,6 +890,19 @@ def main() -> int:
                     report.check(proc.returncode == 0, "Dockerfile", f"HEALTHCHECK (docker/taskflow-service health) fails for SERVICE={b}: {proc.stderr.strip()}")
             finally:
                 services.stop()
+
+        # Every topic a binary subscribes to has a publisher (common.PUBLISHES), and each
+        # subscriber's dead-letter topic and pub/sub are the ones common.DEAD_LETTERS names (the
+        # table validate.py checks the shipped components against).
+        subscribed = set().union(*(x.topics for x in served.values())) if served else set()
+        publishable = set().union(*PUBLISHES.values())
+        report.check(subscribed <= publishable, "binaries", f"{sorted(subscribed - publishable)} are subscribed to but nobody publishes them (common.PUBLISHES)")
+        for b, srv in sorted(served.items()):
+            for sub in srv.subscriptions:
+                got = (sub["pubsubname"], sub.get("deadLetterTopic"))
+                report.check(DEAD_LETTERS.get(b) == got, "binaries", f"{b} subscribes to {sub['topic']} through {got[0]} with dead-letter topic {got[1]!r}; common.DEAD_LETTERS says {DEAD_LETTERS.get(b)}")
+            if not srv.subscriptions:
+                report.check(b not in DEAD_LETTERS, "binaries", f"{b} subscribes to nothing, but common.DEAD_LETTERS gives it a dead-letter topic")
 
         for topo in topologies:
             compare(topo, served, expected_apps, report)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +38,43 @@ VALUES_SETS: dict[str, list[Path]] = {
     "minikube": [CHART / "values-minikube.yaml"],
     "full": [CHART / "ci" / "full-values.yaml"],
 }
+
+# The event topics (DESIGN.md §4).
+EVENT_TOPICS = frozenset({"task-created", "task-updated", "task-completed", "task-deleted", "reminder-due"})
+# Who publishes what (issue 16: every service that writes events publishes them itself, through its
+# own sidecar, and may publish nothing else of its own). audit and websocket publish nothing.
+PUBLISHES: dict[str, frozenset[str]] = {
+    "backend-api": frozenset({"task-created", "task-updated", "task-completed", "task-deleted"}),
+    "recurring": frozenset({"task-created"}),
+    "notification": frozenset({"reminder-due"}),
+}
+# Each subscriber's dead-letter topic and the pub/sub component it subscribes (and so dead-letters)
+# through. daprd publishes a dead letter on the subscriber's behalf under the subscriber's own
+# publishingScopes (dapr pkg/runtime/subscription/subscription.go sendToDeadLetter →
+# pkg/runtime/pubsub/publisher/publisher.go Publish → IsOperationAllowed), so each must be in that
+# component's publishingScopes for its subscriber. check_consistency.py compares these with what the
+# binaries declare in GET /dapr/subscribe.
+DEAD_LETTERS: dict[str, tuple[str, str]] = {
+    "recurring": ("pubsub", "recurring-dead-letters"),
+    "audit": ("pubsub", "audit-dead-letters"),
+    "websocket": ("pubsub-broadcast", "websocket-dead-letters"),
+}
+# The pub/sub component each publisher publishes through (DAPR_PUBSUB_NAME, default `pubsub`).
+PUBLISH_COMPONENT = "pubsub"
+
+
+def expected_publishing_scopes(component: str) -> dict[str, set[str]]:
+    """The publishingScopes a TaskFlow pub/sub component must have: the PUBLISHES table for the
+    shared component, plus each subscriber's dead-letter topic on the component it subscribes
+    through."""
+    out: dict[str, set[str]] = {}
+    if component == PUBLISH_COMPONENT:
+        out.update({app: set(topics) for app, topics in PUBLISHES.items()})
+    for app, (comp, topic) in DEAD_LETTERS.items():
+        if comp == component:
+            out.setdefault(app, set()).add(topic)
+    return out
+
 
 # Dapr resource kinds and the schema each is validated against.
 DAPR_SCHEMAS = {
@@ -94,14 +132,23 @@ class Rendered:
         return [o for o in self.objects if o.get("kind") == kind]
 
 
-def render_chart(values_set: str) -> Rendered:
+def merge_values(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` merged into `base` like Helm merges values files (maps deeply, the rest replaced)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge_values(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def render_chart(values_set: str, overrides: dict[str, Any] | None = None) -> Rendered:
+    """Render the chart with a values set (and `overrides` on top, like `--set`)."""
     import helm_python as helm  # imported here: only the Helm checks need the native library
 
-    values = load_values(VALUES_SETS[values_set])
+    values = merge_values(load_values(VALUES_SETS[values_set]), overrides or {})
     with helm.Chart.load(str(CHART)) as chart:
         manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
         merged = chart.merge_values(values)
-    out = Rendered(values_set=values_set, values=merged)
+    out = Rendered(values_set=values_set + (" + " + json.dumps(overrides, sort_keys=True) if overrides else ""), values=merged)
     for template, text in sorted(manifests.items()):
         if template.endswith("NOTES.txt"):
             out.notes = text
@@ -173,3 +220,153 @@ def cargo_bins() -> list[str]:
     return sorted(
         t["name"] for p in meta["packages"] for t in p["targets"] if "bin" in t["kind"]
     )
+
+
+def ingress_routes(rendered: Rendered) -> dict[str, list[tuple[str, str, str | None]]]:
+    """host → [(path, pathType, app.kubernetes.io/component of the target Service)] over every
+    rendered Ingress (the paths of all Ingresses on one host are resolved together)."""
+    services = {s["metadata"]["name"]: s for s in rendered.of_kind("Service")}
+    routes: dict[str, list[tuple[str, str, str | None]]] = {}
+    for ing in rendered.of_kind("Ingress"):
+        for rule in ing["spec"]["rules"]:
+            for p in rule["http"]["paths"]:
+                target = services.get(p["backend"]["service"]["name"])
+                comp = target["spec"]["selector"].get("app.kubernetes.io/component") if target else None
+                routes.setdefault(rule.get("host", ""), []).append((p["path"], p.get("pathType", "Prefix"), comp))
+    return routes
+
+
+def route_of(paths: list[tuple[str, str, str | None]], request: str) -> str | None:
+    """The component a request path reaches: an Exact path equal to it, else the longest matching
+    Prefix path (element-wise, as the Ingress API specifies)."""
+    exact = [comp for path, kind, comp in paths if kind == "Exact" and request == path]
+    if exact:
+        return exact[0]
+    matches = [
+        (len(path), comp)
+        for path, kind, comp in paths
+        if kind != "Exact" and (request == path or request.startswith(path.rstrip("/") + "/"))
+    ]
+    return max(matches)[1] if matches else None
+
+
+def pod_templates(rendered: Rendered) -> list[tuple[str, dict[str, Any]]]:
+    """("Kind/name", pod template) of every rendered workload."""
+    out = []
+    for obj in rendered.objects:
+        kind = obj.get("kind")
+        if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
+            out.append((f"{kind}/{obj['metadata']['name']}", obj["spec"]["template"]))
+        elif kind == "CronJob":
+            out.append((f"{kind}/{obj['metadata']['name']}", obj["spec"]["jobTemplate"]["spec"]["template"]))
+    return out
+
+
+def sidecar_start_problem(rendered: Rendered, template: dict[str, Any]) -> str | None:
+    """Why daprd could not start in this pod, or None. In Kubernetes mode daprd always loads the
+    built-in `kubernetes` secret store, which needs the pod's Kubernetes API token, and exits when
+    it cannot initialise (dapr pkg/runtime/runtime.go appendBuiltinSecretStore,
+    pkg/runtime/processor/components.go). So a Dapr-enabled pod must mount the token or disable
+    that store (dapr.io/disable-builtin-k8s-secret-store, pkg/injector/annotations/annotations.go)."""
+    ann = (template.get("metadata") or {}).get("annotations") or {}
+    if str(ann.get("dapr.io/enabled", "")).lower() != "true":
+        return None
+    if str(ann.get("dapr.io/disable-builtin-k8s-secret-store", "")).lower() == "true":
+        return None
+    spec = template.get("spec") or {}
+    automount = spec.get("automountServiceAccountToken")
+    if automount is None:
+        # The pod inherits its ServiceAccount's setting (a ServiceAccount not rendered here, e.g.
+        # `default`, mounts the token unless configured otherwise).
+        sa_name = spec.get("serviceAccountName") or "default"
+        sa = next((s for s in rendered.of_kind("ServiceAccount") if s["metadata"]["name"] == sa_name), None)
+        automount = True if sa is None else sa.get("automountServiceAccountToken", True)
+    if automount:
+        return None
+    return (
+        "dapr.io/enabled is \"true\" but the pod mounts no Kubernetes API token "
+        "(automountServiceAccountToken false) and lacks dapr.io/disable-builtin-k8s-secret-store: \"true\": "
+        "daprd's built-in kubernetes secret store cannot initialise and the sidecar exits at start "
+        "(dapr pkg/runtime/runtime.go appendBuiltinSecretStore)"
+    )
+
+
+def kafka_backoff_problem(component: dict[str, Any]) -> str | None:
+    """Why a pubsub.kafka component's own retries are not what TaskFlow's design says, or None.
+
+    Design (dapr-components/pubsub.yaml): Kafka-level retries happen only when even the dead-letter
+    publish fails (broker down), and then the partition waits for the broker: consumeRetryEnabled,
+    an exponential backoff, no retry count (backOffMaxRetries -1) and no time limit
+    (backOffMaxElapsedTime 0). Without backOffMaxElapsedTime the exponential backoff stops after
+    dapr/kit's default 15 minutes (cenkalti/backoff/v4 DefaultMaxElapsedTime), the consumer logs
+    "Too many failed attempts" and the next commit passes the failed message (components-contrib
+    common/component/kafka/consumer.go)."""
+    if component.get("spec", {}).get("type") != "pubsub.kafka":
+        return None
+    md = {k.lower(): v for k, v in metadata_map(component).items()}
+    want = {
+        "consumeretryenabled": "true",
+        "backoffpolicy": "exponential",
+        "backoffmaxretries": "-1",
+    }
+    for key, value in want.items():
+        if str(md.get(key, "")).lower() != value:
+            return f"{key} must be {value!r} (has {md.get(key)!r}): Kafka-level retries wait for the broker"
+    if "backoffmaxelapsedtime" not in md:
+        return (
+            "backOffMaxElapsedTime is not set: with backOffPolicy exponential dapr/kit keeps its default "
+            "MaxElapsedTime of 15 minutes, after which the consumer passes the failed message; set it "
+            "(\"0\" = no limit, as designed)"
+        )
+    if not duration_is_zero(str(md["backoffmaxelapsedtime"])):
+        return (
+            f"backOffMaxElapsedTime {md['backoffmaxelapsedtime']!r}: after it the Kafka consumer gives up "
+            "and the next commit passes the failed message; the design keeps retrying until the broker "
+            "is back (\"0\")"
+        )
+    return None
+
+
+def duration_is_zero(value: str) -> bool:
+    """dapr/kit config/decode.go: a bare integer is milliseconds, else Go's time.ParseDuration."""
+    value = value.strip()
+    if value.lstrip("-").isdigit():
+        return int(value) == 0
+    parts = re.fullmatch(r"((\d+(\.\d+)?)(ns|us|µs|ms|s|m|h))+", value)
+    return bool(parts) and all(float(n) == 0 for n, _, _ in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", value))
+
+
+def topic_scope_problems(component: dict[str, Any]) -> list[str]:
+    """How a TaskFlow pub/sub component's topic scoping differs from the design (PUBLISHES and
+    DEAD_LETTERS): publishingScopes exactly as expected; every app it is scoped to listed in both
+    publishingScopes and subscriptionScopes (an app missing from a list is unrestricted, dapr
+    pkg/scopes/scopes.go GetScopedTopics + pkg/runtime/pubsub/adapter.go IsOperationAllowed); and
+    allowedTopics, when set, holding every topic published."""
+    name = component["metadata"]["name"]
+    md = metadata_map(component)
+    problems = []
+    expected = expected_publishing_scopes(name)
+    if not expected:
+        return [f"unknown pub/sub component {name!r}: no publishing design for it (expected pubsub or pubsub-broadcast)"]
+    got = parse_topic_scopes(str(md.get("publishingScopes", "")))
+    if got != expected:
+        diff = []
+        for app in sorted(set(got) | set(expected)):
+            if got.get(app) != expected.get(app):
+                diff.append(f"{app}: has {sorted(got[app]) if app in got else 'no entry'}, expected {sorted(expected[app]) if app in expected else 'no entry'}")
+        problems.append("publishingScopes differ from the design (" + "; ".join(diff) + ")")
+    scopes = component.get("scopes") or []
+    subs = parse_topic_scopes(str(md.get("subscriptionScopes", "")))
+    for app in scopes:
+        if app not in got:
+            problems.append(f"scoped to {app}, which publishingScopes does not list: it could publish any topic")
+        if app not in subs:
+            problems.append(f"scoped to {app}, which subscriptionScopes does not list: it could subscribe to any topic")
+    for app in expected:
+        if scopes and app not in scopes:
+            problems.append(f"{app} must publish through it ({sorted(expected[app])}) but is not in its scopes")
+    allowed = {t for t in str(md.get("allowedTopics", "")).split(",") if t}
+    published = set().union(*expected.values())
+    if allowed and not published <= allowed:
+        problems.append(f"allowedTopics lacks {sorted(published - allowed)}")
+    return problems

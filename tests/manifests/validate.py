@@ -10,6 +10,18 @@
 3. Dapr resources are not Kubernetes built-ins: the rendered ones, every YAML file under
    dapr-components/ (including local/) and dapr.yaml are validated with check-jsonschema against
    the schemas in dapr-components/schemas/, which are themselves checked against their metaschema.
+4. Deployment rules that Dapr 1.16 enforces only at run time, for every shipped component file and
+   the chart rendered with the default values (also with the ingress on), values-minikube.yaml and
+   ci/full-values.yaml:
+   * every Dapr-enabled pod (dapr.io/enabled "true") can start its sidecar: it mounts the
+     Kubernetes API token or carries dapr.io/disable-builtin-k8s-secret-store "true";
+   * every pubsub.kafka component retries as designed, with backOffMaxElapsedTime set ("0");
+   * every pub/sub component's publishingScopes match the publishing table (common.PUBLISHES plus
+     each subscriber's dead-letter topic), and every app it is scoped to is listed in its
+     publishingScopes and subscriptionScopes;
+   * /mcp reaches backend-api through the Ingress;
+   * the Kafka topic-creation script is the same in docker-compose.yml and the chart's hook Job, and
+     passes `shellcheck -s sh`.
 
 Exit status 0 when everything validates; otherwise every finding is printed and the status is 1.
 """
@@ -33,10 +45,31 @@ from common import (
     SCHEMAS,
     VALUES_SETS,
     CheckFailed,
+    Rendered,
+    compose_config,
+    ingress_routes,
+    kafka_backoff_problem,
     load_values,
+    load_yaml_docs,
+    pod_templates,
     render_chart,
+    route_of,
+    sidecar_start_problem,
     tool,
+    topic_scope_problems,
 )
+
+# The renders the deployment rules are checked on: (values set, overrides). The default values
+# keep the ingress off, so they are rendered once more with it on.
+RULE_RENDERS: list[tuple[str, dict | None]] = [
+    ("default", None),
+    ("default", {"ingress": {"enabled": True}}),
+    ("minikube", None),
+    ("full", None),
+]
+# Request paths the Ingress must send to backend-api's MCP endpoint.
+MCP_PATH = "/mcp"
+MCP_APP = "backend-api"
 
 MINIKUBE_DEPENDENCIES = REPO / "helm-charts" / "minikube" / "dependencies.yaml"
 
@@ -112,6 +145,96 @@ def split_for_validation(workdir: Path, problems: list[str]) -> tuple[list[Path]
     return kube_files, dapr_files
 
 
+def component_rules(component: dict, where: str, problems: list[str]) -> int:
+    """Kafka backoff and topic scoping of one component; returns the number of rules checked."""
+    spec_type = component.get("spec", {}).get("type", "")
+    name = component.get("metadata", {}).get("name")
+    checked = 0
+    if spec_type == "pubsub.kafka":
+        checked += 1
+        problem = kafka_backoff_problem(component)
+        if problem:
+            problems.append(f"{where}: Kafka component {name}: {problem}")
+    if spec_type.startswith("pubsub."):
+        checked += 1
+        for problem in topic_scope_problems(component):
+            problems.append(f"{where}: pub/sub component {name}: {problem}")
+    return checked
+
+
+def deployment_rules(problems: list[str]) -> None:
+    before = len(problems)
+    checked = 0
+    for path in sorted(COMPONENTS.rglob("*.yaml")):
+        if path.parent == SCHEMAS:
+            continue
+        for doc in load_yaml_docs(path):
+            if doc.get("kind") == "Component":
+                checked += component_rules(doc, rel(path), problems)
+    for values_set, overrides in RULE_RENDERS:
+        rendered: Rendered = render_chart(values_set, overrides)
+        where = f"chart ({rendered.values_set} values)"
+        dapr_pods = 0
+        for name, template in pod_templates(rendered):
+            ann = (template.get("metadata") or {}).get("annotations") or {}
+            dapr_pods += str(ann.get("dapr.io/enabled", "")).lower() == "true"
+            problem = sidecar_start_problem(rendered, template)
+            if problem:
+                problems.append(f"{where}: {name}: {problem}")
+        if dapr_pods == 0:
+            problems.append(f"{where}: no Dapr-enabled workload rendered (expected the five services)")
+        checked += dapr_pods
+        kinds = {c.get("spec", {}).get("type") for c in rendered.of_kind("Component")}
+        if "pubsub.kafka" not in kinds:
+            problems.append(f"{where}: no pubsub.kafka component rendered")
+        for component in rendered.of_kind("Component"):
+            checked += component_rules(component, where, problems)
+        routes = ingress_routes(rendered)
+        if overrides and overrides.get("ingress", {}).get("enabled") and not routes:
+            problems.append(f"{where}: no Ingress rendered")
+        for host, paths in routes.items():
+            checked += 1
+            got = route_of(paths, MCP_PATH)
+            if got != MCP_APP:
+                problems.append(f"{where}: Ingress (host {host or '*'}): {MCP_PATH} reaches {got or 'nothing'}, must reach {MCP_APP} (its MCP endpoint)")
+    if len(problems) == before:
+        print(f"  ok: {checked} checks: sidecars can start (API token or built-in secret store disabled), Kafka backoff "
+              f"as designed, publishing scopes as designed, {MCP_PATH} routed to {MCP_APP}")
+
+
+def topic_scripts(problems: list[str]) -> None:
+    """The `rpk topic create` script of the compose one-shot service and of the chart's hook Job:
+    one script (the compose copy with `$$` for `$`), shellcheck-clean as POSIX sh."""
+    scripts: dict[str, str] = {}
+    model = compose_config(tool("docker-compose"))
+    for name, svc in model["services"].items():
+        command = [str(c) for c in (svc.get("command") or [])]
+        if any("rpk topic create" in c for c in command):
+            # `docker compose config` prints `$` escaped as `$$`, as in the file.
+            scripts[f"docker-compose.yml service {name}"] = command[-1].replace("$$", "$")
+    for job in render_chart("default").of_kind("Job"):
+        for c in job["spec"]["template"]["spec"]["containers"]:
+            command = [str(x) for x in (c.get("command") or []) + (c.get("args") or [])]
+            if any("rpk topic create" in x for x in command):
+                scripts[f"chart Job {job['metadata']['name']}"] = command[-1]
+    if len(scripts) != 2:
+        problems.append(f"expected the topic-creation script in docker-compose.yml and in the chart's Job, found it in {sorted(scripts) or 'neither'}")
+        return
+    (a_name, a), (b_name, b) = scripts.items()
+    if a.strip() != b.strip():
+        problems.append(f"the topic-creation scripts differ between {a_name} and {b_name}: keep them identical")
+    with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+        f.write(a)
+    try:
+        proc = run([tool("shellcheck"), "-s", "sh", f.name])
+    finally:
+        Path(f.name).unlink()
+    if proc.returncode != 0:
+        problems.append(f"shellcheck -s sh on the topic-creation script ({a_name}):\n    " + proc.stdout.strip().replace("\n", "\n    "))
+    else:
+        print(f"  ok: topic-creation script identical in {a_name} and {b_name}, shellcheck clean")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -163,6 +286,10 @@ def main() -> int:
             kubernetes_validate(kube_files, args.kube_version, problems)
             for kind, files in dapr_files.items():
                 check_jsonschema(DAPR_SCHEMAS[kind], files, f"rendered Dapr {kind} objects", problems)
+
+        print("Deployment rules (sidecar start, Kafka backoff, topic scopes, /mcp):")
+        deployment_rules(problems)
+        topic_scripts(problems)
     except CheckFailed as e:
         problems.append(str(e))
 
