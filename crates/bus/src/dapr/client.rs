@@ -275,8 +275,23 @@ fn state_error(e: DaprError) -> IdempotencyError {
 }
 
 impl IdempotencyStore for DaprStateIdempotency {
+    /// Reads the key before claiming it: a redelivery of a claimed event is answered from the read,
+    /// without a refused first-write save. daprd counts a refused save (409) as a failure of the
+    /// state store, so a burst of redeliveries answered by 409s would open the state store's
+    /// circuit breaker (dapr `pkg/resiliency/policy.go` runs every attempt inside the breaker).
+    /// Only two deliveries of one event racing each other still meet a 409.
     fn claim<'a>(&'a self, key: &'a str, lease: Duration) -> ClaimFuture<'a, Claim> {
         Box::pin(async move {
+            let existing = |value: Option<Value>| {
+                if value == Some(json!(DONE)) {
+                    Claim::Done
+                } else {
+                    Claim::InProgress
+                }
+            };
+            if let Some((value, _)) = self.0.get_state(key).await.map_err(state_error)? {
+                return Ok(existing(Some(value)));
+            }
             if self
                 .0
                 .set_if_absent(key, json!(PENDING), lease)
@@ -286,11 +301,7 @@ impl IdempotencyStore for DaprStateIdempotency {
                 return Ok(Claim::Acquired);
             }
             let value = self.0.get_state(key).await.map_err(state_error)?.map(|(v, _)| v);
-            Ok(if value == Some(json!(DONE)) {
-                Claim::Done
-            } else {
-                Claim::InProgress
-            })
+            Ok(existing(value))
         })
     }
 

@@ -1,0 +1,569 @@
+#!/usr/bin/env python3
+"""Five-service end-to-end test: the TaskFlow release binaries as separate processes, each beside its
+own stand-in daprd (tests/distributed/daprd_standin.py), on a fresh PostgreSQL database, with Redis
+Streams pub/sub and Redis state in a Redis database of its own (issue 16, DESIGN.md §4-5).
+
+    python3 tests/distributed/run_e2e.py --bin-dir target/release \\
+        --database-url postgres://postgres:postgres@127.0.0.1:5432/postgres --redis-url redis://127.0.0.1:6379
+
+Needs tests/distributed/requirements.txt (redis, PyYAML, websockets) and `psql`. The stand-ins deliver
+every message twice. Scenarios: a REST create reaches a WebSocket client and is audited once; two
+websocket replicas each push every event once; a completed recurring task yields one next occurrence;
+kill -9 of audit, then of recurring, mid-stream loses nothing; with backend-api stopped a due reminder
+still reaches the WebSocket client and the audit trail; no sidecar refused a state save or a publish.
+The last line is `e2e: N passed, M failed`; the exit status is non-zero if any failed. Every process,
+the database and the Redis database are cleaned up on any exit (Ctrl-C and SIGTERM included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from e2e_api import Api, User, WsClient  # noqa: E402
+from e2e_cluster import Cluster  # noqa: E402
+from e2e_procs import ProcessManager, wait_until  # noqa: E402
+from e2e_setup import build_resources, claim_redis_db, production_replica_shape, create_database, drop_database, psql, release_redis_db  # noqa: E402
+
+REPO = HERE.parent.parent
+WAIT = 20.0  # an event's way through the system
+# A consumer killed between claiming an event and finishing it holds the claim for its 120 s lease
+# (crates/bus/src/idempotency.rs); redeliveries meanwhile are answered RETRY.
+LEASE_WAIT = 150.0
+SETTLE = 3.0  # after the expected effects appeared, time for a duplicate to show up too
+
+
+class Failed(AssertionError):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise Failed(message)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def tomorrow_9am() -> dt.datetime:
+    return (utc_now() + dt.timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+
+
+def settle() -> None:
+    time.sleep(SETTLE)
+
+
+class Ctx:
+    """What the scenarios share: the services, the API client, users and open WebSocket clients."""
+
+    def __init__(self, cluster: Cluster, run_id: str):
+        self.cluster = cluster
+        self.run_id = run_id
+        self.api = Api(cluster.services["backend-api"].base)
+        self.users: dict[str, User] = {}
+        self.ws_clients: list[WsClient] = []
+
+    def user(self, key: str) -> User:
+        if key not in self.users:
+            email = f"e2e-{key}-{self.run_id}@example.com"
+            self.users[key] = self.api.register_and_login(f"E2E {key}", email)
+        return self.users[key]
+
+    def ws(self, replica: str, user: User) -> WsClient:
+        service = self.cluster.services[replica]
+        url = f"ws://127.0.0.1:{service.app_port}/ws?token={urllib.parse.quote(user.token)}"
+        client = WsClient(f"{replica}/{user.email}", url)
+        self.ws_clients.append(client)
+        return client.start()
+
+    def close_ws(self) -> None:
+        for client in self.ws_clients:
+            client.close()
+        self.ws_clients.clear()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checks shared by the scenarios
+# ---------------------------------------------------------------------------------------------------
+
+
+def wait_ws(client: WsClient, topic: str, task_id: str, timeout: float = WAIT) -> dict:
+    def found():
+        return next((m for m in client.for_tasks({task_id}) if m.get("type") == topic), None)
+
+    try:
+        return wait_until(found, timeout, what=f"{topic} of task {task_id} on {client.name}")
+    except TimeoutError as e:
+        seen = [(m.get("type"), m.get("task_id")) for m in client.snapshot()][-10:]
+        raise Failed(f"{e}; client errors {client.errors}, state {client.closed}, last messages {seen}") from None
+
+
+def ws_event_ids(client: WsClient, task_ids: set[str]) -> list[str]:
+    return [m.get("id") for m in client.for_tasks(task_ids)]
+
+
+def check_no_duplicate_push(client: WsClient, task_ids: set[str]) -> None:
+    repeats = {i: n for i, n in Counter(ws_event_ids(client, task_ids)).items() if n > 1}
+    check(not repeats, f"{client.name} received events more than once: {repeats}")
+
+
+def audit_counts(ctx: Ctx, user: User, **params) -> tuple[Counter, Counter]:
+    """(entries per entity id, entries per event id) of `user`'s audit trail."""
+    entries = ctx.api.audit(user, **params)
+    return Counter(e["entity_id"] for e in entries), Counter(e["event_id"] for e in entries)
+
+
+def check_audited_once(ctx: Ctx, user: User, entity_ids: set[str], event_type: str, timeout: float = WAIT) -> Counter:
+    """Waits until each entity has an `event_type` audit entry, lets duplicates arrive, then requires
+    exactly one per entity and per event id."""
+    def all_there():
+        per_entity, _ = audit_counts(ctx, user, event_type=event_type)
+        return all(per_entity[i] >= 1 for i in entity_ids)
+
+    try:
+        wait_until(all_there, timeout, interval=0.5, what=f"a {event_type} audit entry for each of {len(entity_ids)} tasks")
+    except TimeoutError as e:
+        per_entity, _ = audit_counts(ctx, user, event_type=event_type)
+        missing = sorted(i for i in entity_ids if per_entity[i] == 0)
+        raise Failed(f"{e}; {len(missing)} missing: {missing[:5]}{'…' if len(missing) > 5 else ''}") from None
+    settle()
+    per_entity, per_event = audit_counts(ctx, user, event_type=event_type)
+    repeats = {i: per_entity[i] for i in entity_ids if per_entity[i] != 1}
+    check(not repeats, f"{event_type} audit entries per task must be exactly 1: {repeats}")
+    dup_events = {i: n for i, n in per_event.items() if n > 1}
+    check(not dup_events, f"audit entries per event id must be exactly 1: {dup_events}")
+    return per_entity
+
+
+def run_in_background(name: str, work) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def target():
+        try:
+            work()
+        except BaseException as e:  # noqa: BLE001 - re-raised by the scenario
+            errors.append(e)
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread, errors
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scenarios
+# ---------------------------------------------------------------------------------------------------
+
+
+def scenario_rest_create_reaches_websocket_and_audit_once(ctx: Ctx) -> None:
+    """1. Register + login two users; a REST create reaches a WebSocket client and is audited once."""
+    a, b = ctx.user("a"), ctx.user("b")
+    ws_a = ctx.ws("websocket-0", a)
+    ws_b = ctx.ws("websocket-0", b)
+    task = ctx.api.create_task(a, {"title": "e2e: first task"})
+    pushed = wait_ws(ws_a, "task-created", task["id"])
+    check(pushed["data"].get("user_id") == a.id, f"pushed event has user_id {pushed['data'].get('user_id')!r}")
+    per_entity = check_audited_once(ctx, a, {task["id"]}, "task-created")
+    entries = ctx.api.audit(a, entity_id=task["id"])
+    check(len(entries) == 1, f"task {task['id']} has {len(entries)} audit entries, expected 1: "
+          f"{[(e['event_type'], e['event_id']) for e in entries]}")
+    check(entries[0]["event_id"] == pushed["id"],
+          f"audited event id {entries[0]['event_id']} differs from the pushed one {pushed['id']}")
+    check(per_entity[task["id"]] == 1, "audited once")
+    check_no_duplicate_push(ws_a, {task["id"]})
+    check(not ws_b.for_tasks({task["id"]}), "another user's WebSocket client received the event")
+    check(ctx.api.audit(b, entity_id=task["id"]) == [], "another user sees the audit entry")
+
+
+def scenario_two_websocket_replicas_each_push_every_event(ctx: Ctx) -> None:
+    """2. Clients of one user on replica 0 and on replica 1 both receive every event, once each."""
+    a = ctx.user("a")
+    c0 = ctx.ws("websocket-0", a)
+    c1 = ctx.ws("websocket-1", a)
+    ids = [ctx.api.create_task(a, {"title": f"e2e: replicas {i}"})["id"] for i in range(4)]
+    ctx.api.update_task(a, ids[0], {"title": "e2e: replicas 0, renamed"})
+    ctx.api.complete_task(a, ids[1])
+    ctx.api.delete_task(a, ids[2])
+    expected = Counter({("task-created", i): 1 for i in ids})
+    expected.update({("task-updated", ids[0]): 1, ("task-completed", ids[1]): 1, ("task-deleted", ids[2]): 1})
+    task_ids = set(ids)
+    for client in (c0, c1):
+        try:
+            wait_until(lambda: len(client.for_tasks(task_ids)) >= sum(expected.values()), WAIT,
+                       what=f"{sum(expected.values())} events on {client.name}")
+        except TimeoutError as e:
+            got = Counter((m.get("type"), m.get("task_id")) for m in client.for_tasks(task_ids))
+            raise Failed(f"{e}; missing {dict(expected - got)}") from None
+    settle()
+    for client in (c0, c1):
+        check_no_duplicate_push(client, task_ids)
+        got = Counter((m.get("type"), m.get("task_id")) for m in client.for_tasks(task_ids))
+        check(got == expected, f"{client.name}: events {dict(got)}, expected {dict(expected)}")
+    check(set(ws_event_ids(c0, task_ids)) == set(ws_event_ids(c1, task_ids)),
+          "the two replicas pushed different event ids")
+
+
+def series_tasks(ctx: Ctx, user: User, title: str) -> list[dict]:
+    return [t for t in ctx.api.tasks(user, search=title) if t["title"] == title]
+
+
+def scenario_recurring_completion_yields_one_next_occurrence(ctx: Ctx) -> None:
+    """3. Completing a recurring task yields exactly one next occurrence, every message delivered twice;
+    reopening and completing it again creates nothing more."""
+    a = ctx.user("a")
+    title = f"e2e: daily {ctx.run_id}"
+    due = tomorrow_9am()
+    first = ctx.api.create_task(a, {"title": title, "due_at": iso(due), "recurrence": "daily"})
+    ctx.api.complete_task(a, first["id"])
+    try:
+        wait_until(lambda: len(series_tasks(ctx, a, title)) >= 2, WAIT, what="the next occurrence")
+    except TimeoutError as e:
+        raise Failed(f"{e}; tasks: {[(t['id'], t['completed']) for t in series_tasks(ctx, a, title)]}") from None
+    settle()
+    tasks = series_tasks(ctx, a, title)
+    check(len(tasks) == 2, f"expected the task and one next occurrence, found {len(tasks)} tasks")
+    nxt = next(t for t in tasks if t["id"] != first["id"])
+    check(nxt["parent_task_id"] == first["id"], f"next occurrence's parent is {nxt['parent_task_id']}")
+    check(nxt["recurrence"]["occurrence"] == 2, f"next occurrence is #{nxt['recurrence']['occurrence']}")
+    check(not nxt["completed"], "next occurrence is already completed")
+    check(parse_time(nxt["due_at"]) == due + dt.timedelta(days=1), f"next occurrence due {nxt['due_at']}")
+    # The new occurrence's own event reaches the audit trail, once.
+    check_audited_once(ctx, a, {nxt["id"]}, "task-created")
+    # Reopen, complete again: two more task-completed events, no new task.
+    ctx.api.complete_task(a, first["id"], completed=False)
+    ctx.api.complete_task(a, first["id"], completed=True)
+    wait_until(lambda: audit_counts(ctx, a, event_type="task-completed", entity_id=first["id"])[0][first["id"]] >= 3,
+               WAIT, interval=0.5, what="the second completion in the audit trail")
+    settle()
+    tasks = series_tasks(ctx, a, title)
+    check(len(tasks) == 2, f"after reopening and completing again: {len(tasks)} tasks, expected 2")
+
+
+def kill_mid_stream(ctx: Ctx, victim: str, items: list, act, kill_after: int, gap: float) -> None:
+    """Runs `act(item)` for every item in the background, kill -9s `victim` after `kill_after`
+    items, restarts it two seconds later, and waits for the background work to end."""
+    done: list = []
+
+    def work():
+        for item in items:
+            act(item)
+            done.append(item)
+            time.sleep(gap)
+
+    thread, errors = run_in_background(f"{victim}-load", work)
+    wait_until(lambda: len(done) >= kill_after or errors or not thread.is_alive(), WAIT,
+               what=f"{kill_after} actions before killing {victim}")
+    ctx.cluster.kill9_app(victim)
+    print(f"    kill -9 {victim} after {len(done)} of {len(items)} actions", flush=True)
+    time.sleep(2)
+    ctx.cluster.start_app(victim)
+    print(f"    {victim} restarted and ready after {len(done)} of {len(items)} actions", flush=True)
+    thread.join(timeout=120)
+    if errors:
+        raise Failed(f"background requests failed: {errors[0]!r}")
+    check(not thread.is_alive(), "background requests did not finish")
+
+
+def scenario_kill9_audit_loses_nothing(ctx: Ctx) -> None:
+    """4a. kill -9 of audit while tasks are being created, then restart: every created task has exactly
+    one task-created audit entry."""
+    u = ctx.user("kill-audit")
+    created: list[str] = []
+    kill_mid_stream(ctx, "audit", list(range(40)),
+                    lambda i: created.append(ctx.api.create_task(u, {"title": f"e2e: load {i}"})["id"]),
+                    kill_after=12, gap=0.1)
+    check(len(created) == 40, f"{len(created)} tasks created, expected 40")
+    check_audited_once(ctx, u, set(created), "task-created", timeout=LEASE_WAIT)
+
+
+def scenario_kill9_recurring_loses_nothing(ctx: Ctx) -> None:
+    """4b. kill -9 of recurring while recurring tasks are being completed, then restart: every completed
+    task has exactly one next occurrence."""
+    u = ctx.user("kill-recurring")
+    due = iso(tomorrow_9am())
+    firsts = [ctx.api.create_task(u, {"title": f"e2e: series {i}", "due_at": due, "recurrence": "daily"})["id"]
+              for i in range(16)]
+    kill_mid_stream(ctx, "recurring", firsts, lambda t: ctx.api.complete_task(u, t), kill_after=5, gap=0.15)
+
+    def next_occurrences() -> Counter:
+        return Counter(t["parent_task_id"] for t in ctx.api.tasks(u) if t["parent_task_id"])
+
+    try:
+        wait_until(lambda: all(next_occurrences()[t] >= 1 for t in firsts), LEASE_WAIT, interval=0.5,
+                   what="a next occurrence of each of the 16 completed series")
+    except TimeoutError as e:
+        counts = next_occurrences()
+        raise Failed(f"{e}; {sum(1 for t in firsts if counts[t] == 0)} series have none") from None
+    settle()
+    counts = next_occurrences()
+    wrong = {t: counts[t] for t in firsts if counts[t] != 1}
+    check(not wrong, f"next occurrences per series must be exactly 1: {wrong}")
+    check(len(ctx.api.tasks(u)) == 32, f"{len(ctx.api.tasks(u))} tasks, expected 16 series x 2")
+
+
+def stop_backend_api(ctx: Ctx) -> None:
+    code = ctx.cluster.stop_app("backend-api")
+    ctx.cluster.stop_sidecar("backend-api")
+    check(code == 0, f"backend-api exited {code} after SIGTERM (expected a clean 0)")
+
+
+def start_backend_api(ctx: Ctx) -> None:
+    ctx.cluster.start_service("backend-api")
+
+
+def audited_in_database(ctx: Ctx, event_type: str, entity_id: str) -> int:
+    rows = psql(ctx.cluster.database_url,
+                f"SELECT count(*) FROM audit_logs WHERE event_type = '{event_type}' AND entity_id = '{entity_id}'")
+    return int(rows[0][0])
+
+
+def scenario_reminder_fires_while_backend_api_is_down(ctx: Ctx) -> None:
+    """5. With backend-api (and its sidecar) stopped, a due reminder still reaches the WebSocket clients
+    of both replicas as `reminder-due` and lands in the audit trail exactly once."""
+    a = ctx.user("a")
+    c0, c1 = ctx.ws("websocket-0", a), ctx.ws("websocket-1", a)
+    remind_at = utc_now() + dt.timedelta(seconds=15)
+    task = ctx.api.create_task(a, {
+        "title": "e2e: reminder while backend-api is down",
+        "due_at": iso(utc_now() + dt.timedelta(minutes=30)),
+        "reminders": [{"remind_at": iso(remind_at)}],
+    })
+    reminder_id = task["reminders"][0]["id"]
+    wait_ws(c0, "task-created", task["id"])  # the pipeline is live before the stop
+    try:
+        stop_backend_api(ctx)
+        stopped = utc_now()
+        print(f"    backend-api and its sidecar stopped {(remind_at - stopped).total_seconds():.1f} s before the reminder",
+              flush=True)
+        check(stopped < remind_at - dt.timedelta(seconds=1),
+              "backend-api took too long to stop: the reminder came due while it was up (inconclusive)")
+        wait_for = (remind_at - utc_now()).total_seconds() + WAIT
+        pushes = [wait_ws(c, "reminder-due", task["id"], timeout=wait_for) for c in (c0, c1)]
+        check(pushes[0]["id"] == pushes[1]["id"], "the replicas pushed different reminder-due events")
+        check(pushes[0]["data"].get("reminder", {}).get("reminder_id") == reminder_id,
+              f"reminder-due names reminder {pushes[0]['data'].get('reminder')}, expected {reminder_id}")
+        try:
+            wait_until(lambda: audited_in_database(ctx, "reminder-due", reminder_id) >= 1, WAIT, interval=0.5,
+                       what="the reminder-due row in audit_logs (PostgreSQL, backend-api down)")
+        except TimeoutError as e:
+            raise Failed(str(e)) from None
+        settle()
+        count = audited_in_database(ctx, "reminder-due", reminder_id)
+        check(count == 1, f"audit_logs holds {count} reminder-due rows for the reminder, expected 1")
+        for c in (c0, c1):
+            check_no_duplicate_push(c, {task["id"]})
+    finally:
+        start_backend_api(ctx)
+    entries = ctx.api.audit(a, event_type="reminder-due", entity_id=reminder_id)
+    check(len(entries) == 1, f"after restarting backend-api the audit trail has {len(entries)} reminder-due entries")
+    check(entries[0]["event_id"] == pushes[0]["id"], "the audited reminder-due event is not the pushed one")
+
+
+def refusal_is_allowed(refusal) -> bool:
+    """A 409 on a first-write claim (etag "0") of a key that is already claimed is the protocol
+    working; anything else is a refused save."""
+    if not isinstance(refusal, dict):
+        return False
+    status = str(refusal.get("status"))
+    etag = refusal.get("etag")
+    first_write = str(refusal.get("concurrency", "first-write")) == "first-write"
+    return status == "409" and etag == "0" and first_write
+
+
+def scenario_no_state_save_or_publish_refused(ctx: Ctx) -> None:
+    """6. Every stand-in: no state save answered 500 or 400 (409 only for a first-write claim of an
+    already-claimed key), no circuit breaker opened, no publish refused, nothing dead-lettered; and
+    duplicates were really delivered."""
+    problems: list[str] = []
+    duplicates = 0
+    for name, snaps in ctx.cluster.all_stats().items():
+        for snap in snaps:
+            if "_error" in snap:
+                problems.append(f"{name}: {snap['_error']}")
+                continue
+            saves = {str(k): v for k, v in (snap.get("state_saves") or {}).items()}
+            refused_publish = {k: v for k, v in (snap.get("publish_refused") or {}).items() if v}
+            refusals = snap.get("state_save_refusals") or []
+            duplicates += int(snap.get("duplicates_sent") or 0)
+            print(f"    {name}: state_saves {saves}, deliveries {snap.get('deliveries')}, "
+                  f"duplicates_sent {snap.get('duplicates_sent')}, dead_lettered {snap.get('dead_lettered')}, "
+                  f"published {snap.get('published')}, publish_refused {snap.get('publish_refused')}, "
+                  f"cron_ticks {snap.get('cron_ticks')}", flush=True)
+            for status in ("500", "400"):
+                if saves.get(status):
+                    problems.append(f"{name}: {saves[status]} state saves answered {status}")
+            bad = [r for r in refusals if not refusal_is_allowed(r)]
+            if bad:
+                problems.append(f"{name}: {len(bad)} refused state saves other than a first-write claim "
+                                f"of a claimed key (409, etag \"0\"): {bad[:3]}")
+            kinds = snap.get("state_save_refusal_kinds") or {}
+            if int(kinds.get("other") or 0):
+                problems.append(f"{name}: {kinds['other']} refused state saves in all other than a "
+                                "first-write claim of a claimed key")
+            # A claim reads the key first (crates/bus/src/dapr/client.rs), so only two deliveries of
+            # one event racing each other meet a 409; daprd counts each toward the breaker.
+            print(f"    {name}: first-write claims refused (racing deliveries): "
+                  f"{kinds.get('first_write_claim_409', 0)}", flush=True)
+            opened = {k: v for k, v in (snap.get("breakers_opened") or {}).items() if v}
+            if opened:
+                problems.append(f"{name}: circuit breakers opened: {opened}")
+            if refused_publish:
+                problems.append(f"{name}: publishes refused: {refused_publish}")
+            if int(snap.get("dead_lettered") or 0):
+                problems.append(f"{name}: {snap['dead_lettered']} deliveries dead-lettered (nothing here is poison)")
+    check(not problems, "; ".join(problems))
+    check(duplicates > 0, "no stand-in delivered a duplicate: the run did not test at-least-once delivery")
+
+
+SCENARIOS = [
+    scenario_rest_create_reaches_websocket_and_audit_once,
+    scenario_two_websocket_replicas_each_push_every_event,
+    scenario_recurring_completion_yields_one_next_occurrence,
+    scenario_kill9_audit_loses_nothing,
+    scenario_kill9_recurring_loses_nothing,
+    scenario_reminder_fires_while_backend_api_is_down,
+    scenario_no_state_save_or_publish_refused,
+]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Set-up, run, clean-up
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bin-dir", required=True, type=Path, help="directory of the service binaries")
+    p.add_argument("--database-url", required=True, help="an existing database to create the test database from")
+    p.add_argument("--redis-url", required=True)
+    p.add_argument("--redis-db", type=int, default=14, help="Redis database number the test owns (flushed)")
+    p.add_argument("--standin", type=Path, default=HERE / "daprd_standin.py")
+    p.add_argument("--components", type=Path, default=REPO / "dapr-components" / "local")
+    p.add_argument("--only", action="append", default=[], help="run only scenarios whose name contains this")
+    p.add_argument("--keep-logs", action="store_true", help="keep the temporary directory with the logs")
+    return p.parse_args()
+
+
+def print_patches(patches: list[str], loud: list[str]) -> None:
+    print("==> components: dapr-components/local patched for the test:")
+    for line in patches:
+        print(f"    {line}")
+    if loud:
+        print("    websocket replicas, in the production components' shape (dapr-components/*.yaml, checked):")
+    for line in loud:
+        print(f"    {line}")
+    print(flush=True)
+
+
+def run_scenarios(ctx: Ctx, scenarios, results: Counter) -> None:
+    """Runs each scenario, counting results["passed"] and results["failed"] as they end."""
+    for scenario in scenarios:
+        name = scenario.__name__.removeprefix("scenario_")
+        print(f"==> {name}: {scenario.__doc__.strip().splitlines()[0]}", flush=True)
+        started = time.monotonic()
+        try:
+            scenario(ctx)
+        except Exception as e:  # noqa: BLE001 - every scenario runs, each failure is reported
+            results["failed"] += 1
+            detail = str(e) if isinstance(e, AssertionError) else traceback.format_exc()
+            print(f"FAIL {name} ({time.monotonic() - started:.1f} s): {detail}", flush=True)
+        else:
+            results["passed"] += 1
+            print(f"PASS {name} ({time.monotonic() - started:.1f} s)", flush=True)
+        finally:
+            ctx.close_ws()
+
+
+def main() -> int:
+    args = parse_args()
+    # Ctrl-C (also when started from a shell that ignores SIGINT in background jobs) and SIGTERM
+    # unwind through the clean-up below.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    scenarios = [s for s in SCENARIOS if not args.only or any(o in s.__name__ for o in args.only)]
+    bin_dir = args.bin_dir if args.bin_dir.is_absolute() else (Path.cwd() / args.bin_dir)
+    work = Path(tempfile.mkdtemp(prefix="taskflow-e2e-"))
+    (work / "logs").mkdir()
+    procs = ProcessManager(work / "logs", REPO)
+    db_name = None
+    redis_claimed = False
+    owner = f"{socket.gethostname()}:{os.getpid()}:{work.name}"
+    ctx = None
+    results: Counter = Counter()
+    try:
+        if not args.standin.is_file():
+            raise RuntimeError(f"stand-in sidecar {args.standin} not found")
+        db_name, db_url = create_database(args.database_url)
+        print(f"==> database {db_name}; Redis database {args.redis_db}; logs in {work / 'logs'}", flush=True)
+        claim_redis_db(args.redis_url, args.redis_db, owner)
+        redis_claimed = True
+        production_replica_shape(REPO / "dapr-components")
+        patches, loud = build_resources(args.components, work / "resources", args.redis_url, args.redis_db)
+        print_patches(patches, loud)
+        cluster = Cluster(procs, REPO, bin_dir, args.standin, work / "resources", db_url)
+        cluster.migrate()
+        print("==> migrated; starting 6 services and 6 stand-in sidecars", flush=True)
+        cluster.start_all()
+        for s in cluster.services.values():
+            print(f"    {s.name}: app :{s.app_port} (pid {s.app.pid}), sidecar :{s.dapr_port} (pid {s.sidecar.pid})")
+        ctx = Ctx(cluster, work.name.rsplit("-", 1)[-1].lower())
+        run_scenarios(ctx, scenarios, results)
+    except KeyboardInterrupt:
+        print("\ninterrupted", flush=True)
+    except Exception:  # noqa: BLE001 - set-up failure: reported, then cleaned up
+        print(f"SET-UP FAILED:\n{traceback.format_exc()}", flush=True)
+    finally:
+        passed = results["passed"]
+        failed = len(scenarios) - passed  # a scenario that did not run (set-up failure, Ctrl-C) failed
+        if ctx is not None:
+            ctx.close_ws()
+        procs.stop_all()
+        if failed:
+            procs.print_tails()
+        cleanup(args, db_name, owner if redis_claimed else None, work, keep=args.keep_logs)
+    print(f"e2e: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+def cleanup(args, db_name: str | None, redis_owner: str | None, work: Path, keep: bool) -> None:
+    if db_name:
+        try:
+            drop_database(args.database_url, db_name)
+        except Exception as e:  # noqa: BLE001
+            print(f"warning: could not drop database {db_name}: {e}", flush=True)
+    if redis_owner:
+        try:
+            release_redis_db(args.redis_url, args.redis_db, redis_owner)
+        except Exception as e:  # noqa: BLE001
+            print(f"warning: could not flush Redis database {args.redis_db}: {e}", flush=True)
+    if keep:
+        print(f"logs kept in {work / 'logs'}", flush=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

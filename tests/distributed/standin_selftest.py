@@ -1,0 +1,805 @@
+#!/usr/bin/env python3
+"""Self-test of the daprd stand-in (daprd_standin.py) against real Redis (DB 15, flushed first).
+
+Starts a tiny app (http.server in a thread) and one stand-in process, then proves the strict rules:
+state first-write/etag codes, TTL, key prefixes; the envelope daprd builds and what it keeps or
+drops; scopes and tokens; delivery twice per message; SUCCESS/RETRY/DROP/404/500/empty-body
+handling with the Resiliency policy and dead letters; the processingTimeout bound on dead-lettering;
+cron ticks and the OPTIONS probe.  Closes with ``standin selftest: N passed, M failed``.
+
+Run:  target/ci-dist-venv/bin/python tests/distributed/standin_selftest.py
+Environment: REDIS_HOST (127.0.0.1), REDIS_PORT (6379), STANDIN_PYTHON (interpreter for the
+stand-in; defaults to this one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
+DB = 15
+APP_ID = "selftest"
+APP_TOKEN = "app-secret"
+DAPR_TOKEN = "dapr-secret"
+
+PASSED = 0
+FAILED = 0
+
+
+def check(name, cond, detail=""):
+    global PASSED, FAILED
+    if cond:
+        PASSED += 1
+        print(f"  ok   {name}")
+    else:
+        FAILED += 1
+        print(f"  FAIL {name} {detail}")
+    sys.stdout.flush()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+# ------------------------------------------------------------------------------------------------
+# The app
+# ------------------------------------------------------------------------------------------------
+
+SUBSCRIPTIONS = [
+    {"pubsubname": "pubsub", "topic": "orders", "routes": {"default": "/events/orders"}, "deadLetterTopic": "dlq"},
+    {"pubsubname": "pubsub", "topic": "retry-topic", "route": "/events/retry", "deadLetterTopic": "dlq"},
+    {"pubsubname": "pubsub", "topic": "err-topic", "routes": {"default": "/events/err"}, "deadLetterTopic": "dlq"},
+    {"pubsubname": "pubsub", "topic": "nf-topic", "routes": {"default": "/events/nf"}, "deadLetterTopic": "dlq"},
+    {"pubsubname": "pubsub", "topic": "drop-topic", "routes": {"default": "/events/drop"}, "deadLetterTopic": "dlq"},
+    {"pubsubname": "pubsub", "topic": "drop-nodlq", "routes": {"default": "/events/drop"}},
+    {"pubsubname": "pubsub", "topic": "empty-topic", "routes": {"default": "/events/empty"}},
+    {"pubsubname": "pubsub", "topic": "odd-topic", "routes": {"default": "/events/odd"}},
+    {"pubsubname": "pubsub", "topic": "lower-topic", "routes": {"default": "/events/lower"}},
+    {"pubsubname": "pubsub", "topic": "dlq", "routes": {"default": "/events/dlq"}},
+    {"pubsubname": "pubsub-slow", "topic": "slow-topic", "routes": {"default": "/events/slow"},
+     "deadLetterTopic": "slow-dlq"},
+    {"pubsubname": "pubsub", "topic": "not-subscribable", "routes": {"default": "/events/orders"}},
+]
+
+
+class App:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = []
+
+    def record(self, method, path, headers, body):
+        with self.lock:
+            self.requests.append({"method": method, "path": path, "headers": {k.lower(): v for k, v in headers.items()},
+                                  "body": body, "t": time.time()})
+
+    def find(self, method=None, path=None):
+        with self.lock:
+            return [r for r in self.requests if (method is None or r["method"] == method)
+                    and (path is None or r["path"] == path)]
+
+
+APP = App()
+
+
+class AppHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def _reply(self, status, body=b"", ctype="application/json"):
+        self.send_response(status)
+        if body:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _handle(self, method):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        APP.record(method, self.path, dict(self.headers), body)
+        p = self.path
+        if method == "GET" and p == "/dapr/subscribe":
+            return self._reply(200, json.dumps(SUBSCRIPTIONS).encode())
+        if method == "OPTIONS":
+            return self._reply(200 if p == "/probe-cron" else 404)
+        if p in ("/reminder-cron", "/probe-cron"):
+            return self._reply(200)
+        if p in ("/events/orders", "/events/dlq"):
+            return self._reply(200, b'{"status":"SUCCESS"}')
+        if p == "/events/retry":
+            return self._reply(200, b'{"status":"RETRY"}')
+        if p == "/events/err":
+            return self._reply(500, b"boom")
+        if p == "/events/nf":
+            return self._reply(404, b"no such route")
+        if p == "/events/drop":
+            return self._reply(200, b'{"status":"DROP"}')
+        if p == "/events/empty":
+            return self._reply(200)
+        if p == "/events/odd":
+            return self._reply(200, b"not json at all", "text/plain")
+        if p == "/events/lower":
+            return self._reply(200, b'{"status":"success"}')
+        if p == "/events/slow":
+            return self._reply(200, b'{"status":"RETRY"}')
+        return self._reply(404)
+
+    def do_GET(self):
+        self._handle("GET")
+
+    def do_POST(self):
+        self._handle("POST")
+
+    def do_OPTIONS(self):
+        self._handle("OPTIONS")
+
+
+# ------------------------------------------------------------------------------------------------
+# Resources
+# ------------------------------------------------------------------------------------------------
+
+def write_resources(d):
+    redis_host = f"{REDIS_HOST}:{REDIS_PORT}"
+    files = {
+        "pubsub.yaml": f"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: pubsub
+            spec:
+              type: pubsub.redis
+              version: v1
+              metadata:
+                - name: redisHost
+                  value: "{redis_host}"
+                - name: redisDB
+                  value: "{DB}"
+                - name: consumerID
+                  value: "{{appID}}"
+                - name: processingTimeout
+                  value: "30s"
+                - name: redeliverInterval
+                  value: "1000"
+                - name: maxLenApprox
+                  value: "1000"
+                - name: allowedTopics
+                  value: "orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq,forbidden-topic,not-subscribable"
+                - name: publishingScopes
+                  value: "selftest=orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq,not-subscribable;other=forbidden-topic"
+                - name: subscriptionScopes
+                  value: "selftest=orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq"
+            scopes:
+              - selftest
+            """,
+        "pubsub-slow.yaml": f"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: pubsub-slow
+            spec:
+              type: pubsub.redis
+              version: v1
+              metadata:
+                - name: redisHost
+                  value: "{redis_host}"
+                - name: redisDB
+                  value: "{DB}"
+                - name: processingTimeout
+                  value: "1500"
+                - name: redeliverInterval
+                  value: "500"
+            """,
+        "other-app-pubsub.yaml": """
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: kafka-for-someone-else
+            spec:
+              type: pubsub.kafka
+              version: v1
+              metadata:
+                - name: brokers
+                  value: "nowhere:9092"
+            scopes:
+              - some-other-app
+            """,
+        "statestore.yaml": f"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: statestore
+            spec:
+              type: state.redis
+              version: v1
+              metadata:
+                - name: redisHost
+                  value: "{redis_host}"
+                - name: redisDB
+                  value: "{DB}"
+                - name: actorStateStore
+                  value: "false"
+            ---
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: statestore-pod
+            spec:
+              type: state.redis
+              version: v1
+              metadata:
+                - name: redisHost
+                  value: "{redis_host}"
+                - name: redisDB
+                  value: "{DB}"
+                - name: keyPrefix
+                  value: "{{podName}}"
+            ---
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: statestore-cb
+            spec:
+              type: state.redis
+              version: v1
+              metadata:
+                - name: redisHost
+                  value: "{redis_host}"
+                - name: redisDB
+                  value: "{DB}"
+            """,
+        "cron.yaml": """
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: reminder-cron
+            spec:
+              type: bindings.cron
+              version: v1
+              metadata:
+                - name: schedule
+                  value: "@every 1s"
+                - name: direction
+                  value: "input"
+            ---
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: probe-cron
+            spec:
+              type: bindings.cron
+              version: v1
+              metadata:
+                - name: schedule
+                  value: "@every 1s"
+            ---
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: unsub-cron
+            spec:
+              type: bindings.cron
+              version: v1
+              metadata:
+                - name: schedule
+                  value: "* * * * * *"
+            """,
+        "resiliency.yaml": """
+            apiVersion: dapr.io/v1alpha1
+            kind: Resiliency
+            metadata:
+              name: selftest-resiliency
+            spec:
+              policies:
+                timeouts:
+                  delivery: 5s
+                retries:
+                  fastRetry:
+                    policy: constant
+                    duration: 100ms
+                    maxRetries: 2
+                  slowRetry:
+                    policy: constant
+                    duration: 500ms
+                    maxRetries: 6
+                  stateRetry:
+                    policy: constant
+                    duration: 10ms
+                    maxRetries: 3
+                circuitBreakers:
+                  stateBreaker:
+                    maxRequests: 1
+                    interval: 60s
+                    timeout: 30s
+                    trip: consecutiveFailures >= 5
+              targets:
+                components:
+                  pubsub:
+                    inbound:
+                      timeout: delivery
+                      retry: fastRetry
+                  pubsub-slow:
+                    inbound:
+                      retry: slowRetry
+                  statestore-cb:
+                    outbound:
+                      retry: stateRetry
+                      circuitBreaker: stateBreaker
+            """,
+        "config.yaml": """
+            apiVersion: dapr.io/v1alpha1
+            kind: Configuration
+            metadata:
+              name: ignored-here
+            spec: {}
+            """,
+    }
+    for name, text in files.items():
+        with open(os.path.join(d, name), "w") as f:
+            f.write(textwrap.dedent(text).lstrip())
+
+
+# ------------------------------------------------------------------------------------------------
+# HTTP helpers
+# ------------------------------------------------------------------------------------------------
+
+class Resp:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.body = body
+        self.headers = headers
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def call(method, url, body=None, headers=None, token=DAPR_TOKEN):
+    """One request with http.client (urllib would add a Content-Type of its own)."""
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    h = dict(headers or {})
+    if token:
+        h["dapr-api-token"] = token
+    data = None
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h["Content-Length"] = str(len(data))
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    try:
+        conn.request(method, u.path + ("?" + u.query if u.query else ""), body=data, headers=h)
+        resp = conn.getresponse()
+        return Resp(resp.status, resp.read(), resp.headers)
+    finally:
+        conn.close()
+
+
+def wait_until(fn, timeout=15.0, step=0.1):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return fn()
+
+
+def main():
+    r = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=DB)
+    r.flushdb()
+
+    app_port = free_port()
+    dapr_port = free_port()
+    app_server = []  # bound only after the "app not listening yet" checks
+
+    tmp = tempfile.mkdtemp(prefix="standin-selftest-")
+    resources = os.path.join(tmp, "resources")
+    os.mkdir(resources)
+    write_resources(resources)
+    env = dict(os.environ, APP_API_TOKEN=APP_TOKEN, DAPR_API_TOKEN=DAPR_TOKEN, POD_NAME="pod-1")
+    env.pop("NAMESPACE", None)
+    log_path = os.path.join(tmp, "standin.log")
+    log_f = open(log_path, "w")
+    py = os.environ.get("STANDIN_PYTHON", sys.executable)
+    proc = subprocess.Popen([py, os.path.join(HERE, "daprd_standin.py"), "--app-id", APP_ID,
+                             "--app-port", str(app_port), "--dapr-http-port", str(dapr_port),
+                             "--resources-path", resources], env=env, stdout=log_f, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{dapr_port}"
+    try:
+        run_checks(r, proc, base, app_server, app_port)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                rc = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = None
+            check("stand-in exits cleanly on SIGTERM", rc == 0, f"rc={rc}")
+        log_f.close()
+        if app_server:
+            app_server[0].shutdown()
+        if FAILED:
+            print(f"--- stand-in log ({log_path}) tail ---")
+            with open(log_path) as f:
+                print("".join(f.readlines()[-80:]))
+    print(f"standin selftest: {PASSED} passed, {FAILED} failed")
+    sys.exit(1 if FAILED else 0)
+
+
+def run_checks(r, proc, base, app_server, app_port):
+    print("startup")
+    # The HTTP API answers before the app listens; healthz waits for the app port (runtime.go).
+    up = wait_until(lambda: _try(lambda: call("GET", base + "/v1.0/healthz/outbound", token=None).status == 204))
+    check("healthz/outbound 204 once components are loaded, before the app listens", up)
+    h = call("GET", base + "/v1.0/healthz", token=None)
+    check("healthz 500 ERR_HEALTH_NOT_READY while the app port is closed",
+          h.status == 500 and h.json().get("errorCode") == "ERR_HEALTH_NOT_READY", f"{h.status} {h.body!r}")
+    srv = ThreadingHTTPServer(("127.0.0.1", app_port), AppHandler)
+    srv.daemon_threads = True
+    app_server.append(srv)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    ok = wait_until(lambda: call("GET", base + "/v1.0/healthz", token=None).status == 204)
+    check("healthz 204 (no token needed) once the app listens", ok)
+    check("the app was asked GET /dapr/subscribe",
+          wait_until(lambda: APP.find("GET", "/dapr/subscribe")))
+    sub = APP.find("GET", "/dapr/subscribe")[0]
+    check("GET /dapr/subscribe carries dapr-api-token and dapr-app-id",
+          sub["headers"].get("dapr-api-token") == APP_TOKEN and sub["headers"].get("dapr-app-id") == APP_ID)
+    time.sleep(0.5)
+
+    state_checks(r, base)
+    publish_checks(r, base)
+    delivery_checks(r, base)
+    cron_checks(base)
+    stats = call("GET", base + "/standin/stats", token=None).json()
+    check("stats has exactly the contract's keys",
+          set(stats) == {"state_saves", "state_save_refusals", "state_save_refusal_kinds", "breakers_opened",
+                         "deliveries", "duplicates_sent", "dead_lettered", "published", "publish_refused",
+                         "cron_ticks"} and
+          set(stats["deliveries"]) == {"SUCCESS", "RETRY", "DROP", "empty_or_unknown_body_acked",
+                                       "status_404_acked", "status_other_retried", "error_retried"},
+          json.dumps(stats)[:300])
+    bad = [q for q in APP.requests if q["headers"].get("dapr-api-token") != APP_TOKEN]
+    check("EVERY call from the stand-in to the app carried dapr-api-token", not bad,
+          f"{len(bad)} without: {[(q['method'], q['path']) for q in bad[:5]]}")
+    check("stand-in still running", proc.poll() is None)
+
+
+def _try(fn):
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def state_checks(r, base):
+    print("state")
+    url = base + "/v1.0/state/statestore"
+    g = call("GET", url + "/never-saved")
+    check("GET missing key -> 204", g.status == 204, g.status)
+    s = call("POST", url, [{"key": "claim", "value": {"state": "in-progress", "n": 1.23456789},
+                            "etag": "0", "options": {"concurrency": "first-write"}}])
+    check("first save etag '0' + first-write -> 204", s.status == 204, f"{s.status} {s.body!r}")
+    h = r.hgetall(f"{APP_ID}||claim")
+    check("Redis hash {appID}||key with data, version=1, first-write=0 (state/redis setDefaultQuery)",
+          h.get(b"version") == b"1" and h.get(b"first-write") == b"0" and b"data" in h, h)
+    check("value stored as jsoniter ConfigFastest writes it (float64, 6 digits)",
+          json.loads(h[b"data"]) == {"state": "in-progress", "n": 1.234568}, h.get(b"data"))
+    s = call("POST", url, [{"key": "claim", "value": {"state": "in-progress"}, "etag": "0",
+                            "options": {"concurrency": "first-write"}}])
+    check("second identical claim -> 409 ERR_STATE_SAVE", s.status == 409 and b"ERR_STATE_SAVE" in s.body,
+          f"{s.status} {s.body!r}")
+    s = call("POST", url, [{"key": "claim", "value": {"state": "done"}}])
+    check("save of a first-write key with NO etag (last-write) -> 500", s.status == 500 and b"ERR_STATE_SAVE" in s.body,
+          f"{s.status} {s.body!r}")
+    s = call("POST", url, [{"key": "claim", "value": {"state": "done"}, "options": {"concurrency": "last-write"}}])
+    check("explicit last-write without etag on a first-write key -> 500 too", s.status == 500, s.status)
+    s = call("POST", url, [{"key": "claim", "value": {"state": "done"}, "etag": "abc",
+                            "options": {"concurrency": "first-write"}}])
+    check("etag 'abc' -> 400 (invalid etag)", s.status == 400 and b"invalid etag value" in s.body,
+          f"{s.status} {s.body!r}")
+    s = call("POST", url, [{"key": "claim", "value": {"state": "done"}, "etag": "7",
+                            "options": {"concurrency": "first-write"}}])
+    check("wrong etag '7' -> 409", s.status == 409, s.status)
+    g = call("GET", url + "/claim")
+    check("GET -> 200 with ETag 1 and the JSON value", g.status == 200 and g.headers.get("ETag") == "1"
+          and g.headers.get("Content-Type") == "application/json", f"{g.status} {dict(g.headers)}")
+    s = call("POST", url, [{"key": "claim", "value": {"state": "done"}, "etag": g.headers.get("ETag"),
+                            "options": {"concurrency": "first-write"}, "metadata": {"ttlInSeconds": "120"}}])
+    check("correct etag + first-write -> 204", s.status == 204, f"{s.status} {s.body!r}")
+    g = call("GET", url + "/claim")
+    check("ETag incremented to 2", g.headers.get("ETag") == "2" and g.json() == {"state": "done"},
+          f"{g.headers.get('ETag')} {g.body!r}")
+    ttl = r.ttl(f"{APP_ID}||claim")
+    check("ttlInSeconds applied with EXPIRE", 0 < ttl <= 120, ttl)
+    s = call("POST", url, [{"key": "claim", "value": 1, "etag": "2", "options": {"concurrency": "first-write"},
+                            "metadata": {"ttlInSeconds": "-1"}}])
+    check("ttlInSeconds -1 -> PERSIST", s.status == 204 and r.ttl(f"{APP_ID}||claim") == -1,
+          f"{s.status} {r.ttl(f'{APP_ID}||claim')}")
+    s = call("POST", url, [{"key": "claim", "value": 1, "etag": "3", "metadata": {"ttlInSeconds": 60}}])
+    check("metadata values must be strings (Go map[string]string) -> 400 ERR_MALFORMED_REQUEST",
+          s.status == 400 and b"ERR_MALFORMED_REQUEST" in s.body, f"{s.status} {s.body!r}")
+    s1 = call("POST", url, [{"key": "plain", "value": "a"}])
+    s2 = call("POST", url, [{"key": "plain", "value": "b"}])
+    s3 = call("POST", url, [{"key": "plain", "value": "c", "etag": "0"}])
+    check("a key never saved with first-write is overwritten without etag (and with etag '0')",
+          (s1.status, s2.status, s3.status) == (204, 204, 204), (s1.status, s2.status, s3.status))
+    check("  ... its value is the JSON string", call("GET", url + "/plain").body == b'"c"')
+    s = call("POST", url, [{"key": "ttl-key", "value": "x", "metadata": {"ttlInSeconds": "100"}}])
+    check("plain save with ttlInSeconds -> TTL set", s.status == 204 and 0 < r.ttl(f"{APP_ID}||ttl-key") <= 100)
+    s = call("POST", url, [{"value": "x"}])
+    check("missing key -> 400 \"key\" is a required field", s.status == 400 and b"required" in s.body, s.body)
+    s = call("POST", url, b"{not json")
+    check("malformed body -> 400 ERR_MALFORMED_REQUEST", s.status == 400 and b"ERR_MALFORMED_REQUEST" in s.body)
+    s = call("POST", url, [{"key": "a||b", "value": 1}])
+    check("key containing '||' -> 400", s.status == 400, s.status)
+    s = call("POST", base + "/v1.0/state/nosuchstore", [{"key": "k", "value": 1}])
+    check("unknown store -> 400 ERR_STATE_STORE_NOT_FOUND", s.status == 400 and s.json()["errorCode"] ==
+          "ERR_STATE_STORE_NOT_FOUND", f"{s.status} {s.body!r}")
+    s = call("POST", url, [{"key": "bulk-a", "value": 1}, {"key": "claim", "value": 2, "etag": "99",
+                                                              "options": {"concurrency": "first-write"}}])
+    check("multi-item save with one etag conflict -> 409", s.status == 409, f"{s.status} {s.body!r}")
+    s = call("POST", base + "/v1.0/state/statestore-pod", [{"key": "k", "value": 1}])
+    check("keyPrefix {podName} -> Redis key 'pod-1||k' (POD_NAME templating)",
+          s.status == 204 and r.exists("pod-1||k") == 1, f"{s.status} {r.keys('*pod*')}")
+    cb = base + "/v1.0/state/statestore-cb"
+    s = call("POST", cb, [{"key": "c", "value": 1, "etag": "0", "options": {"concurrency": "first-write"}}])
+    codes = [call("POST", cb, [{"key": "c", "value": 1, "etag": "0", "options": {"concurrency": "first-write"}}]).status
+             for _ in range(5)]
+    g = call("GET", cb + "/anything")
+    check("circuit breaker (trip consecutiveFailures >= 5): five 409 etag conflicts open it; the next call fails "
+          "fast with 500 'circuit breaker is open'",
+          s.status == 204 and codes == [409] * 5 and g.status == 500 and b"circuit breaker is open" in g.body,
+          f"{s.status} {codes} {g.status} {g.body!r}")
+    d = call("DELETE", url + "/claim", headers={"If-Match": "1"})
+    check("DELETE with a stale If-Match -> 409", d.status == 409, d.status)
+    d = call("DELETE", url + "/claim")
+    check("DELETE without If-Match -> 204 and the key is gone",
+          d.status == 204 and r.exists(f"{APP_ID}||claim") == 0, d.status)
+    s = call("POST", url, [{"key": "k", "value": 1}], token=None)
+    check("state call without dapr-api-token -> 401 'invalid api token'",
+          s.status == 401 and s.body == b"invalid api token\n", f"{s.status} {s.body!r}")
+    s = call("POST", url, [{"key": "k", "value": 1}], token="wrong")
+    check("state call with a wrong token -> 401", s.status == 401)
+    st = call("GET", base + "/standin/stats", token=None).json()
+    check("stats: state_saves counts 409/500/400 refusals",
+          st["state_saves"].get("409", 0) >= 2 and st["state_saves"].get("500", 0) >= 2
+          and st["state_saves"].get("400", 0) >= 1, st["state_saves"])
+    ref = [x for x in st["state_save_refusals"] if x["key"] == "claim"]
+    check("stats: state_save_refusals records key/status/etag/concurrency/reason",
+          any(x["status"] == 500 and x["etag"] is None and "failed to set key" in x["reason"] for x in ref)
+          and any(x["status"] == 409 and x["etag"] == "0" and x["concurrency"] == "first-write" for x in ref),
+          ref[:3])
+    kinds = st["state_save_refusal_kinds"]
+    check("stats: state_save_refusal_kinds counts every refusal, first-write claims apart",
+          kinds["first_write_claim_409"] >= 6 and kinds["other"] >= 3, kinds)
+    check("stats: breakers_opened counts the statestore-cb breaker opening",
+          any(v >= 1 and "statestore-cb" in k for k, v in st["breakers_opened"].items()), st["breakers_opened"])
+
+
+def publish_checks(r, base):
+    print("publish")
+    url = base + "/v1.0/publish/pubsub/orders"
+    p = call("POST", url + "?metadata.cloudevent.id=evt-json&metadata.cloudevent.subject=task-42"
+             "&metadata.cloudevent.type=com.taskflow.test.v1&metadata.partitionKey=user-1",
+             {"event_id": "evt-json", "n": 12345678901234567890},
+             headers={"Content-Type": "application/json",
+                      "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+    check("publish application/json -> 204", p.status == 204, f"{p.status} {p.body!r}")
+    entries = r.xrange("orders")
+    check("stream 'orders' got one XADD entry with fields data + metadata",
+          len(entries) == 1 and set(entries[0][1]) == {b"data", b"metadata"}, entries)
+    if entries:
+        md = json.loads(entries[0][1][b"metadata"])
+        check("stream metadata field is the publish metadata as JSON",
+              md == {"cloudevent.id": "evt-json", "cloudevent.subject": "task-42",
+                     "cloudevent.type": "com.taskflow.test.v1", "partitionKey": "user-1"}, md)
+        raw = entries[0][1][b"data"]
+        check("envelope keeps the big integer exactly (UseNumber)", b"12345678901234567890" in raw, raw[:200])
+    got = wait_until(lambda: [q for q in APP.find("POST", "/events/orders")
+                              if json.loads(q["body"]).get("id") == "evt-json"])
+    check("app received the application/json event", bool(got))
+    if got:
+        ce = json.loads(got[0]["body"])
+        hd = got[0]["headers"]
+        check("envelope id from metadata.cloudevent.id", ce["id"] == "evt-json")
+        check("metadata.cloudevent.subject is IGNORED by daprd 1.16 (no subject)", "subject" not in ce, ce)
+        check("type override honoured, source = app id, specversion 1.0",
+              ce["type"] == "com.taskflow.test.v1" and ce["source"] == APP_ID and ce["specversion"] == "1.0", ce)
+        check("topic/pubsubname/datacontenttype set; data is the JSON object",
+              ce["topic"] == "orders" and ce["pubsubname"] == "pubsub"
+              and ce["datacontenttype"] == "application/json" and ce["data"]["event_id"] == "evt-json", ce)
+        check("traceparent continues the caller's trace; traceid == traceparent",
+              ce["traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-") and ce["traceid"] == ce["traceparent"]
+              and "tracestate" in ce and "time" in ce, ce)
+        check("delivery: Content-Type application/cloudevents+json, dapr-api-token, traceparent header",
+              hd.get("content-type") == "application/cloudevents+json" and hd.get("dapr-api-token") == APP_TOKEN
+              and hd.get("traceparent", "").startswith("00-0af7651916cd43dd8448eb211c80319c-"), hd)
+        check("delivery: publish metadata arrives as headers (pubsubname, partitionkey)",
+              hd.get("pubsubname") == "pubsub" and hd.get("partitionkey") == "user-1", hd)
+
+    envelope = {"specversion": "1.0", "id": "evt-ce", "source": "backend-api", "type": "com.taskflow.task.created.v1",
+                "subject": "task-7", "tenant": "acme", "topic": "spoofed", "datacontenttype": "application/json",
+                "data": {"k": "v"}}
+    p = call("POST", url, envelope, headers={"Content-Type": "application/cloudevents+json"})
+    check("publish application/cloudevents+json -> 204", p.status == 204, f"{p.status} {p.body!r}")
+    got = wait_until(lambda: [q for q in APP.find("POST", "/events/orders")
+                              if json.loads(q["body"]).get("id") == "evt-ce"])
+    if got:
+        ce = json.loads(got[0]["body"])
+        check("cloudevents+json: subject and extension attributes kept, source/type kept",
+              ce.get("subject") == "task-7" and ce.get("tenant") == "acme" and ce["source"] == "backend-api"
+              and ce["type"] == "com.taskflow.task.created.v1", ce)
+        check("cloudevents+json: topic/pubsubname overwritten, traceid+traceparent added, time added",
+              ce["topic"] == "orders" and ce["pubsubname"] == "pubsub" and ce.get("traceid")
+              and ce.get("traceparent") == ce.get("traceid") and "time" in ce, ce)
+    else:
+        check("app received the cloudevents+json event", False)
+
+    p = call("POST", url, b"hello world")
+    got = wait_until(lambda: [q for q in APP.find("POST", "/events/orders")
+                              if json.loads(q["body"]).get("data") == "hello world"])
+    check("publish without Content-Type: datacontenttype text/plain and data is a string",
+          p.status == 204 and got and json.loads(got[0]["body"])["datacontenttype"] == "text/plain",
+          f"{p.status} {got[:1]}")
+    p = call("POST", url, b"\x00\x01binary", headers={"Content-Type": "application/octet-stream"})
+    got = wait_until(lambda: [q for q in APP.find("POST", "/events/orders") if "data_base64" in json.loads(q["body"])])
+    check("application/octet-stream -> data_base64", p.status == 204 and bool(got))
+    p = call("POST", base + "/v1.0/publish/pubsub/forbidden-topic", {"a": 1}, headers={"Content-Type": "application/json"})
+    check("topic outside this app's publishingScopes -> 403 ERR_PUBSUB_FORBIDDEN",
+          p.status == 403 and p.json()["errorCode"] == "ERR_PUBSUB_FORBIDDEN", f"{p.status} {p.body!r}")
+    p = call("POST", base + "/v1.0/publish/pubsub/not-in-allowed", {"a": 1}, headers={"Content-Type": "application/json"})
+    check("topic outside allowedTopics -> 403", p.status == 403, p.status)
+    p = call("POST", base + "/v1.0/publish/nosuch/orders", {"a": 1}, headers={"Content-Type": "application/json"})
+    check("unknown pubsub -> 404 ERR_PUBSUB_NOT_FOUND",
+          p.status == 404 and p.json()["errorCode"] == "ERR_PUBSUB_NOT_FOUND", f"{p.status} {p.body!r}")
+    p = call("POST", url, {"a": 1}, headers={"Content-Type": "application/json"}, token=None)
+    check("publish without dapr-api-token -> 401", p.status == 401 and p.body == b"invalid api token\n", p.status)
+    p = call("POST", url + "?metadata.rawPayload=maybe", {"a": 1}, headers={"Content-Type": "application/json"})
+    check("malformed metadata.rawPayload -> 400 ERR_PUBSUB_REQUEST_METADATA",
+          p.status == 400 and p.json()["errorCode"] == "ERR_PUBSUB_REQUEST_METADATA", f"{p.status} {p.body!r}")
+    p = call("POST", url, b"[1,2]", headers={"Content-Type": "application/cloudevents+json"})
+    check("cloudevents+json body that is not an object -> 500 ERR_PUBSUB_CLOUD_EVENTS_SER",
+          p.status == 500 and p.json()["errorCode"] == "ERR_PUBSUB_CLOUD_EVENTS_SER", f"{p.status} {p.body!r}")
+    g = call("GET", base + "/v1.0/invoke/x/method/y")
+    check("routes outside the publish+state allow-list -> 404", g.status == 404, g.status)
+    st = call("GET", base + "/standin/stats", token=None).json()
+    check("stats: published / publish_refused counted",
+          st["published"].get("orders", 0) >= 4 and st["publish_refused"].get("403", 0) >= 2
+          and st["publish_refused"].get("401", 0) >= 1, (st["published"], st["publish_refused"]))
+
+
+def _ids(path, topic=None):
+    out = []
+    for q in APP.find("POST", path):
+        try:
+            ce = json.loads(q["body"])
+        except ValueError:
+            continue
+        if topic is None or ce.get("topic") == topic:
+            out.append(ce.get("id"))
+    return out
+
+
+def pel(r, stream, group=APP_ID):
+    try:
+        return r.xpending(stream, group)["pending"]
+    except redis.ResponseError:
+        return -1
+
+
+def delivery_checks(r, base):
+    print("delivery")
+    pub = lambda topic, eid: call("POST", f"{base}/v1.0/publish/pubsub/{topic}?metadata.cloudevent.id={eid}",  # noqa: E731
+                                  {"id": eid}, headers={"Content-Type": "application/json"})
+    for topic, eid in [("orders", "twice-1"), ("retry-topic", "retry-1"), ("err-topic", "err-1"),
+                       ("nf-topic", "nf-1"), ("drop-topic", "drop-1"), ("drop-nodlq", "dropnodlq-1"),
+                       ("empty-topic", "empty-1"), ("odd-topic", "odd-1"), ("lower-topic", "lower-1")]:
+        p = pub(topic, eid)
+        if p.status != 204:
+            check(f"publish {topic}", False, f"{p.status} {p.body!r}")
+    check("every message is delivered twice (duplicates on)",
+          wait_until(lambda: _ids("/events/orders").count("twice-1") == 2), _ids("/events/orders").count("twice-1"))
+    time.sleep(0.5)
+    check("  ... and not a third time", _ids("/events/orders").count("twice-1") == 2)
+    # RETRY: 1 attempt + maxRetries 2 = 3 POSTs per delivery run, 2 runs (duplicate)
+    ok = wait_until(lambda: _ids("/events/retry").count("retry-1") == 6, timeout=10)
+    check("RETRY is retried under the inbound policy (constant 100ms, maxRetries 2): 3 attempts x 2 deliveries",
+          ok, _ids("/events/retry").count("retry-1"))
+    check("  ... then dead-lettered: the dlq route receives the original envelope (topic retry-topic)",
+          wait_until(lambda: "retry-1" in _ids("/events/dlq", "retry-topic")))
+    ok = wait_until(lambda: _ids("/events/err").count("err-1") == 6, timeout=10)
+    check("HTTP 500 is retried under the policy: 3 attempts x 2 deliveries", ok, _ids("/events/err").count("err-1"))
+    check("  ... then dead-lettered", wait_until(lambda: "err-1" in _ids("/events/dlq", "err-topic")))
+    time.sleep(1.0)
+    check("HTTP 404 is not retried: 1 attempt per delivery", _ids("/events/nf").count("nf-1") == 2,
+          _ids("/events/nf").count("nf-1"))
+    check("  ... acked (no pending entry) and NOT dead-lettered",
+          pel(r, "nf-topic") == 0 and "nf-1" not in _ids("/events/dlq"), (pel(r, "nf-topic"), _ids("/events/dlq")))
+    check("DROP: no retry (1 attempt per delivery)", _ids("/events/drop").count("drop-1") == 2,
+          _ids("/events/drop").count("drop-1"))
+    check("DROP with a deadLetterTopic -> dead-lettered (subscription.go: ErrMessageDropped -> sendToDeadLetter)",
+          wait_until(lambda: "drop-1" in _ids("/events/dlq", "drop-topic")))
+    check("DROP without a deadLetterTopic -> acked, nothing else",
+          pel(r, "drop-nodlq") == 0 and "dropnodlq-1" not in _ids("/events/dlq"), pel(r, "drop-nodlq"))
+    check("200 with an empty body -> acked", _ids("/events/empty").count("empty-1") == 2 and pel(r, "empty-topic") == 0,
+          (_ids("/events/empty"), pel(r, "empty-topic")))
+    check("200 with a non-JSON body -> acked", _ids("/events/odd").count("odd-1") == 2 and pel(r, "odd-topic") == 0,
+          (_ids("/events/odd"), pel(r, "odd-topic")))
+    ok = wait_until(lambda: _ids("/events/lower").count("lower-1") == 6, timeout=10)
+    check("200 with an UNKNOWN status value ({\"status\":\"success\"}) is retried, not acked (3 x 2 attempts)",
+          ok, _ids("/events/lower").count("lower-1"))
+    check("  ... and with no deadLetterTopic the message stays pending (redelivered after processingTimeout)",
+          wait_until(lambda: pel(r, "lower-topic") == 1, 5), pel(r, "lower-topic"))
+    for t in ("orders", "retry-topic", "err-topic", "drop-topic"):
+        check(f"stream {t}: nothing left pending in group {APP_ID}", wait_until(lambda: pel(r, t) == 0, 5), pel(r, t))
+    dlq_entries = r.xrange("dlq")
+    md = [json.loads(e[1][b"metadata"]) for e in dlq_entries]
+    check("dead letters are XADDed to the dlq stream with the original metadata plus pubsubName",
+          md and all(m.get("pubsubName") == "pubsub" for m in md), md[:2])
+    st = call("GET", base + "/standin/stats", token=None).json()
+    d = st["deliveries"]
+    check("stats: deliveries counters", d["RETRY"] >= 6 and d["status_other_retried"] >= 6 and d["DROP"] >= 4
+          and d["status_404_acked"] >= 2 and d["empty_or_unknown_body_acked"] >= 4 and d["SUCCESS"] >= 2, d)
+    check("stats: duplicates_sent and dead_lettered", st["duplicates_sent"] >= 8 and st["dead_lettered"] >= 6,
+          (st["duplicates_sent"], st["dead_lettered"]))
+    # A topic outside subscriptionScopes is not subscribed (subscription.go New -> not allowed)
+    p = pub("not-subscribable", "nosub-1")
+    time.sleep(1.0)
+    check("a subscription outside subscriptionScopes is refused (no consumer group, no delivery)",
+          p.status == 204 and "nosub-1" not in _ids("/events/orders") and pel(r, "not-subscribable") == -1,
+          (p.status, pel(r, "not-subscribable")))
+    # processingTimeout bounds the dead-letter publish (pubsub/redis processMessage context):
+    # retries (6 x 500ms) outlast processingTimeout (1.5s) -> the DLQ publish fails, the message
+    # stays pending and is reclaimed and delivered again.
+    p = call("POST", f"{base}/v1.0/publish/pubsub-slow/slow-topic?metadata.cloudevent.id=slow-1", {"x": 1},
+             headers={"Content-Type": "application/json"})
+    check("publish to pubsub-slow", p.status == 204, f"{p.status} {p.body!r}")
+    n_runs = wait_until(lambda: _ids("/events/slow").count("slow-1") >= 21, timeout=20)
+    check("retries outlasting processingTimeout: dead-letter publish fails and the message is redelivered "
+          "(more than the 2 x 7 attempts of two delivery runs)", n_runs, _ids("/events/slow").count("slow-1"))
+    check("  ... never dead-lettered, still pending", r.xlen("slow-dlq") == 0 and pel(r, "slow-topic", "selftest") >= 1,
+          (r.xlen("slow-dlq") if r.exists("slow-dlq") else 0, pel(r, "slow-topic", "selftest")))
+
+
+def cron_checks(base):
+    print("cron")
+    ticks = wait_until(lambda: len(APP.find("POST", "/reminder-cron")) >= 2, timeout=6)
+    check("cron (direction: input) ticks: POST /reminder-cron", ticks)
+    reqs = APP.find("POST", "/reminder-cron")
+    check("cron ticks have an EMPTY body, Content-Type application/json, the token",
+          reqs and all(q["body"] == b"" and q["headers"].get("content-type") == "application/json"
+                       and q["headers"].get("dapr-api-token") == APP_TOKEN for q in reqs), reqs[:1])
+    check("cron ticks carry the binding metadata headers (timezone, readtimeutc)",
+          reqs and reqs[0]["headers"].get("timezone") == "Local" and "UTC" in reqs[0]["headers"].get("readtimeutc", ""))
+    check("direction: input -> NO OPTIONS probe", not APP.find("OPTIONS", "/reminder-cron"))
+    check("no direction -> OPTIONS /probe-cron probe, 200 -> ticks",
+          APP.find("OPTIONS", "/probe-cron") and wait_until(lambda: APP.find("POST", "/probe-cron"), timeout=4))
+    check("no direction, OPTIONS answered 404 -> not subscribed, no ticks",
+          APP.find("OPTIONS", "/unsub-cron") and not APP.find("POST", "/unsub-cron"))
+    st = call("GET", base + "/standin/stats", token=None).json()
+    check("stats: cron_ticks by status", st["cron_ticks"].get("200", 0) >= 2, st["cron_ticks"])
+
+
+if __name__ == "__main__":
+    main()
