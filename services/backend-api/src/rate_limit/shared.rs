@@ -46,6 +46,11 @@ impl RedisTarget {
         Ok(Self { info })
     }
 
+    /// Whether the URL asks for TLS (`rediss://`).
+    pub fn is_tls(&self) -> bool {
+        matches!(self.info.addr(), redis::ConnectionAddr::TcpTls { .. })
+    }
+
     /// `host:port` (or the socket path), for log lines.
     pub fn address(&self) -> String {
         self.info.addr().to_string()
@@ -78,6 +83,15 @@ impl std::fmt::Debug for SharedLimits {
     }
 }
 
+/// redis's TLS connector builds its rustls configuration with the process's default crypto provider,
+/// and with two in the build (aws-lc-rs and ring) there is none until one is installed: without
+/// this, the first `rediss://` connection would panic.
+fn install_crypto_provider() {
+    // An error means one is installed already (by an earlier limiter, or another part of the
+    // process): that one serves.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 fn millis(d: Duration) -> u64 {
     // At least 1 ms for a non-zero duration: Redis counts in milliseconds.
     let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
@@ -89,6 +103,9 @@ impl SharedLimits {
     /// only means starting on the per-process budgets.
     /// Every call is bounded by `timeout`.
     pub fn new(target: &RedisTarget, names: KeyNames, timeout: Duration) -> Result<Self, redis::RedisError> {
+        if target.is_tls() {
+            install_crypto_provider();
+        }
         let client = redis::Client::open(target.info.clone())?;
         // One connection attempt per call, each bounded: the limiter decides when to try again.
         let config = ConnectionManagerConfig::new()
@@ -182,8 +199,35 @@ mod tests {
         let t =
             RedisTarget::parse("redis://redis:6379", Some("from-a-secret")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(t.info.redis_settings().password(), Some("from-a-secret"));
+        assert!(!t.is_tls());
+        assert!(
+            RedisTarget::parse("rediss://redis:6380", None)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_tls()
+        );
         assert!(RedisTarget::parse("http://redis:6379", None).is_err());
         assert!(RedisTarget::parse("not a url", None).is_err());
+    }
+
+    /// A `rediss://` Redis that does not speak TLS: an error to fall back on, not a panic.
+    #[tokio::test]
+    async fn a_failed_tls_connection_is_an_error() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let port = listener.local_addr().unwrap_or_else(|e| panic!("{e}")).port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = socket.write_all(b"-ERR not TLS\r\n").await;
+            }
+        });
+        let target =
+            RedisTarget::parse(&format!("rediss://127.0.0.1:{port}"), None).unwrap_or_else(|e| panic!("{e}"));
+        let names = KeyNames::new("test", b"a test secret of at least thirty-two bytes");
+        let limits =
+            SharedLimits::new(&target, names, Duration::from_secs(2)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(limits.ping().await.is_err());
     }
 
     #[test]
