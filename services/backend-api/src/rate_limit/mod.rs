@@ -285,6 +285,9 @@ impl AuthLimiter {
     /// The password was right: the account starts afresh and the address gets its attempt back.
     pub async fn login_succeeded(&self, attempt: LoginAttempt) {
         match (&self.shared, attempt.counted) {
+            // Redis went away since the attempt was counted there: no login waits for it. The
+            // account keeps its count, and the address this attempt, until their records expire.
+            (Some(shared), Counted::Shared) if !shared.outage.should_try(Instant::now()) => {}
             (Some(shared), Counted::Shared) => {
                 let budget = self.config.budget(Kind::LoginAddress);
                 match shared
@@ -293,7 +296,7 @@ impl AuthLimiter {
                     .await
                 {
                     Ok(()) => shared.outage.succeeded(),
-                    // The account keeps this one count until its record expires; the outage is noted.
+                    // As above, and the outage is noted.
                     Err(e) => shared.outage.failed(&e, Instant::now()),
                 }
             }
