@@ -26,7 +26,9 @@ dead-letter topics and that a Kafka topic-creation step creates every topic; the
 per-pod claims for the broadcast subscriber); POD_NAME wherever a component says {podName}; the cron
 binding's name and scope; the resiliency policy (bounded, and the same everywhere); the sidecar
 configuration; the app/API tokens handed to both sides; the same JWT settings for every service that
-verifies tokens; no database credentials for stateless services; the migration step; published
+verifies tokens; backend-api's REDIS_URL for the login budgets its replicas share (the state store's
+Redis, with its password and TLS setting); no database credentials for stateless services; the
+migration step; published
 ports and ingress routes (longest prefix) for what clients reach; and that every workspace binary
 is in the image.
 
@@ -50,6 +52,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +117,12 @@ CLIENT_PROBES: dict[str, list[tuple[str, str, bytes | None, int]]] = {
 }
 CLIENT_PATHS = {app: tuple(dict.fromkeys(path for _, path, _, _ in probes)) for app, probes in CLIENT_PROBES.items()}
 REST_PATHS = ("/api/auth/login", "/api/consistency-check-user/tasks", "/docs", "/openapi.json")
+# The app whose replicas share login and registration budgets in Redis (REDIS_URL): every deployment
+# must give it the Redis the Dapr state store uses, so that no path silently runs it per process.
+SHARED_THROTTLE = "backend-api"
+# Started here with a Redis that does not answer (nothing listens in the private network namespace):
+# it must start and serve anyway, throttling per process until Redis answers.
+UNREACHABLE_REDIS = "redis://127.0.0.1:6379"
 # What the binaries read when DAPR_PUBSUB_NAME / DAPR_STATE_STORE are unset (DaprConfig::from_env).
 DEFAULT_PUBSUB = "pubsub"
 DEFAULT_STATE_STORE = "statestore"
@@ -640,12 +649,67 @@ def manifest_settings(topologies: list[Topology], binary: str, report: Report) -
     return settings
 
 
+def redis_address(host_port: str) -> tuple[str, int]:
+    host, _, port = host_port.rpartition(":") if ":" in host_port else (host_port, "", "6379")
+    return host.lower(), int(port or 6379)
+
+
+def check_shared_throttle(topo: Topology, report: Report) -> None:
+    """backend-api's REDIS_URL names the Redis of the consumers' state store, with its password
+    (the same Secret, as REDIS_PASSWORD) and its TLS setting (rediss://)."""
+    app = topo.apps.get(SHARED_THROTTLE)
+    if app is None:
+        return
+    where = f"{topo.name}/{SHARED_THROTTLE}"
+    url = app.env.get("REDIS_URL")
+    if not report.check(
+        isinstance(url, str) and url.startswith(("redis://", "rediss://")),
+        where,
+        f"REDIS_URL is {url!r}: its replicas must share their login and registration budgets through Redis (a redis:// or rediss:// URL)",
+    ):
+        return
+    consumers = [a for a in topo.apps.values() if a.app_id not in BROADCAST and a.app_id != SHARED_THROTTLE]
+    names = {store_of(a) for a in consumers}
+    stores = [c for c in topo.components if c["metadata"]["name"] in names and c["spec"]["type"] == "state.redis"]
+    if not report.check(len(stores) == 1, where, f"expected one Redis state store for the consumers ({sorted(names)}), found {len(stores)}"):
+        return
+    md = metadata_map(stores[0])
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        port = -1
+    report.check(
+        ((parts.hostname or "").lower(), port) == redis_address(str(md.get("redisHost", ""))),
+        where,
+        f"REDIS_URL {url!r} is not the state store's Redis {md.get('redisHost')!r} (the one every deployment already runs)",
+    )
+    tls = str(md.get("enableTLS", "false")).lower() == "true"
+    report.check((parts.scheme == "rediss") == tls, where, f"REDIS_URL {url!r}: the state store's enableTLS is {tls}, so the scheme must be {'rediss' if tls else 'redis'}://")
+    password = md.get("redisPassword")
+    if isinstance(password, dict):
+        # From a Secret: backend-api must read the same one (REDIS_PASSWORD), not embed it.
+        given = app.env.get("REDIS_PASSWORD")
+        report.check(
+            isinstance(given, dict) and given.get("secretKeyRef") == password.get("secretKeyRef"),
+            where,
+            f"the state store's password comes from {password.get('secretKeyRef')}; REDIS_PASSWORD must come from the same Secret and key, has {given!r}",
+        )
+    elif password:
+        report.check(
+            app.env.get("REDIS_PASSWORD") == password or parts.password == password,
+            where,
+            "the state store's Redis has a password, but backend-api gets neither REDIS_PASSWORD nor one in REDIS_URL",
+        )
+
+
 def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], report: Report) -> None:
     w = topo.name
     report.check(set(topo.apps) == expected_apps, w, f"apps under Dapr are {sorted(topo.apps)}, expected {sorted(expected_apps)} (every service binary except {sorted(NOT_UNDER_DAPR | NOT_YET_DEPLOYED)})")
     names = [c["metadata"]["name"] for c in topo.components]
     report.check(len(names) == len(set(names)), w, f"duplicate component names: {names}")
 
+    check_shared_throttle(topo, report)
     for app_id, app in sorted(topo.apps.items()):
         where = f"{w}/{app_id}"
         report.check(app.binary == app_id, where, f"runs binary {app.binary!r}; the app id must be the binary's name (it is also the CloudEvent source)")
@@ -875,7 +939,10 @@ def main() -> int:
             services = Services(args.bin_dir.resolve(), Path(tmp))
             try:
                 for b in binaries:
-                    served[b] = probe(services, b, manifest_settings(topologies, b, report), cron_names, report)
+                    settings = manifest_settings(topologies, b, report)
+                    if b == SHARED_THROTTLE:
+                        settings["REDIS_URL"] = UNREACHABLE_REDIS
+                    served[b] = probe(services, b, settings, cron_names, report)
                     s = served[b]
                     print(
                         f"  {b}: port {s.port}; subscriptions "

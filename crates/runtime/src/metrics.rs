@@ -42,6 +42,15 @@ impl OnScrape {
     pub fn new(sample: impl Fn() + Send + Sync + 'static) -> Self {
         Self(Arc::new(sample))
     }
+
+    /// This hook, then `more` (an app registers one `OnScrape`; several parts may need sampling).
+    pub fn and(self, more: impl Fn() + Send + Sync + 'static) -> Self {
+        let first = self.0;
+        Self(Arc::new(move || {
+            first();
+            more();
+        }))
+    }
 }
 
 /// Prometheus metrics in the text exposition format.

@@ -5,7 +5,7 @@ use taskflow_auth::JwksConfig;
 pub use taskflow_auth::config::{MIN_SECRET_BYTES, check_secret, jwks_from_env, token_ttl_days};
 use taskflow_runtime::config::{self, ConfigError};
 
-pub use crate::rate_limit::AuthLimitConfig;
+pub use crate::rate_limit::{AuthLimitConfig, redis_from_env};
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -16,7 +16,8 @@ pub struct ApiConfig {
     pub token_ttl_days: i64,
     pub jwks: Option<JwksConfig>,
     pub db_max_connections: u32,
-    /// Login and registration throttling (`AUTH_RATE_*`, `TRUSTED_PROXY_HOPS`).
+    /// Login and registration throttling (`AUTH_RATE_*`, `TRUSTED_PROXY_HOPS`), shared between
+    /// replicas through Redis with `REDIS_URL`.
     pub auth_limits: AuthLimitConfig,
     /// The online assistant's model; `None` (no `OPENAI_API_KEY`) means the offline parser answers.
     pub model: Option<ModelConfig>,
@@ -39,7 +40,10 @@ impl ApiConfig {
             token_ttl_days: token_ttl_days()?,
             jwks: jwks_from_env()?,
             db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
-            auth_limits: AuthLimitConfig::from_env()?,
+            auth_limits: AuthLimitConfig {
+                redis: redis_from_env()?,
+                ..AuthLimitConfig::from_env()?
+            },
             model: model_from_env()?,
         })
     }

@@ -64,7 +64,11 @@ impl ApiState {
             },
             jwks,
         );
-        let auth_limits = Arc::new(rate_limit::AuthLimiter::new(config.auth_limits.clone()));
+        let auth_limits = Arc::new(rate_limit::AuthLimiter::new(
+            config.auth_limits.clone(),
+            &config.jwt_secret,
+        )?);
+        auth_limits.connect().await;
         let agent = match config.model.clone() {
             Some(model) => {
                 Agent::Online(OnlineAgent::new(model).map_err(|e| StartupError::Assistant(e.to_string()))?)
@@ -89,9 +93,12 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
     let agent = state.agent.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
-    let pool_metrics = web::Data::new(taskflow_bus::service::pool_metrics(store.clone()));
+    let limiter = auth_limits.clone();
+    let on_scrape = web::Data::new(
+        taskflow_bus::service::pool_metrics(store.clone()).and(move || limiter.sample_metrics()),
+    );
     move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(pool_metrics)
+        cfg.app_data(on_scrape)
             .app_data(web::Data::new(store))
             .app_data(web::Data::new(auth))
             .app_data(web::Data::from(auth_limits))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use taskflow_bus::idempotency::{Claim, IdempotencyStore, Idempotent, InMemoryIdempotency, RedisIdempotency};
 use taskflow_bus::{EventHandler, Outcome, ReceivedEvent, handler_fn};
-use taskflow_test_support::test_redis_url;
+use taskflow_test_support::redis_for_test;
 
 use crate::support::store;
 
@@ -63,10 +63,7 @@ async fn the_database_helper_inserts_once_per_consumer() {
 
 #[tokio::test]
 async fn redis_claims_once_with_a_ttl() {
-    let Some(url) = test_redis_url() else {
-        eprintln!(
-            "TEST_REDIS_URL not set: the Redis store is exercised in the PostgreSQL + Redis pass of .ci/run"
-        );
+    let Some(url) = redis_for_test("the Redis idempotency store") else {
         return;
     };
     let keys = RedisIdempotency::connect(&url).await.unwrap();

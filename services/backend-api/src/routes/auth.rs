@@ -102,6 +102,7 @@ pub async fn register(
 ) -> HandlerResult<HttpResponse> {
     limiter
         .begin_registration(&req)
+        .await
         .map_err(|wait| too_many(wait, "registrations from this address"))?;
     let body = body.into_inner();
     let name = user::validate_name(&body.name)?;
@@ -148,6 +149,7 @@ pub async fn login(
     let body = body.into_inner();
     let attempt = limiter
         .begin_login(&req, &body.email)
+        .await
         .map_err(|wait| too_many(wait, "failed logins"))?;
     // An address that cannot exist is treated like an unknown one: same answer, same time.
     let found = match user::normalise_email(&body.email) {
@@ -160,7 +162,7 @@ pub async fn login(
         tracing::info!("login failed");
         return Err(ApiError::unauthorized("invalid e-mail or password").into());
     };
-    limiter.login_succeeded(attempt);
+    limiter.login_succeeded(attempt).await;
     let user = found.user;
     let issued = auth.issue(&user.id, user.email.as_deref(), &user.name)?;
     Ok(HttpResponse::Ok().json(LoginResponse {

@@ -15,7 +15,9 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub store: taskflow_store::Store,
-    _db: TestDb,
+    /// The database this app uses (a replica started with [`TestApp::replica`] uses it too).
+    pub database_url: String,
+    _db: Option<TestDb>,
 }
 
 /// A registered user with a token.
@@ -42,10 +44,20 @@ impl TestApp {
     /// Spawns the app with the test configuration as changed by `change`.
     pub async fn spawn_configured(change: impl FnOnce(&mut ApiConfig)) -> Self {
         let (database_url, db) = test_database().await;
+        Self::start(database_url, Some(db), change).await
+    }
+
+    /// Another replica of this app: the same database and secret, its own process state (as a
+    /// second backend-api pod), with the test configuration as changed by `change`.
+    pub async fn replica(&self, change: impl FnOnce(&mut ApiConfig)) -> Self {
+        Self::start(self.database_url.clone(), None, change).await
+    }
+
+    async fn start(database_url: String, db: Option<TestDb>, change: impl FnOnce(&mut ApiConfig)) -> Self {
         let mut config = ApiConfig {
             host: "127.0.0.1".into(),
             port: 0,
-            database_url,
+            database_url: database_url.clone(),
             jwt_secret: SECRET.as_bytes().to_vec(),
             token_ttl_days: 7,
             jwks: None,
@@ -64,6 +76,7 @@ impl TestApp {
             base,
             client: reqwest::Client::new(),
             store,
+            database_url,
             _db: db,
         }
     }

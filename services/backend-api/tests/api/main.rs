@@ -14,5 +14,7 @@ mod model_server;
 mod offline_chat;
 mod ops;
 mod outage;
+mod proxy;
+mod shared_throttle;
 mod tasks;
 mod validation;

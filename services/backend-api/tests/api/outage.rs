@@ -6,64 +6,12 @@
 //! refuse new ones, as a database restart or a network partition would. PostgreSQL only: runs with
 //! `TEST_DATABASE_URL`, and says why it skips without it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::helpers::{TestApp, assert_error};
+use crate::proxy::Proxy;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-
-use crate::helpers::{TestApp, assert_error};
-
-/// Forwards TCP to `upstream` until cut.
-struct Proxy {
-    port: u16,
-    up: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-        let (flag, conns) = (up.clone(), connections.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !flag.load(Ordering::SeqCst) {
-                    drop(client); // the database is "down": the connection closes at once
-                    continue;
-                }
-                let upstream = upstream.clone();
-                let task = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                conns.lock().unwrap().push(task.abort_handle());
-            }
-        });
-        Self {
-            port,
-            up,
-            connections,
-        }
-    }
-
-    /// Drops every open connection and refuses new ones.
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for c in self.connections.lock().unwrap().drain(..) {
-            c.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
 
 /// `host:port` of a `postgres://user@host:port/db` URL.
 fn host_port(url: &str) -> String {
