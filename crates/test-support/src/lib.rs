@@ -2,9 +2,13 @@
 //!
 //! [`test_database`] gives each test its own database: a temporary SQLite file by default, or a new
 //! PostgreSQL database when `TEST_DATABASE_URL` is set — so the same suites run on both backends.
-//! [`redis_for_test`] gives a test that needs Redis its URL, and makes sure such a test never passes
-//! on CI without having run.
+//! [`requirements`] is how a test asks for what lives outside the process (a PostgreSQL or Redis
+//! server, a Python tool), so that no test passes on CI without having run.
 #![allow(clippy::expect_used)]
+
+pub mod requirements;
+
+pub use requirements::{postgres_for_test, redis_for_test, unavailable};
 
 use sea_orm::{ConnectionTrait, Database};
 
@@ -107,75 +111,9 @@ pub fn daprd_envelope(topic: &str, id: &str, event_type: &str, data: serde_json:
     })
 }
 
-/// The Redis a test needs, from `TEST_REDIS_URL`; `needed_for` says what the test checks there.
-///
-/// Without `TEST_REDIS_URL` the test cannot run, and must not pass as if it had:
-/// - on CI (`CI=true`) this panics, unless `TEST_WITHOUT_REDIS=1` says the pass runs without
-///   services on purpose (`.ci/run`'s embedded pass; its PostgreSQL + Redis pass sets the URL);
-/// - elsewhere it prints why the test is skipped and returns `None`: return early on that.
-pub fn redis_for_test(needed_for: &str) -> Option<String> {
-    redis_for_test_in(
-        |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()),
-        needed_for,
-    )
-}
-
-fn redis_for_test_in(var: impl Fn(&str) -> Option<String>, needed_for: &str) -> Option<String> {
-    if let Some(url) = var("TEST_REDIS_URL") {
-        return Some(url);
-    }
-    let yes = |name: &str| {
-        var(name).is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-    };
-    if yes("CI") && !yes("TEST_WITHOUT_REDIS") {
-        panic!(
-            "TEST_REDIS_URL is not set, and on CI a test that needs Redis ({needed_for}) must not pass \
-             without running: set TEST_REDIS_URL=redis://127.0.0.1:6379, or TEST_WITHOUT_REDIS=1 for a \
-             pass that runs without services on purpose"
-        );
-    }
-    eprintln!(
-        "skipped: {needed_for} needs a Redis server; set TEST_REDIS_URL=redis://127.0.0.1:6379 to run it"
-    );
-    None
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{redis_for_test_in, with_database};
-
-    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
-    #[test]
-    fn redis_tests_get_the_url_or_skip_outside_ci() {
-        let url = "redis://127.0.0.1:6379";
-        assert_eq!(
-            redis_for_test_in(env(&[("TEST_REDIS_URL", url)]), "x").as_deref(),
-            Some(url)
-        );
-        assert_eq!(
-            redis_for_test_in(env(&[("TEST_REDIS_URL", url), ("CI", "true")]), "x").as_deref(),
-            Some(url)
-        );
-        assert_eq!(redis_for_test_in(env(&[]), "x"), None);
-        assert_eq!(redis_for_test_in(env(&[("CI", "false")]), "x"), None);
-        assert_eq!(
-            redis_for_test_in(env(&[("CI", "true"), ("TEST_WITHOUT_REDIS", "1")]), "x"),
-            None
-        );
-    }
-
-    #[test]
-    #[should_panic(expected = "TEST_REDIS_URL is not set")]
-    fn on_ci_a_redis_test_without_redis_fails() {
-        redis_for_test_in(env(&[("CI", "true")]), "x");
-    }
+    use super::with_database;
 
     #[test]
     fn swaps_the_database_name_keeping_options() {

@@ -4,7 +4,7 @@
 //!
 //! A small TCP proxy stands between the app and PostgreSQL, so the test can cut every connection and
 //! refuse new ones, as a database restart or a network partition would. PostgreSQL only: runs with
-//! `TEST_DATABASE_URL`, and says why it skips without it.
+//! `TEST_DATABASE_URL` (`taskflow_test_support::postgres_for_test`).
 
 use std::time::Duration;
 
@@ -32,8 +32,7 @@ async fn ready(app: &TestApp) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn a_database_outage_is_a_clean_503_and_the_service_recovers_by_itself() {
-    let Some(admin) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: set TEST_DATABASE_URL (PostgreSQL) to run the database outage test");
+    let Some(admin) = taskflow_test_support::postgres_for_test("the database outage test") else {
         return;
     };
     let upstream = host_port(&admin);
