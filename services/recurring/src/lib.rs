@@ -48,7 +48,7 @@ impl NextOccurrence {
         match self
             .store
             .tasks()
-            .create_occurrence(&next, &key, &[TaskEvent::created(&next, now)])
+            .create_occurrence(&next, &key)
             .await
         {
             Ok(true) => {
