@@ -12,6 +12,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait, TryInsertResult,
 };
 use serde::Serialize;
+use taskflow_domain::events::ReminderFired;
 use taskflow_domain::{Task, TaskEvent};
 use uuid::Uuid;
 
@@ -67,6 +68,17 @@ pub struct NewNotification {
     pub late: bool,
     /// Queue an e-mail for it.
     pub email: bool,
+}
+
+/// The `reminder-due` event of a firing: which reminder, the notification it created, and whether late.
+fn reminder_due(task: &Task, note: &NewNotification, now: DateTime<Utc>) -> TaskEvent {
+    let fired = ReminderFired {
+        notification_id: note.id,
+        reminder_id: note.reminder_id,
+        remind_at: note.remind_at,
+        late: note.late,
+    };
+    TaskEvent::reminder_due(task, fired, now)
 }
 
 /// A reminder whose time has come, with its task.
@@ -173,15 +185,16 @@ impl<'a> NotificationRepo<'a> {
         Ok(out)
     }
 
-    /// Fires one reminder: marks it fired (if nobody did), stores the notification and the event, in
-    /// one transaction. `false` when another ticker fired it first.
+    /// Fires one reminder: marks it fired (if nobody did), stores the notification and its
+    /// `reminder-due` event, in one transaction. The event is built here from `task` and `note`, so
+    /// no firing goes without it. `false` when another ticker fired it first.
     pub async fn fire(
         &self,
         task: &Task,
         note: &NewNotification,
-        event: &TaskEvent,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let event = reminder_due(task, note, now);
         let txn = self.db.begin().await?;
         if let Some(reminder_id) = note.reminder_id {
             let claimed = task_reminders::Entity::update_many()
@@ -221,7 +234,7 @@ impl<'a> NotificationRepo<'a> {
             txn.rollback().await?;
             return Ok(false);
         }
-        self.outbox.enqueue(&txn, std::slice::from_ref(event)).await?;
+        self.outbox.enqueue(&txn, &[event]).await?;
         txn.commit().await?;
         self.outbox.notify();
         Ok(true)

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use taskflow_bus::{EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription};
+use taskflow_bus::{
+    EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler,
+};
 use taskflow_domain::{EventType, TaskEvent, time};
 use taskflow_store::{AuditEntry, Store};
 
@@ -43,13 +45,9 @@ impl Recorder {
     }
 }
 
-impl EventHandler for Recorder {
-    fn handle<'a>(&'a self, received: &'a ReceivedEvent) -> HandlerFuture<'a> {
+impl TaskEventHandler for Recorder {
+    fn handle<'a>(&'a self, event: TaskEvent, received: &'a ReceivedEvent) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let event = match received.task_event() {
-                Ok(e) => e,
-                Err(e) => return Outcome::Drop(format!("not a task event: {e}")),
-            };
             match self
                 .store
                 .audit()
@@ -69,7 +67,7 @@ impl EventHandler for Recorder {
 
 /// audit's subscriptions: every topic.
 pub fn subscriptions(store: Store) -> Vec<Subscription> {
-    let recorder: Arc<dyn EventHandler> = Arc::new(Recorder::new(store));
+    let recorder: Arc<dyn EventHandler> = task_handler(Recorder::new(store));
     EventType::ALL
         .iter()
         .map(|t| Subscription::new(SERVICE, t.topic(), recorder.clone()))

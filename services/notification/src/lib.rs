@@ -1,5 +1,6 @@
 //! notification: fires due reminders exactly once — a notification row and a `reminder-due` event
-//! in one transaction — and sends e-mail for them when SMTP is configured.
+//! in one transaction, both built by the store's `NotificationRepo::fire` — and sends e-mail for them
+//! when SMTP is configured.
 //!
 //! Woken by a Dapr cron binding (every sidecar fires, so ticks overlap) or, in the single binary, by
 //! a timer. Reminders whose time passed while nothing was ticking fire on the next tick, marked late.
@@ -11,8 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::join_all;
 use taskflow_bus::cron::{CronHandler, TickFuture};
-use taskflow_domain::events::ReminderFired;
-use taskflow_domain::{Task, TaskEvent, time};
+use taskflow_domain::{Task, time};
 use taskflow_store::{DueReminder, NewNotification, PendingEmail, Store};
 use uuid::Uuid;
 
@@ -111,14 +111,7 @@ impl ReminderTicker {
             late,
             email: self.mailer.is_some(),
         };
-        let fired = ReminderFired {
-            notification_id: note.id,
-            reminder_id,
-            remind_at,
-            late,
-        };
-        let event = TaskEvent::reminder_due(task, fired, now);
-        match self.store.notifications().fire(task, &note, &event, now).await {
+        match self.store.notifications().fire(task, &note, now).await {
             Ok(true) => {
                 metrics::counter!("reminders_fired_total", "late" => late.to_string()).increment(1);
                 tracing::info!(task_id = %task.id, user_id = %task.user_id, late, kind, "reminder fired");

@@ -36,7 +36,7 @@ async fn task(store: &Store, body: serde_json::Value) -> Task {
         .validate()
         .unwrap()
         .into_task("u1", time::now());
-    store.tasks().create(&task, &[]).await.unwrap();
+    store.tasks().create(&task).await.unwrap();
     task
 }
 
@@ -133,8 +133,11 @@ async fn moving_the_due_date_moves_relative_reminders_and_completion_cancels() {
     );
     // Due in 10 minutes now: the 30-minutes-before reminder is due.
     let update: TaskUpdate = serde_json::from_value(json!({"due_at": ahead(10)})).unwrap();
-    let changes = update.apply(&t, time::now()).unwrap();
-    store.tasks().update(t.version, &changes, &[]).await.unwrap();
+    store
+        .tasks()
+        .apply_update("u1", t.id, Some(t.version), &update)
+        .await
+        .unwrap();
     assert_eq!(ticker(&store, None).run_once().await.unwrap().fired, 1);
 
     let done = task(
@@ -142,14 +145,17 @@ async fn moving_the_due_date_moves_relative_reminders_and_completion_cancels() {
         json!({"title": "Done", "reminders": [{"remind_at": ago(1)}]}),
     )
     .await;
-    let completed = TaskUpdate::completion(true).apply(&done, time::now()).unwrap();
-    store.tasks().update(done.version, &completed, &[]).await.unwrap();
+    store
+        .tasks()
+        .apply_update("u1", done.id, Some(done.version), &TaskUpdate::completion(true))
+        .await
+        .unwrap();
     let deleted = task(
         &store,
         json!({"title": "Gone", "reminders": [{"remind_at": ago(1)}]}),
     )
     .await;
-    store.tasks().delete(&deleted, &[]).await.unwrap();
+    store.tasks().delete_by_id("u1", deleted.id).await.unwrap();
     assert_eq!(
         ticker(&store, None).run_once().await.unwrap().fired,
         0,

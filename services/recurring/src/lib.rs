@@ -5,10 +5,8 @@
 //! compute the same key, and only the first insert wins. The new task's `task-created` event is
 //! written to the outbox in the same transaction.
 
-use std::sync::Arc;
-
 use chrono_tz::Tz;
-use taskflow_bus::{EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription};
+use taskflow_bus::{HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler};
 use taskflow_domain::{TaskEvent, series, time};
 use taskflow_store::{Store, StoreError};
 
@@ -45,12 +43,7 @@ impl NextOccurrence {
         };
         let position = next.recurrence.as_ref().map_or(0, |r| r.occurrence);
         let key = series::occurrence_key(series::series_id(task), position);
-        match self
-            .store
-            .tasks()
-            .create_occurrence(&next, &key, &[TaskEvent::created(&next, now)])
-            .await
-        {
+        match self.store.tasks().create_occurrence(&next, &key).await {
             Ok(true) => {
                 tracing::info!(task_id = %next.id, series = %series::series_id(task), position, "next occurrence created");
                 Outcome::Success
@@ -66,14 +59,9 @@ impl NextOccurrence {
     }
 }
 
-impl EventHandler for NextOccurrence {
-    fn handle<'a>(&'a self, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
-        Box::pin(async move {
-            match event.task_event() {
-                Ok(e) => self.on_completed(e).await,
-                Err(e) => Outcome::Drop(format!("not a task event: {e}")),
-            }
-        })
+impl TaskEventHandler for NextOccurrence {
+    fn handle<'a>(&'a self, event: TaskEvent, _: &'a ReceivedEvent) -> HandlerFuture<'a> {
+        Box::pin(self.on_completed(event))
     }
 }
 
@@ -82,6 +70,6 @@ pub fn subscriptions(store: Store) -> Vec<Subscription> {
     vec![Subscription::new(
         SERVICE,
         "task-completed",
-        Arc::new(NextOccurrence::new(store)),
+        task_handler(NextOccurrence::new(store)),
     )]
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use taskflow_bus::dapr::DaprApp;
 use taskflow_domain::{CreateTask, TaskEvent, TaskUpdate, time};
 use taskflow_runtime::health::Readiness;
-use taskflow_store::{NewUser, OutboxScope, Store, StoreOptions, TaskFilter};
+use taskflow_store::{DEFAULT_SOURCE, NewUser, OutboxScope, Store, StoreOptions, TaskFilter};
 use taskflow_test_support::{TestDb, daprd_envelope, test_database};
 
 async fn setup() -> (Store, String, TestDb) {
@@ -35,18 +35,29 @@ async fn setup() -> (Store, String, TestDb) {
     (store, base, db)
 }
 
-/// A recurring task stored, completed, and its `task-completed` event.
+/// A recurring task stored, completed, and its `task-completed` event (as the command wrote it to
+/// the outbox, for the relay to publish).
 async fn completed(store: &Store, body: Value) -> TaskEvent {
-    let now = time::now();
     let task = serde_json::from_value::<CreateTask>(body)
         .unwrap()
         .validate()
         .unwrap()
-        .into_task("u1", now);
-    store.tasks().create(&task, &[]).await.unwrap();
-    let changes = TaskUpdate::completion(true).apply(&task, now).unwrap();
-    store.tasks().update(task.version, &changes, &[]).await.unwrap();
-    TaskEvent::for_changes(&task, &changes, now).remove(0)
+        .into_task("u1", time::now());
+    store.tasks().create(&task).await.unwrap();
+    store
+        .tasks()
+        .apply_update("u1", task.id, Some(task.version), &TaskUpdate::completion(true))
+        .await
+        .unwrap();
+    let row = store
+        .outbox()
+        .pending(&OutboxScope::Source(DEFAULT_SOURCE.into()), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.topic == "task-completed" && r.payload["task"]["id"] == task.id.to_string())
+        .unwrap();
+    serde_json::from_value(row.payload).unwrap()
 }
 
 async fn deliver(base: &str, event: &TaskEvent) -> Value {
@@ -101,11 +112,17 @@ async fn a_delivered_completion_creates_the_next_occurrence_once() {
         "09:00 BST"
     );
     // Its task-created event went through the outbox, for recurring's own relay to publish.
-    let pending = store.outbox().pending(&OutboxScope::All, 10).await.unwrap();
+    let scope = OutboxScope::Source("recurring".into());
+    let pending = store.outbox().pending(&scope, 10).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].topic, "task-created");
     assert_eq!(pending[0].source, "recurring");
     assert_eq!(pending[0].payload["task"]["id"], all[1].id.to_string());
+    // Beside it only the first task's own task-created and task-completed, written by the commands.
+    assert_eq!(
+        store.outbox().pending(&OutboxScope::All, 10).await.unwrap().len(),
+        3
+    );
 }
 
 #[tokio::test]

@@ -16,8 +16,10 @@ use serde_json::json;
 use taskflow_auth::config as auth_config;
 use taskflow_auth::{Authenticator, Identity, JwksVerifier, LocalTokenConfig, bearer_token};
 use taskflow_bus::service::{Consumer, Routes, ServiceError};
-use taskflow_bus::{EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription};
-use taskflow_domain::EventType;
+use taskflow_bus::{
+    EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler,
+};
+use taskflow_domain::{EventType, TaskEvent};
 use taskflow_runtime::config;
 use taskflow_runtime::{ApiError, ErrorCode};
 
@@ -33,13 +35,9 @@ pub struct Pusher {
     hub: Arc<Hub>,
 }
 
-impl EventHandler for Pusher {
-    fn handle<'a>(&'a self, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
+impl TaskEventHandler for Pusher {
+    fn handle<'a>(&'a self, e: TaskEvent, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let e = match event.task_event() {
-                Ok(e) => e,
-                Err(err) => return Outcome::Drop(format!("not a task event: {err}")),
-            };
             let body = json!({
                 "id": e.event_id,
                 "type": e.event_type.topic(),
@@ -62,7 +60,7 @@ impl EventHandler for Pusher {
 
 /// websocket's subscriptions: every topic, into `hub`.
 pub fn subscriptions(hub: Arc<Hub>) -> Vec<Subscription> {
-    let pusher: Arc<dyn EventHandler> = Arc::new(Pusher { hub });
+    let pusher: Arc<dyn EventHandler> = task_handler(Pusher { hub });
     EventType::ALL
         .iter()
         .map(|t| Subscription::new(SERVICE, t.topic(), pusher.clone()))

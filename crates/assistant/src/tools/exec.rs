@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use taskflow_domain::quick_add;
 use taskflow_domain::recurrence::{Preset, Schedule, local_instant};
-use taskflow_domain::{CreateTask, RecurrenceInput, RecurrenceRule, TaskEvent, TaskUpdate, tags};
+use taskflow_domain::{CreateTask, RecurrenceInput, RecurrenceRule, TaskUpdate, tags};
 use taskflow_store::{SortBy, SortOrder, StatusFilter, TaskFilter, UpdateError};
 
 use super::args::*;
@@ -159,10 +159,7 @@ async fn add_task(ctx: &ToolContext, a: AddTaskArgs) -> Answer {
     }
     .validate()?
     .into_task(&ctx.user_id, ctx.now);
-    ctx.store
-        .tasks()
-        .create(&task, &[TaskEvent::created(&task, ctx.now)])
-        .await?;
+    ctx.store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created by the assistant");
     let message = format::created(&task, ctx.tz, ctx.now);
     Ok((json!({ "task": task }), message))

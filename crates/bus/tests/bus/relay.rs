@@ -13,7 +13,7 @@ use taskflow_bus::{
 };
 use taskflow_store::Store;
 
-use crate::support::{FakeSidecar, Recorder, create_task, store};
+use crate::support::{FakeSidecar, Recorder, add_task, create_task, store};
 
 fn fast() -> RetryPolicy {
     RetryPolicy {
@@ -283,7 +283,7 @@ async fn the_running_relay_publishes_on_commit_without_waiting_for_a_poll() {
     let handle = taskflow_bus::relay::spawn(store.clone(), bus, config);
     // Let the relay take its lease and go to sleep on the signal.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    create_task(&store, "alice", "signalled").await;
+    add_task(&store, "alice", "signalled").await;
     for _ in 0..200 {
         if !recorder.titles().is_empty() {
             break;

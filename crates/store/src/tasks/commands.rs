@@ -1,5 +1,8 @@
-//! Read-modify-write of one task with optimistic concurrency, shared by the REST handlers and the
-//! assistant's tools so both retry lost races, honour a pinned version and emit the same events.
+//! The task commands: the only way to write a task, for the REST handlers, the assistant's tools and
+//! recurring alike. Each builds its own events (`task-created`, `task-updated`/`task-completed`,
+//! `task-deleted`) and commits them with the change, so a caller cannot forget them or get them
+//! wrong. Updates and deletes are read-modify-write with optimistic concurrency: they retry lost
+//! races and honour a pinned version.
 
 use taskflow_domain::{Task, TaskEvent, TaskUpdate, ValidationError, time};
 use uuid::Uuid;
@@ -28,6 +31,20 @@ pub enum UpdateError {
 }
 
 impl TaskRepo<'_> {
+    /// Stores a new task with its `task-created` event (occurring at the task's `created_at`).
+    pub async fn create(&self, task: &Task) -> Result<(), StoreError> {
+        self.insert(task, &[TaskEvent::created(task, task.created_at)])
+            .await
+    }
+
+    /// Stores the occurrence of a recurring series named `key`, with its `task-created` event
+    /// (occurring at the task's `created_at`) — unless that occurrence already exists, in which case
+    /// nothing is written and the answer is `false`.
+    pub async fn create_occurrence(&self, task: &Task, key: &str) -> Result<bool, StoreError> {
+        self.insert_occurrence(task, key, &[TaskEvent::created(task, task.created_at)])
+            .await
+    }
+
     /// Applies `update` to the user's task. With `expected` set, only at that version; without it,
     /// lost races are retried on a fresh read. A no-op update writes nothing and returns the task.
     pub async fn apply_update(
@@ -53,7 +70,7 @@ impl TaskRepo<'_> {
                 return Ok(current);
             }
             let events = TaskEvent::for_changes(&current, &changes, now);
-            match self.update(current.version, &changes, &events).await {
+            match self.write_update(current.version, &changes, &events).await {
                 Ok(()) => return Ok(changes.task),
                 Err(StoreError::VersionConflict) if expected.is_none() => continue,
                 Err(StoreError::VersionConflict) => return Err(UpdateError::Changed),
@@ -71,7 +88,7 @@ impl TaskRepo<'_> {
                 return Ok(None);
             };
             match self
-                .delete(&task, &[TaskEvent::deleted(&task, time::now())])
+                .remove(&task, &[TaskEvent::deleted(&task, time::now())])
                 .await
             {
                 Ok(true) => return Ok(Some(task)),

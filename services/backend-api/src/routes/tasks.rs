@@ -9,7 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_auth::AuthenticatedUser;
-use taskflow_domain::{CreateTask, Task, TaskEvent, TaskUpdate, time};
+use taskflow_domain::{CreateTask, Task, TaskUpdate, time};
 use taskflow_runtime::json::{parse_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
 use taskflow_store::{Store, UpdateError};
@@ -128,10 +128,7 @@ pub async fn create(
     caller.must_be(&path)?;
     let now = time::now();
     let task = body.into_inner().validate()?.into_task(&caller.user_id, now);
-    store
-        .tasks()
-        .create(&task, &[TaskEvent::created(&task, now)])
-        .await?;
+    store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created");
     let mut res = HttpResponse::Created();
     res.insert_header((
