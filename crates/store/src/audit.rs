@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, TryInsertResult,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -104,22 +103,15 @@ impl<'a> AuditRepo<'a> {
         if let Some(t) = filter.until {
             cond = cond.add(audit_logs::Column::OccurredAt.lt(t));
         }
-        if let Some(raw) = &filter.cursor {
-            cond = cond.add(paging::older_than::<_, i64>(
-                audit_logs::Column::OccurredAt,
-                audit_logs::Column::Id,
-                raw,
-            )?);
-        }
-        let limit = Ord::max(filter.limit, 1);
-        let rows = audit_logs::Entity::find()
-            .filter(cond)
-            .order_by_desc(audit_logs::Column::OccurredAt)
-            .order_by_desc(audit_logs::Column::Id)
-            .limit(limit + 1)
-            .all(self.db)
-            .await?;
-        let (rows, next_cursor) = paging::page(rows, limit, |r| (r.occurred_at, r.id));
+        let (rows, next_cursor) = paging::newest_first(
+            self.db,
+            audit_logs::Entity::find().filter(cond),
+            (audit_logs::Column::OccurredAt, audit_logs::Column::Id),
+            filter.cursor.as_deref(),
+            filter.limit,
+            |r| (r.occurred_at, r.id),
+        )
+        .await?;
         Ok(AuditPage {
             entries: rows.into_iter().map(entry).collect(),
             next_cursor,

@@ -6,8 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -147,23 +146,16 @@ impl<'a> ConversationRepo<'a> {
         limit: u64,
         cursor: Option<&str>,
     ) -> Result<ConversationPage, StoreError> {
-        let mut cond = Condition::all().add(conversations::Column::UserId.eq(user_id));
-        if let Some(raw) = cursor {
-            cond = cond.add(paging::older_than::<_, Uuid>(
-                conversations::Column::UpdatedAt,
-                conversations::Column::Id,
-                raw,
-            )?);
-        }
-        let limit = Ord::max(limit, 1);
-        let rows = conversations::Entity::find()
-            .filter(cond)
-            .order_by_desc(conversations::Column::UpdatedAt)
-            .order_by_desc(conversations::Column::Id)
-            .limit(limit + 1)
-            .all(self.db)
-            .await?;
-        let (rows, next_cursor) = paging::page(rows, limit, |r| (r.updated_at, r.id));
+        let cond = Condition::all().add(conversations::Column::UserId.eq(user_id));
+        let (rows, next_cursor) = paging::newest_first(
+            self.db,
+            conversations::Entity::find().filter(cond),
+            (conversations::Column::UpdatedAt, conversations::Column::Id),
+            cursor,
+            limit,
+            |r| (r.updated_at, r.id),
+        )
+        .await?;
         Ok(ConversationPage {
             conversations: rows.into_iter().map(conversation).collect(),
             next_cursor,
@@ -218,25 +210,18 @@ impl<'a> ConversationRepo<'a> {
         limit: u64,
         cursor: Option<&str>,
     ) -> Result<MessagePage, StoreError> {
-        let mut cond = Condition::all()
+        let cond = Condition::all()
             .add(messages::Column::ConversationId.eq(conversation_id))
             .add(messages::Column::UserId.eq(user_id));
-        if let Some(raw) = cursor {
-            cond = cond.add(paging::older_than::<_, Uuid>(
-                messages::Column::CreatedAt,
-                messages::Column::Id,
-                raw,
-            )?);
-        }
-        let limit = Ord::max(limit, 1);
-        let rows = messages::Entity::find()
-            .filter(cond)
-            .order_by_desc(messages::Column::CreatedAt)
-            .order_by_desc(messages::Column::Id)
-            .limit(limit + 1)
-            .all(self.db)
-            .await?;
-        let (mut rows, next_cursor) = paging::page(rows, limit, |r| (r.created_at, r.id));
+        let (mut rows, next_cursor) = paging::newest_first(
+            self.db,
+            messages::Entity::find().filter(cond),
+            (messages::Column::CreatedAt, messages::Column::Id),
+            cursor,
+            limit,
+            |r| (r.created_at, r.id),
+        )
+        .await?;
         rows.reverse();
         Ok(MessagePage {
             messages: rows.into_iter().map(message).collect(),

@@ -250,22 +250,15 @@ impl<'a> NotificationRepo<'a> {
         if filter.unread_only {
             cond = cond.add(notifications::Column::ReadAt.is_null());
         }
-        if let Some(raw) = &filter.cursor {
-            cond = cond.add(paging::older_than::<_, Uuid>(
-                notifications::Column::CreatedAt,
-                notifications::Column::Id,
-                raw,
-            )?);
-        }
-        let limit = Ord::max(filter.limit, 1);
-        let rows = notifications::Entity::find()
-            .filter(cond)
-            .order_by_desc(notifications::Column::CreatedAt)
-            .order_by_desc(notifications::Column::Id)
-            .limit(limit + 1)
-            .all(self.db)
-            .await?;
-        let (rows, next_cursor) = paging::page(rows, limit, |r| (r.created_at, r.id));
+        let (rows, next_cursor) = paging::newest_first(
+            self.db,
+            notifications::Entity::find().filter(cond),
+            (notifications::Column::CreatedAt, notifications::Column::Id),
+            filter.cursor.as_deref(),
+            filter.limit,
+            |r| (r.created_at, r.id),
+        )
+        .await?;
         Ok(NotificationPage {
             notifications: rows.into_iter().map(notification).collect(),
             next_cursor,

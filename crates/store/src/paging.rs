@@ -1,16 +1,20 @@
-//! Newest-first keyset paging on `(timestamp, id)`, shared by the audit trail and the inbox.
+//! Newest-first keyset paging on `(timestamp, id)`, shared by every list that pages that way: the
+//! audit trail, the inbox, conversations and their messages ([`newest_first`]).
 //!
 //! The cursor is the last row's key, base64-encoded JSON: the next page starts strictly after it,
-//! which stays correct while rows are added.
+//! which stays correct while rows are added. One more row than the page is fetched to know whether
+//! another page follows.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::CursorError;
+use crate::{CursorError, StoreError};
 
 #[derive(Serialize, Deserialize)]
 struct TimeCursor<I> {
@@ -19,7 +23,7 @@ struct TimeCursor<I> {
 }
 
 /// Rows older than the cursor `raw`, in `(time, id)` order.
-pub(crate) fn older_than<C, I>(time: C, id: C, raw: &str) -> Result<Condition, CursorError>
+fn older_than<C, I>(time: C, id: C, raw: &str) -> Result<Condition, CursorError>
 where
     C: ColumnTrait,
     I: DeserializeOwned + Into<sea_orm::Value>,
@@ -34,7 +38,7 @@ where
 }
 
 /// Trims rows fetched with `limit + 1` to a page, with the cursor after its last row when more follow.
-pub(crate) fn page<T, I: Serialize>(
+fn page<T, I: Serialize>(
     mut rows: Vec<T>,
     limit: u64,
     key: impl Fn(&T) -> (DateTime<Utc>, I),
@@ -46,4 +50,33 @@ pub(crate) fn page<T, I: Serialize>(
         .flatten()
         .map(|(t, i)| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&TimeCursor { t, i }).unwrap_or_default()));
     (rows, cursor)
+}
+
+/// One page of `query`'s rows, newest first by `(time, id)`: at most `limit` (at least one), starting
+/// strictly after `cursor`, with the cursor of the next page when more rows follow. `key` reads a
+/// row's `(time, id)`, the same columns as `time` and `id`.
+pub(crate) async fn newest_first<E, I>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    (time, id): (E::Column, E::Column),
+    cursor: Option<&str>,
+    limit: u64,
+    key: impl Fn(&E::Model) -> (DateTime<Utc>, I),
+) -> Result<(Vec<E::Model>, Option<String>), StoreError>
+where
+    E: EntityTrait,
+    I: Serialize + DeserializeOwned + Into<sea_orm::Value>,
+{
+    let query = match cursor {
+        Some(raw) => query.filter(older_than::<_, I>(time, id, raw)?),
+        None => query,
+    };
+    let limit = Ord::max(limit, 1);
+    let rows = query
+        .order_by_desc(time)
+        .order_by_desc(id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    Ok(page(rows, limit, key))
 }

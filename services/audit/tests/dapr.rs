@@ -5,34 +5,13 @@ use serde_json::{Value, json};
 use taskflow_bus::dapr::DaprApp;
 use taskflow_domain::events::ReminderFired;
 use taskflow_domain::{CreateTask, EventType, TaskEvent, time};
-use taskflow_runtime::health::Readiness;
-use taskflow_store::{AuditFilter, NewUser, Store, StoreOptions};
-use taskflow_test_support::{TestDb, daprd_envelope, test_database};
+use taskflow_store::{AuditFilter, Store};
+use taskflow_test_support::{TestDb, consumer, daprd_envelope};
 
 async fn setup() -> (Store, String, TestDb) {
-    let (url, db) = test_database().await;
-    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
-    store.migrate().await.unwrap();
-    store
-        .users()
-        .create(NewUser {
-            id: "u1".into(),
-            name: "U".into(),
-            email: None,
-            password_hash: None,
-            timezone: "UTC".into(),
-        })
-        .await
-        .unwrap();
+    let (store, db) = consumer::store_with_users([consumer::user("u1", "U", None, "UTC")]).await;
     let app = DaprApp::new("pubsub", taskflow_audit::subscriptions(store.clone()), None);
-    let served = taskflow_runtime::server::serve(
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-        Readiness::default(),
-        app.configure(),
-    )
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", served.port);
-    tokio::spawn(served.server);
+    let base = consumer::serve(app.configure());
     (store, base, db)
 }
 
@@ -44,15 +23,12 @@ async fn deliver(base: &str, event: &TaskEvent) -> Value {
         event.event_type.cloud_event_type(),
         serde_json::to_value(event).unwrap(),
     );
-    reqwest::Client::new()
-        .post(format!("{base}/events/audit/{topic}"))
-        .json(&envelope)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    consumer::deliver(
+        &format!("{base}/events/audit/{topic}"),
+        "application/json",
+        &envelope,
+    )
+    .await
 }
 
 #[tokio::test]

@@ -5,11 +5,11 @@
 //! routes so the all-in-one `taskflow` binary can compose them with the other services.
 
 pub mod config;
-pub mod error;
-pub mod openapi;
+pub(crate) mod error;
+pub(crate) mod openapi;
 pub mod rate_limit;
-pub mod routes;
-pub mod state;
+pub(crate) mod routes;
+pub(crate) mod state;
 
 use std::sync::Arc;
 
@@ -42,10 +42,10 @@ pub enum StartupError {
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
-    pub auth: Authenticator,
-    pub auth_limits: Arc<rate_limit::AuthLimiter>,
+    pub(crate) auth: Authenticator,
+    pub(crate) auth_limits: Arc<rate_limit::AuthLimiter>,
     /// Who answers the chat: the configured model, or the offline parser.
-    pub agent: Agent,
+    pub(crate) agent: Agent,
 }
 
 impl ApiState {
@@ -86,7 +86,7 @@ impl ApiState {
 }
 
 /// Mounts backend-api's routes and shared data onto an app.
-pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clone + use<> {
+pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clone + use<> {
     let store = state.store.clone();
     let auth = state.auth.clone();
     let auth_limits = state.auth_limits.clone();

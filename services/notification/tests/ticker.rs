@@ -9,25 +9,11 @@ use chrono::TimeDelta;
 use serde_json::json;
 use taskflow_domain::{CreateTask, Task, TaskUpdate, time};
 use taskflow_notification::{Mailer, ReminderTicker, TickerConfig};
-use taskflow_store::{NewUser, NotificationFilter, OutboxScope, ProfileChange, Store, StoreOptions};
-use taskflow_test_support::{TestDb, test_database};
+use taskflow_store::{NotificationFilter, OutboxScope, ProfileChange, Store};
+use taskflow_test_support::{TestDb, consumer};
 
 async fn store() -> (Store, TestDb) {
-    let (url, db) = test_database().await;
-    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
-    store.migrate().await.unwrap();
-    store
-        .users()
-        .create(NewUser {
-            id: "u1".into(),
-            name: "Una".into(),
-            email: Some("una@example.com".into()),
-            password_hash: None,
-            timezone: "UTC".into(),
-        })
-        .await
-        .unwrap();
-    (store, db)
+    consumer::store_with_users([consumer::user("u1", "Una", Some("una@example.com"), "UTC")]).await
 }
 
 async fn task(store: &Store, body: serde_json::Value) -> Task {

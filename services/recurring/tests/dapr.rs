@@ -4,34 +4,13 @@
 use serde_json::{Value, json};
 use taskflow_bus::dapr::DaprApp;
 use taskflow_domain::{CreateTask, TaskEvent, TaskUpdate, time};
-use taskflow_runtime::health::Readiness;
-use taskflow_store::{DEFAULT_SOURCE, NewUser, OutboxScope, Store, StoreOptions, TaskFilter};
-use taskflow_test_support::{TestDb, daprd_envelope, test_database};
+use taskflow_store::{DEFAULT_SOURCE, OutboxScope, Store, TaskFilter};
+use taskflow_test_support::{TestDb, consumer, daprd_envelope};
 
 async fn setup() -> (Store, String, TestDb) {
-    let (url, db) = test_database().await;
-    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
-    store.migrate().await.unwrap();
-    store
-        .users()
-        .create(NewUser {
-            id: "u1".into(),
-            name: "U".into(),
-            email: None,
-            password_hash: None,
-            timezone: "Europe/London".into(),
-        })
-        .await
-        .unwrap();
+    let (store, db) = consumer::store_with_users([consumer::user("u1", "U", None, "Europe/London")]).await;
     let app = DaprApp::new("pubsub", taskflow_recurring::subscriptions(store.clone()), None);
-    let served = taskflow_runtime::server::serve(
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-        Readiness::default(),
-        app.configure(),
-    )
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", served.port);
-    tokio::spawn(served.server);
+    let base = consumer::serve(app.configure());
     (store, base, db)
 }
 
@@ -67,16 +46,12 @@ async fn deliver(base: &str, event: &TaskEvent) -> Value {
         "com.taskflow.task.completed.v1",
         serde_json::to_value(event).unwrap(),
     );
-    reqwest::Client::new()
-        .post(format!("{base}/events/recurring/task-completed"))
-        .header("content-type", "application/cloudevents+json")
-        .json(&envelope)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    consumer::deliver(
+        &format!("{base}/events/recurring/task-completed"),
+        "application/cloudevents+json",
+        &envelope,
+    )
+    .await
 }
 
 async fn tasks(store: &Store) -> Vec<taskflow_domain::Task> {

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use taskflow_bus::cron::{CronHandler, TickFuture};
 use taskflow_bus::dapr::DaprApp;
 use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
-use taskflow_runtime::health::Readiness;
 
 use crate::support::Recorder;
 
@@ -48,10 +47,7 @@ async fn spawn(token: Option<&str>) -> App {
     ];
     let dapr = DaprApp::new("pubsub", subs, token.map(str::to_owned))
         .with_cron("reminder-cron", Arc::new(CountingCron(ticks.clone())));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let served = taskflow_runtime::server::serve(listener, Readiness::default(), dapr.configure()).unwrap();
-    let base = format!("http://127.0.0.1:{}", served.port);
-    tokio::spawn(served.server);
+    let base = taskflow_test_support::consumer::serve(dapr.configure());
     App {
         base,
         client: reqwest::Client::new(),

@@ -8,43 +8,21 @@ use serde_json::Value;
 use taskflow_bus::{EventHandler, Outcome, ReceivedEvent, handler_fn};
 use taskflow_domain::{CreateTask, Task, TaskEvent, time};
 use taskflow_store::{Store, StoreOptions};
-use taskflow_test_support::{TestDb, test_database};
+use taskflow_test_support::{TestDb, consumer};
 
 pub async fn store() -> (Store, TestDb) {
-    let (url, db) = test_database().await;
-    let store = Store::connect(
-        &url,
-        &StoreOptions {
-            max_connections: 5,
-            ..StoreOptions::default()
-        },
+    let options = StoreOptions {
+        max_connections: 5,
+        ..StoreOptions::default()
+    };
+    consumer::store_with(
+        &options,
+        [
+            consumer::user("alice", "Alice", Some("alice@example.com"), "UTC"),
+            consumer::user("bob", "Bob", Some("bob@example.com"), "UTC"),
+        ],
     )
     .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    store
-        .users()
-        .create(taskflow_store::NewUser {
-            id: "alice".into(),
-            name: "Alice".into(),
-            email: Some("alice@example.com".into()),
-            password_hash: None,
-            timezone: "UTC".into(),
-        })
-        .await
-        .unwrap();
-    store
-        .users()
-        .create(taskflow_store::NewUser {
-            id: "bob".into(),
-            name: "Bob".into(),
-            email: Some("bob@example.com".into()),
-            password_hash: None,
-            timezone: "UTC".into(),
-        })
-        .await
-        .unwrap();
-    (store, db)
 }
 
 /// Creates a task for `user` through the store's command, with its `task-created` event in the outbox.

@@ -8,7 +8,6 @@ use taskflow_bus::dapr::{DaprApp, DaprClient};
 use taskflow_bus::relay::{OutboxRelay, RelayConfig};
 use taskflow_bus::trace::{self, TraceContext};
 use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
-use taskflow_runtime::health::Readiness;
 
 use crate::support::{FakeSidecar, create_task, store};
 
@@ -58,10 +57,8 @@ async fn an_event_route_runs_its_handler_in_the_envelopes_trace() {
         }),
     );
     let app = DaprApp::new("pubsub", vec![sub], None);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let served = taskflow_runtime::server::serve(listener, Readiness::default(), app.configure()).unwrap();
-    let url = format!("http://127.0.0.1:{}/events/audit/task-created", served.port);
-    tokio::spawn(served.server);
+    let base = taskflow_test_support::consumer::serve(app.configure());
+    let url = format!("{base}/events/audit/task-created");
     let client = reqwest::Client::new();
     for traceparent in [Some(PARENT), Some("not-a-traceparent"), None] {
         let mut envelope = json!({

@@ -34,8 +34,8 @@ use actix_web::HttpRequest;
 use taskflow_runtime::config::{self, ConfigError};
 use taskflow_runtime::{ApiError, ErrorCode};
 
-pub use keys::client_ip;
-pub use limits::{Budget, Kind};
+pub(crate) use keys::client_ip;
+pub(crate) use limits::{Budget, Kind};
 pub use shared::RedisTarget;
 
 use keys::{KeyNames, account_key};
@@ -171,7 +171,7 @@ struct Shared {
 /// The limiter shared by every worker of the app: Redis when configured and answering, else the
 /// per-process tables.
 #[derive(Debug)]
-pub struct AuthLimiter {
+pub(crate) struct AuthLimiter {
     config: AuthLimitConfig,
     memory: MemoryLimits,
     shared: Option<Shared>,
@@ -187,14 +187,14 @@ enum Counted {
 /// A login attempt that was let through and counted; report how it ended.
 #[derive(Debug)]
 #[must_use]
-pub struct LoginAttempt {
+pub(crate) struct LoginAttempt {
     ip: String,
     account: String,
     counted: Counted,
 }
 
 /// 429 with `Retry-After` in whole seconds (at least 1).
-pub fn too_many(wait: Duration, what: &str) -> ApiError {
+pub(crate) fn too_many(wait: Duration, what: &str) -> ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     ApiError::new(
         ErrorCode::RateLimited,

@@ -7,24 +7,18 @@ use std::time::Duration;
 
 use futures_util::SinkExt;
 use serde_json::{Value, json};
-use taskflow::SystemOptions;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-mod support;
+use crate::support;
 
 const PER_USER: usize = 20;
 
 #[tokio::test]
 async fn a_user_gets_at_most_twenty_streams_and_429_beyond() {
-    let (config, _db) = support::config().await;
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, _) = support::start(&config, Vec::new(), options).await;
-    let client = reqwest::Client::new();
-    let (alice, alice_token) = support::sign_up(&client, &base, json!({})).await;
-    let (_bob, bob_token) = support::sign_up(&client, &base, json!({})).await;
+    let sys = support::system(Vec::new(), support::no_reminder_ticks()).await;
+    let (base, client) = (sys.base.clone(), sys.client.clone());
+    let (alice, alice_token) = sys.sign_up(json!({})).await;
+    let (_bob, bob_token) = sys.sign_up(json!({})).await;
     let ws = |token: &str| format!("{}/ws?token={token}", base.replace("http://", "ws://"));
 
     let mut sockets = Vec::new();
@@ -102,14 +96,9 @@ async fn a_user_gets_at_most_twenty_streams_and_429_beyond() {
 
 #[tokio::test]
 async fn streams_refuse_tokens_signed_by_anyone_else() {
-    let (config, _db) = support::config().await;
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, _) = support::start(&config, Vec::new(), options).await;
-    let client = reqwest::Client::new();
-    let (alice, _) = support::sign_up(&client, &base, json!({})).await;
+    let sys = support::system(Vec::new(), support::no_reminder_ticks()).await;
+    let (base, client) = (sys.base.clone(), sys.client.clone());
+    let (alice, _) = sys.sign_up(json!({})).await;
     // Well-formed, unexpired, right issuer and subject, but signed with another secret.
     let foreign = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),

@@ -1,6 +1,6 @@
-//! Shared set-up for the single binary's end-to-end tests: a fresh database, the whole system on
-//! port 0, signed-up users and recording subscribers.
-#![allow(dead_code)]
+//! The client side every system test shares: the whole system started on port 0 over a fresh
+//! (migrated) database, an HTTP client, signed-up users with their tokens, and recording
+//! subscribers — instead of each test module repeating them.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +27,41 @@ pub async fn config() -> (ApiConfig, TestDb) {
         model: None,
     };
     (config, db)
+}
+
+/// Options for a system whose reminder timer does not run (most tests have no reminders).
+pub fn no_reminder_ticks() -> SystemOptions {
+    SystemOptions {
+        reminder_tick: None,
+        ..SystemOptions::default()
+    }
+}
+
+/// The whole system, started on a free port over its own database.
+pub struct System {
+    pub base: String,
+    pub state: ApiState,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+}
+
+/// Starts the whole system with `extra` subscriptions on a fresh database.
+pub async fn system(extra: Vec<Subscription>, options: SystemOptions) -> System {
+    let (config, db) = config().await;
+    let (base, state) = start(&config, extra, options).await;
+    System {
+        base,
+        state,
+        client: reqwest::Client::new(),
+        db,
+    }
+}
+
+impl System {
+    /// A new user (with any `extra` registration fields), logged in: (user id, token).
+    pub async fn sign_up(&self, extra: Value) -> (String, String) {
+        sign_up(&self.client, &self.base, extra).await
+    }
 }
 
 /// Starts the whole system on a free port; returns its base URL and state.

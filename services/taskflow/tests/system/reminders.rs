@@ -7,19 +7,18 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use taskflow::SystemOptions;
 
-mod support;
+use crate::support;
 
 #[tokio::test]
 async fn a_reminder_one_tick_ahead_reaches_the_inbox_and_the_bus() {
-    let (config, _db) = support::config().await;
     let (watchers, seen) = support::recorder(&["reminder-due"]);
     let options = SystemOptions {
         reminder_tick: Some(Duration::from_millis(100)),
         ..SystemOptions::default()
     };
-    let (base, _) = support::start(&config, watchers, options).await;
-    let client = reqwest::Client::new();
-    let (user, token) = support::sign_up(&client, &base, json!({})).await;
+    let sys = support::system(watchers, options).await;
+    let (base, client) = (sys.base.clone(), sys.client.clone());
+    let (user, token) = sys.sign_up(json!({})).await;
 
     let remind_at = (chrono::Utc::now() + chrono::TimeDelta::milliseconds(300)).to_rfc3339();
     let task: Value = client
@@ -92,7 +91,7 @@ async fn a_reminder_one_tick_ahead_reaches_the_inbox_and_the_bus() {
         .unwrap();
     assert_eq!(all, json!({"count": 0}));
 
-    let (other_id, other_token) = support::sign_up(&client, &base, json!({})).await;
+    let (other_id, other_token) = sys.sign_up(json!({})).await;
     let other_token = other_token.as_str();
     let res = client
         .delete(format!("{base}/api/{other_id}/notifications/{id}"))

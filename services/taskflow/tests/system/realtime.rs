@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use taskflow::SystemOptions;
 use taskflow_test_support::TestDb;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-mod support;
+use crate::support;
 
 struct System {
     base: String,
@@ -26,17 +25,13 @@ struct User {
 }
 
 async fn start() -> System {
-    let (config, db) = support::config().await;
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, _) = support::start(&config, Vec::new(), options).await;
+    let support::System { base, client, db, .. } =
+        support::system(Vec::new(), support::no_reminder_ticks()).await;
     let ws = format!("{}/ws", base.replace("http://", "ws://"));
     System {
         base,
         ws,
-        client: reqwest::Client::new(),
+        client,
         _db: db,
     }
 }

@@ -16,6 +16,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use taskflow_test_support::test_database;
 
+use crate::support;
+
 const SECRET: &str = "fault-test-secret-that-is-at-least-32-bytes";
 /// Concurrent clients creating tasks.
 const WRITERS: usize = 8;
@@ -73,31 +75,6 @@ async fn wait_exit(child: &mut Child) -> ExitStatus {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn sign_up(client: &reqwest::Client, base: &str) -> (String, String) {
-    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-    let password = "fault test password";
-    let res = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"name": "Faults", "email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let login: Value = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (
-        login["user"]["id"].as_str().unwrap().to_owned(),
-        login["access_token"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn login(client: &reqwest::Client, base: &str, token: &str) -> bool {
@@ -231,7 +208,7 @@ async fn stop_under_load_then_restart(signal: &str) {
     let client = reqwest::Client::new();
 
     let mut first = spawn(&database_url, data_dir.path());
-    let (user, token) = sign_up(&client, &first.base).await;
+    let (user, token) = support::sign_up(&client, &first.base, json!({})).await;
     let (load, writers) = start_load(&first.base, &user, &token);
     wait_for_count(&load, BEFORE_STOP).await;
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use taskflow::SystemOptions;
 use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
 
-mod support;
+use crate::support;
 
 /// One sample of the Prometheus text format: name, labels, value.
 type Sample = (String, BTreeMap<String, String>, f64);
@@ -117,17 +117,16 @@ fn poison(topic: &str) -> Subscription {
 
 #[tokio::test]
 async fn metrics_expose_each_series_and_move_when_things_happen() {
-    let (config, _db) = support::config().await;
     let options = SystemOptions {
         reminder_tick: Some(Duration::from_millis(100)),
         ..SystemOptions::default()
     };
     let extra = vec![flaky("task-updated"), poison("task-deleted")];
-    let (base, state) = support::start(&config, extra, options).await;
-    let client = reqwest::Client::new();
+    let sys = support::system(extra, options).await;
+    let (base, state, client) = (sys.base.clone(), sys.state.clone(), sys.client.clone());
     let before = scrape(&client, &base).await;
 
-    let (user, token) = support::sign_up(&client, &base, json!({})).await;
+    let (user, token) = sys.sign_up(json!({})).await;
     let ws_url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let remind_at = (chrono::Utc::now() + chrono::TimeDelta::milliseconds(300)).to_rfc3339();

@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use taskflow::SystemOptions;
 use taskflow_test_support::TestDb;
 
-mod support;
+use crate::support;
 
 struct System {
     base: String,
@@ -19,13 +18,12 @@ struct System {
 }
 
 async fn start() -> System {
-    let (config, db) = support::config().await;
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, running_state) = support::start(&config, Vec::new(), options).await;
-    let client = reqwest::Client::new();
+    let support::System {
+        base,
+        state: running_state,
+        client,
+        db,
+    } = support::system(Vec::new(), support::no_reminder_ticks()).await;
     let (user, token) = support::sign_up(&client, &base, json!({"timezone": "America/New_York"})).await;
     System {
         base,

@@ -8,11 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use taskflow::SystemOptions;
 use taskflow_bus::ReceivedEvent;
 use taskflow_bus::trace::TraceContext;
 
-mod support;
+use crate::support;
 
 const CREATE_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const COMPLETE_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -88,15 +87,10 @@ async fn eventually<T>(mut probe: impl AsyncFnMut() -> Option<T>) -> T {
 async fn a_traceparent_follows_the_change_to_events_audit_logs_and_the_next_occurrence() {
     let logs = captured_logs();
 
-    let (config, _db) = support::config().await;
     let (watch, seen) = support::recorder(&["task-created", "task-completed"]);
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, _state) = support::start(&config, watch, options).await;
-    let client = reqwest::Client::new();
-    let (user, token) = support::sign_up(&client, &base, json!({})).await;
+    let sys = support::system(watch, support::no_reminder_ticks()).await;
+    let (base, client) = (sys.base.clone(), sys.client.clone());
+    let (user, token) = sys.sign_up(json!({})).await;
 
     let res = client
         .post(format!("{base}/api/{user}/tasks"))
@@ -236,15 +230,10 @@ async fn a_traceparent_follows_the_change_to_events_audit_logs_and_the_next_occu
 async fn a_malformed_traceparent_starts_a_new_trace_and_never_fails_the_request() {
     // Same process-wide log capture as the other test, whichever runs first.
     captured_logs();
-    let (config, _db) = support::config().await;
     let (watch, seen) = support::recorder(&["task-created"]);
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, _state) = support::start(&config, watch, options).await;
-    let client = reqwest::Client::new();
-    let (user, token) = support::sign_up(&client, &base, json!({})).await;
+    let sys = support::system(watch, support::no_reminder_ticks()).await;
+    let (base, client) = (sys.base.clone(), sys.client.clone());
+    let (user, token) = sys.sign_up(json!({})).await;
     for (title, header) in [
         ("bad", Some("00-ZZZ-not-a-trace")),
         (
@@ -277,14 +266,9 @@ async fn a_chat_turns_tool_calls_continue_the_requests_trace() {
     captured_logs();
     const CHAT_TRACE: &str = "5e0c2d8e9a1b4c7d8e9f0a1b2c3d4e5f";
     const STREAM_TRACE: &str = "6f1d3e9fab2c5d8e9fa0b1c2d3e4f5a6";
-    let (config, _db) = support::config().await;
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, _state) = support::start(&config, Vec::new(), options).await;
-    let client = reqwest::Client::new();
-    let (user, token) = support::sign_up(&client, &base, json!({})).await;
+    let sys = support::system(Vec::new(), support::no_reminder_ticks()).await;
+    let (base, client) = (sys.base.clone(), sys.client.clone());
+    let (user, token) = sys.sign_up(json!({})).await;
     // The plain chat, and the streaming chat whose turn runs on a spawned task.
     for (path, trace) in [("chat", CHAT_TRACE), ("chat/stream", STREAM_TRACE)] {
         let res = client

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-mod support;
+use crate::support;
 
 /// A client that opens a connection per request, so no idle keep-alive holds the drain open.
 fn client() -> reqwest::Client {

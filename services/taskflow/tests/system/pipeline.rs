@@ -6,11 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use taskflow::SystemOptions;
 use taskflow_bus::ReceivedEvent;
 use taskflow_test_support::TestDb;
 
-mod support;
+use crate::support;
 
 struct System {
     base: String,
@@ -20,16 +19,11 @@ struct System {
 }
 
 async fn start() -> System {
-    let (config, db) = support::config().await;
     let (subs, seen) = support::recorder(&["task-created", "task-updated", "task-completed", "task-deleted"]);
-    let options = SystemOptions {
-        reminder_tick: None,
-        ..SystemOptions::default()
-    };
-    let (base, _) = support::start(&config, subs, options).await;
+    let support::System { base, client, db, .. } = support::system(subs, support::no_reminder_ticks()).await;
     System {
         base,
-        client: reqwest::Client::new(),
+        client,
         seen,
         _db: db,
     }
