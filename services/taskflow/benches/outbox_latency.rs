@@ -98,6 +98,7 @@ async fn main() -> ExitCode {
         db_max_connections: 16, // the binary's default
         auth_limits: Default::default(),
         model: None,
+        mcp_allowed_origins: Vec::new(),
     };
     let base = format!("http://127.0.0.1:{}", serve(config, vec![subscription]));
 

@@ -12,7 +12,8 @@ use taskflow_backend_api::{ApiConfig, ApiState, Application, StartupError};
 use taskflow_bus::Subscription;
 use taskflow_bus::cron;
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
-use taskflow_bus::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
+use taskflow_host::StoreDeadLetters;
+use taskflow_host::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
 use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
 use taskflow_runtime::server::{self, Shutdown};
 use taskflow_websocket::{Hub, HubConfig};
@@ -90,7 +91,11 @@ pub async fn start_with(
     let hub = Hub::new(realtime);
     subscriptions.extend(taskflow_websocket::subscriptions(hub.clone()));
     subscriptions.extend(extra);
-    let bus = InProcessBus::new(subscriptions, retry, state.store.clone());
+    let bus = InProcessBus::new(
+        subscriptions,
+        retry,
+        Arc::new(StoreDeadLetters(state.store.clone())),
+    );
     let checks = taskflow_backend_api::readiness(&state).with(PipelineCheck {
         store: state.store.clone(),
         scope: OutboxScope::All,

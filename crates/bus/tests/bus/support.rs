@@ -1,4 +1,5 @@
-//! Shared fixtures: a store with tasks, a recording subscriber and a fake Dapr sidecar.
+//! Shared fixtures: a recording subscriber and a fake Dapr sidecar (taskflow-host's tests include
+//! this file too).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -6,60 +7,6 @@ use std::sync::{Arc, Mutex};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::Value;
 use taskflow_bus::{EventHandler, Outcome, ReceivedEvent, handler_fn};
-use taskflow_domain::{CreateTask, TaskEvent, time};
-use taskflow_store::{Store, StoreOptions};
-use taskflow_test_support::{TestDb, test_database};
-
-pub async fn store() -> (Store, TestDb) {
-    let (url, db) = test_database().await;
-    let store = Store::connect(
-        &url,
-        &StoreOptions {
-            max_connections: 5,
-            ..StoreOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
-    store
-        .users()
-        .create(taskflow_store::NewUser {
-            id: "alice".into(),
-            name: "Alice".into(),
-            email: Some("alice@example.com".into()),
-            password_hash: None,
-            timezone: "UTC".into(),
-        })
-        .await
-        .unwrap();
-    store
-        .users()
-        .create(taskflow_store::NewUser {
-            id: "bob".into(),
-            name: "Bob".into(),
-            email: Some("bob@example.com".into()),
-            password_hash: None,
-            timezone: "UTC".into(),
-        })
-        .await
-        .unwrap();
-    (store, db)
-}
-
-/// Creates a task for `user` through the store, with its `task-created` event in the outbox.
-pub async fn create_task(store: &Store, user: &str, title: &str) -> TaskEvent {
-    let body: CreateTask = serde_json::from_value(serde_json::json!({ "title": title })).unwrap();
-    let now = time::now();
-    let task = body.validate().unwrap().into_task(user, now);
-    let event = TaskEvent::created(&task, now);
-    store
-        .tasks()
-        .create(&task, std::slice::from_ref(&event))
-        .await
-        .unwrap();
-    event
-}
 
 /// Records every event a subscription handles, answering with a scripted outcome.
 #[derive(Clone, Default)]

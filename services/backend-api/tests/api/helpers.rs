@@ -64,6 +64,7 @@ impl TestApp {
             db_max_connections: 5,
             auth_limits: Default::default(),
             model: None,
+            mcp_allowed_origins: Vec::new(),
         };
         change(&mut config);
         let state = ApiState::connect(&config).await.expect("connect");
