@@ -12,7 +12,6 @@ use taskflow_bus::dapr::DaprClient;
 use taskflow_bus::service::{self, ServiceError};
 use taskflow_runtime::config::ConfigError;
 use taskflow_runtime::health::Readiness;
-use taskflow_runtime::server;
 use taskflow_store::{Store, StoreError, StoreOptions};
 
 use crate::checks::{DatabaseCheck, pool_metrics};
@@ -102,7 +101,7 @@ pub async fn run_consumer(
     let shutdown = service::serve(name, &config.service, dapr, consumer, readiness).await?;
     if let Some(relay) = relay {
         relay
-            .stop_within(shutdown.remaining(server::shutdown_deadline()))
+            .stop_within(shutdown.remaining(config.service.shutdown_timeout))
             .await;
     }
     Ok(())

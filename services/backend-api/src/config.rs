@@ -2,11 +2,14 @@
 //! the standalone binary, [`ApiConfig`] for what the single binary shares) and passed down; tests
 //! build the structs themselves.
 
+use std::time::Duration;
 use taskflow_assistant::online::ModelConfig;
 use taskflow_auth::JwksConfig;
 pub use taskflow_auth::config::{MIN_SECRET_BYTES, check_secret, jwks_from_env, token_ttl_days};
 use taskflow_bus::dapr::DaprConfig;
+
 use taskflow_runtime::config::{self, ConfigError};
+use taskflow_runtime::server;
 
 pub use crate::rate_limit::{AuthLimitConfig, redis_from_env};
 use crate::routes::mcp::AllowedOrigins;
@@ -28,6 +31,9 @@ pub struct ApiConfig {
     /// Origins besides the server's own whose browsers may call `/mcp` (`MCP_ALLOWED_ORIGINS`,
     /// comma-separated; `*` for any).
     pub mcp_allowed_origins: Vec<String>,
+    /// `SHUTDOWN_TIMEOUT_SECS` (30): what the whole shutdown gets after a signal — the HTTP drain,
+    /// then the relay's final flush in what is left.
+    pub shutdown_timeout: Duration,
 }
 
 impl ApiConfig {
@@ -53,6 +59,7 @@ impl ApiConfig {
             },
             model: model_from_env()?,
             mcp_allowed_origins: mcp_allowed_origins_from_env(),
+            shutdown_timeout: server::shutdown_timeout_from_env()?,
         })
     }
 }

@@ -48,6 +48,8 @@ pub struct ApiState {
     pub agent: Agent,
     /// Browser origins besides the server's own that may call `/mcp`.
     pub mcp_allowed_origins: routes::mcp::AllowedOrigins,
+    /// What the whole shutdown gets after a signal.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl ApiState {
@@ -84,6 +86,7 @@ impl ApiState {
             auth_limits,
             agent,
             mcp_allowed_origins: routes::mcp::AllowedOrigins(config.mcp_allowed_origins.clone()),
+            shutdown_timeout: config.shutdown_timeout,
         })
     }
 }
@@ -141,10 +144,15 @@ impl Application {
         F: FnOnce(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
         let routes = configure(state);
-        let served = server::serve(listener, readiness, move |cfg: &mut web::ServiceConfig| {
-            // Extra routes first: `/api/sse/…` must not fall into the `/api/{user_id}` scope.
-            cfg.configure(extra).configure(routes);
-        })?;
+        let served = server::serve_within(
+            listener,
+            readiness,
+            state.shutdown_timeout,
+            move |cfg: &mut web::ServiceConfig| {
+                // Extra routes first: `/api/sse/…` must not fall into the `/api/{user_id}` scope.
+                cfg.configure(extra).configure(routes);
+            },
+        )?;
         Ok(Self { served })
     }
 
@@ -212,7 +220,7 @@ pub async fn run_under_dapr(config: DaprApiConfig) -> Result<(), StartupError> {
     let shutdown = app.shutdown();
     let served = app.run().await;
     relay
-        .stop_within(shutdown.remaining(server::shutdown_deadline()))
+        .stop_within(shutdown.remaining(state.shutdown_timeout))
         .await;
     served.map_err(|e| StartupError::Serve(e.into()))
 }

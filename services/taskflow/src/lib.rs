@@ -15,7 +15,7 @@ use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
 use taskflow_host::StoreDeadLetters;
 use taskflow_host::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
 use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
-use taskflow_runtime::server::{self, Shutdown};
+use taskflow_runtime::server::Shutdown;
 use taskflow_websocket::{Hub, HubConfig};
 use tokio::sync::watch;
 
@@ -144,7 +144,7 @@ impl Running {
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.app.shutdown();
         let served = self.app.run().await;
-        let deadline = server::shutdown_deadline();
+        let deadline = self.state.shutdown_timeout;
         if let Some((stop, task)) = self.ticker {
             let _ = stop.send(true);
             if tokio::time::timeout(shutdown.remaining(deadline), task)

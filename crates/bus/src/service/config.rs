@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use taskflow_runtime::config::{self, ConfigError};
+use taskflow_runtime::server;
 
 use crate::dapr::DaprConfig;
 
@@ -20,6 +21,8 @@ pub struct ServiceConfig {
     pub app_api_token: Option<String>,
     /// `IDEMPOTENCY_TTL_SECS` (7 days): how long an event's claim in the Dapr state store lives.
     pub idempotency_ttl: Duration,
+    /// `SHUTDOWN_TIMEOUT_SECS` (30): what the whole shutdown gets after a signal.
+    pub shutdown_timeout: Duration,
     /// `DAPR_HOST`, `DAPR_HTTP_PORT`, `DAPR_API_TOKEN`, `DAPR_PUBSUB_NAME`, `DAPR_STATE_STORE`.
     pub dapr: DaprConfig,
 }
@@ -33,6 +36,7 @@ impl ServiceConfig {
             port: config::parse_or("PORT", default_port)?,
             idempotency_ttl: Duration::from_secs(config::parse_or("IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?),
             app_api_token: config::var("APP_API_TOKEN"),
+            shutdown_timeout: server::shutdown_timeout_from_env()?,
             dapr,
         })
     }

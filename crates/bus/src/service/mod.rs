@@ -112,9 +112,10 @@ pub async fn serve(
     let callbacks = app.configure();
     let routes = consumer.routes;
     let readiness = readiness.with(SidecarCheck(dapr));
-    let served = server::serve(
+    let served = server::serve_within(
         server::bind(&config.host, config.port)?,
         readiness,
+        config.shutdown_timeout,
         move |cfg: &mut web::ServiceConfig| {
             cfg.configure(callbacks);
             if let Some(routes) = &routes {
