@@ -3,11 +3,11 @@
 //! build the structs themselves.
 
 use std::time::Duration;
+
 use taskflow_assistant::online::ModelConfig;
 use taskflow_auth::JwksConfig;
 pub use taskflow_auth::config::{MIN_SECRET_BYTES, check_secret, jwks_from_env, token_ttl_days};
 use taskflow_bus::dapr::DaprConfig;
-
 use taskflow_runtime::config::{self, ConfigError};
 use taskflow_runtime::server;
 
