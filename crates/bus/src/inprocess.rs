@@ -2,8 +2,9 @@
 //!
 //! Publishing delivers to every subscriber of the topic before it returns, so the relay's per-key
 //! order is the order each subscriber sees. Each subscriber gets a bounded number of attempts with
-//! exponential backoff; what still fails — or is dropped, or panics — becomes a dead letter in the
-//! database, never silently lost and never retried forever.
+//! exponential backoff; what still fails — or is dropped, or panics — becomes a dead letter handed to
+//! its [`DeadLetterSink`] (the database, in the single binary), never silently lost and never retried
+//! forever.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::join_all;
-use taskflow_store::{DeadLetter, Store};
 use uuid::Uuid;
 
+use crate::dead_letter::{DeadLetter, DeadLetterSink};
 use crate::handler::Outcome;
 use crate::publisher::{OutgoingEvent, PublishError, PublishFuture, Publisher};
 use crate::{Subscription, cloudevent};
@@ -48,15 +49,19 @@ impl RetryPolicy {
 pub struct InProcessBus {
     subscriptions: Arc<Vec<Subscription>>,
     retry: RetryPolicy,
-    store: Store,
+    dead_letters: Arc<dyn DeadLetterSink>,
 }
 
 impl InProcessBus {
-    pub fn new(subscriptions: Vec<Subscription>, retry: RetryPolicy, store: Store) -> Self {
+    pub fn new(
+        subscriptions: Vec<Subscription>,
+        retry: RetryPolicy,
+        dead_letters: Arc<dyn DeadLetterSink>,
+    ) -> Self {
         Self {
             subscriptions: Arc::new(subscriptions),
             retry,
-            store,
+            dead_letters,
         }
     }
 
@@ -111,7 +116,7 @@ impl InProcessBus {
             attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
             created_at: taskflow_domain::time::now(),
         };
-        if let Err(e) = self.store.dead_letters().record(&letter).await {
+        if let Err(e) = self.dead_letters.record(&letter).await {
             tracing::error!(error = %e, event_id = %letter.event_id, "could not record a dead letter");
         }
     }

@@ -3,6 +3,7 @@
 //! This crate is deliberately pure — no HTTP, SQL or Dapr — so the same rules hold in the REST API, the
 //! assistant's tools and the event consumers, and so they can be tested exhaustively without I/O.
 
+pub mod dead_letter;
 pub mod error;
 pub mod events;
 pub mod quick_add;
@@ -15,6 +16,7 @@ pub mod text;
 pub mod time;
 pub mod user;
 
+pub use dead_letter::DeadLetter;
 pub use error::ValidationError;
 pub use events::{EventType, TaskEvent};
 pub use recurrence::{RRule, Recurrence, RecurrenceAnchor, RecurrenceInput, RecurrenceRule};

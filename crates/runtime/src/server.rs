@@ -1,9 +1,10 @@
 //! Binding, serving and shutting down.
 //!
 //! On SIGTERM/SIGINT (or [`Shutdown::trigger`]) the server stops accepting, lets in-flight requests
-//! finish within `SHUTDOWN_TIMEOUT_SECS`, and tells long-lived work through [`Shutdown`] (app data
-//! on every route) so WebSockets close with 1001 and SSE streams end instead of holding the drain
-//! open until the deadline. The caller then stops its relay and timers. This module also binds with
+//! finish within the shutdown timeout (`SHUTDOWN_TIMEOUT_SECS`, read by each binary's configuration
+//! through [`shutdown_timeout_from_env`] and passed to [`serve_within`]), and tells long-lived work
+//! through [`Shutdown`] (app data on every route) so WebSockets close with 1001 and SSE streams end
+//! instead of holding the drain open until the deadline. The caller then stops its relay and timers. This module also binds with
 //! a clear error and wires the extractor error handlers and middleware every service shares.
 
 use std::net::TcpListener;
@@ -31,14 +32,13 @@ pub fn bind(host: &str, port: u16) -> Result<TcpListener, ServeError> {
     TcpListener::bind(&addr).map_err(|source| ServeError::Bind { addr, source })
 }
 
-/// Seconds in-flight work gets to finish after a shutdown signal.
-pub fn shutdown_timeout() -> Result<u64, ConfigError> {
-    config::parse_or("SHUTDOWN_TIMEOUT_SECS", 30)
-}
+/// What the whole shutdown gets when `SHUTDOWN_TIMEOUT_SECS` is unset.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The shutdown deadline as a duration (`SHUTDOWN_TIMEOUT_SECS`, 30 s when unset or invalid).
-pub fn shutdown_deadline() -> Duration {
-    Duration::from_secs(shutdown_timeout().unwrap_or(30))
+/// `SHUTDOWN_TIMEOUT_SECS` (30): the time in-flight work gets to finish after a shutdown signal. For
+/// a binary's configuration type to call once at start; the servers take the value.
+pub fn shutdown_timeout_from_env() -> Result<Duration, ConfigError> {
+    config::parse_or("SHUTDOWN_TIMEOUT_SECS", DEFAULT_SHUTDOWN_TIMEOUT.as_secs()).map(Duration::from_secs)
 }
 
 /// Says "we are shutting down" (and since when) to whoever listens; cheap to clone.
@@ -171,12 +171,26 @@ pub struct Served {
     pub shutdown: Shutdown,
 }
 
-/// Serves `routes` on `listener` with everything every service shares: request ids and access logs,
-/// JSON errors, `/health`, `/ready` (running `readiness`), `/metrics`, and graceful shutdown.
-/// Must be called on a Tokio runtime: it spawns the task that waits for the shutdown signal.
+/// [`serve_within`] with the [`DEFAULT_SHUTDOWN_TIMEOUT`].
 pub fn serve<F>(
     listener: TcpListener,
     readiness: crate::health::Readiness,
+    routes: F,
+) -> Result<Served, ServeError>
+where
+    F: FnOnce(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    serve_within(listener, readiness, DEFAULT_SHUTDOWN_TIMEOUT, routes)
+}
+
+/// Serves `routes` on `listener` with everything every service shares: request ids and access logs,
+/// JSON errors, `/health`, `/ready` (running `readiness`), `/metrics`, and graceful shutdown, in-flight
+/// requests getting `shutdown_timeout` to finish. Must be called on a Tokio runtime: it spawns the
+/// task that waits for the shutdown signal.
+pub fn serve_within<F>(
+    listener: TcpListener,
+    readiness: crate::health::Readiness,
+    shutdown_timeout: Duration,
     routes: F,
 ) -> Result<Served, ServeError>
 where
@@ -198,7 +212,7 @@ where
                 .default_service(web::to(not_found))
         )
     })
-    .shutdown_timeout(shutdown_timeout()?)
+    .shutdown_timeout(shutdown_timeout.as_secs())
     // Signals are ours: they must also reach WebSockets, SSE streams, relays and timers.
     .disable_signals()
     .listen(listener)?

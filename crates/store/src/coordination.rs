@@ -108,17 +108,7 @@ impl<'a> ProcessedEventRepo<'a> {
     }
 }
 
-/// An event a subscriber could not handle within its retry budget.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    pub event_id: Uuid,
-    pub topic: String,
-    pub subscriber: String,
-    pub payload: serde_json::Value,
-    pub reason: String,
-    pub attempts: i32,
-    pub created_at: DateTime<Utc>,
-}
+pub use taskflow_domain::DeadLetter;
 
 pub struct DeadLetterRepo<'a> {
     db: &'a DatabaseConnection,

@@ -1,11 +1,18 @@
-//! backend-api's configuration, read from the environment.
+//! backend-api's configuration, read from the environment once at start ([`BackendApiConfig`] for
+//! the standalone binary, [`ApiConfig`] for what the single binary shares) and passed down; tests
+//! build the structs themselves.
+
+use std::time::Duration;
 
 use taskflow_assistant::online::ModelConfig;
 use taskflow_auth::JwksConfig;
 pub use taskflow_auth::config::{MIN_SECRET_BYTES, check_secret, jwks_from_env, token_ttl_days};
+use taskflow_bus::dapr::DaprConfig;
 use taskflow_runtime::config::{self, ConfigError};
+use taskflow_runtime::server;
 
 pub use crate::rate_limit::{AuthLimitConfig, redis_from_env};
+use crate::routes::mcp::AllowedOrigins;
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -21,6 +28,12 @@ pub struct ApiConfig {
     pub auth_limits: AuthLimitConfig,
     /// The online assistant's model; `None` (no `OPENAI_API_KEY`) means the offline parser answers.
     pub model: Option<ModelConfig>,
+    /// Origins besides the server's own whose browsers may call `/mcp` (`MCP_ALLOWED_ORIGINS`,
+    /// comma-separated; `*` for any).
+    pub mcp_allowed_origins: Vec<String>,
+    /// `SHUTDOWN_TIMEOUT_SECS` (30): what the whole shutdown gets after a signal — the HTTP drain,
+    /// then the relay's final flush in what is left.
+    pub shutdown_timeout: Duration,
 }
 
 impl ApiConfig {
@@ -45,6 +58,55 @@ impl ApiConfig {
                 ..AuthLimitConfig::from_env()?
             },
             model: model_from_env()?,
+            mcp_allowed_origins: mcp_allowed_origins_from_env(),
+            shutdown_timeout: server::shutdown_timeout_from_env()?,
+        })
+    }
+}
+
+/// `MCP_ALLOWED_ORIGINS`, split on commas.
+pub fn mcp_allowed_origins_from_env() -> Vec<String> {
+    config::var("MCP_ALLOWED_ORIGINS")
+        .map(|v| AllowedOrigins::parse(&v).0)
+        .unwrap_or_default()
+}
+
+/// What the standalone binary does, decided by `MIGRATE_ONLY`.
+#[derive(Debug, Clone)]
+pub enum BackendApiConfig {
+    /// `MIGRATE_ONLY=true`: apply the migrations to `DATABASE_URL` and exit (a deployment's
+    /// migration step needs only the database, not the service's secrets).
+    Migrate { database_url: String },
+    /// Serve under Dapr.
+    Serve(Box<DaprApiConfig>),
+}
+
+impl BackendApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        if config::flag("MIGRATE_ONLY", false)? {
+            let database_url = config::required("DATABASE_URL", "set it to the database to migrate")?;
+            Ok(Self::Migrate { database_url })
+        } else {
+            Ok(Self::Serve(Box::new(DaprApiConfig::from_env()?)))
+        }
+    }
+}
+
+/// The standalone service beside its sidecar: the API's settings, the sidecar's, and the token
+/// daprd must present on its calls to the app (`APP_API_TOKEN`).
+#[derive(Debug, Clone)]
+pub struct DaprApiConfig {
+    pub api: ApiConfig,
+    pub dapr: DaprConfig,
+    pub app_api_token: Option<String>,
+}
+
+impl DaprApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            api: ApiConfig::from_env()?,
+            dapr: DaprConfig::from_env()?,
+            app_api_token: config::var("APP_API_TOKEN"),
         })
     }
 }

@@ -22,7 +22,7 @@ use taskflow_runtime::health::Readiness;
 use taskflow_runtime::server::{self, ServeError};
 use taskflow_store::{Store, StoreError, StoreOptions};
 
-pub use config::ApiConfig;
+pub use config::{ApiConfig, BackendApiConfig, DaprApiConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -46,6 +46,10 @@ pub struct ApiState {
     pub(crate) auth_limits: Arc<rate_limit::AuthLimiter>,
     /// Who answers the chat: the configured model, or the offline parser.
     pub(crate) agent: Agent,
+    /// Browser origins besides the server's own that may call `/mcp`.
+    pub(crate) mcp_allowed_origins: routes::mcp::AllowedOrigins,
+    /// What the whole shutdown gets after a signal.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl ApiState {
@@ -81,6 +85,8 @@ impl ApiState {
             auth,
             auth_limits,
             agent,
+            mcp_allowed_origins: routes::mcp::AllowedOrigins(config.mcp_allowed_origins.clone()),
+            shutdown_timeout: config.shutdown_timeout,
         })
     }
 }
@@ -91,12 +97,12 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
     let auth = state.auth.clone();
     let auth_limits = state.auth_limits.clone();
     let agent = state.agent.clone();
+    let mcp_allowed_origins = state.mcp_allowed_origins.clone();
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
     let limiter = auth_limits.clone();
-    let on_scrape = web::Data::new(
-        taskflow_bus::service::pool_metrics(store.clone()).and(move || limiter.sample_metrics()),
-    );
+    let on_scrape =
+        web::Data::new(taskflow_host::pool_metrics(store.clone()).and(move || limiter.sample_metrics()));
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(on_scrape)
             .app_data(web::Data::new(store))
@@ -105,6 +111,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(web::Data::from(provisioner))
             .app_data(web::Data::new(provisioned))
             .app_data(web::Data::new(agent))
+            .app_data(mcp_allowed_origins)
             .configure(routes::chat::configure)
             .configure(routes::mcp::configure)
             .configure(routes::auth::configure)
@@ -117,7 +124,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
 
 /// The readiness checks backend-api needs.
 pub fn readiness(state: &ApiState) -> Readiness {
-    Readiness::default().with(taskflow_bus::service::DatabaseCheck(state.store.clone()))
+    Readiness::default().with(taskflow_host::DatabaseCheck(state.store.clone()))
 }
 
 /// A bound, ready-to-run backend-api server.
@@ -137,10 +144,15 @@ impl Application {
         F: FnOnce(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
         let routes = configure(state);
-        let served = server::serve(listener, readiness, move |cfg: &mut web::ServiceConfig| {
-            // Extra routes first: `/api/sse/…` must not fall into the `/api/{user_id}` scope.
-            cfg.configure(extra).configure(routes);
-        })?;
+        let served = server::serve_within(
+            listener,
+            readiness,
+            state.shutdown_timeout,
+            move |cfg: &mut web::ServiceConfig| {
+                // Extra routes first: `/api/sse/…` must not fall into the `/api/{user_id}` scope.
+                cfg.configure(extra).configure(routes);
+            },
+        )?;
         Ok(Self { served })
     }
 
@@ -180,14 +192,17 @@ pub async fn migrate(database_url: &str) -> Result<(), StartupError> {
 /// The standalone service under Dapr: the API, the outbox relay publishing through the sidecar, and
 /// the sidecar's callback routes. Returns after a shutdown signal, once in-flight requests and the
 /// relay's final flush are done.
-pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
-    use taskflow_bus::dapr::{DaprApp, DaprClient, DaprConfig, SidecarCheck};
-    use taskflow_bus::relay::{self, PipelineCheck, RelayConfig};
+pub async fn run_under_dapr(config: DaprApiConfig) -> Result<(), StartupError> {
+    use taskflow_bus::dapr::{DaprApp, DaprClient, SidecarCheck};
+    use taskflow_host::relay::{self, PipelineCheck, RelayConfig};
 
+    let DaprApiConfig {
+        api: config,
+        dapr,
+        app_api_token: app_token,
+    } = config;
     let state = ApiState::connect(&config).await?;
-    let dapr = DaprClient::new(DaprConfig::from_env()?)
-        .map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
-    let app_token = taskflow_runtime::config::var("APP_API_TOKEN");
+    let dapr = DaprClient::new(dapr).map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
     // backend-api publishes the events it writes; recurring and notification publish theirs.
     let relay_config = RelayConfig::for_source(state.store.source());
     let checks = readiness(&state)
@@ -205,7 +220,7 @@ pub async fn run_under_dapr(config: ApiConfig) -> Result<(), StartupError> {
     let shutdown = app.shutdown();
     let served = app.run().await;
     relay
-        .stop_within(shutdown.remaining(server::shutdown_deadline()))
+        .stop_within(shutdown.remaining(state.shutdown_timeout))
         .await;
     served.map_err(|e| StartupError::Serve(e.into()))
 }

@@ -1,22 +1,16 @@
 //! The standalone backend-api service, run beside a Dapr sidecar. With `MIGRATE_ONLY=true` it applies
-//! the database migrations and exits (a deployment's migration step).
+//! the database migrations and exits (a deployment's migration step). Its configuration
+//! ([`BackendApiConfig`]) is read once here.
 
 use std::process::ExitCode;
 
-use taskflow_backend_api::{ApiConfig, StartupError, migrate, run_under_dapr};
-use taskflow_runtime::config;
+use taskflow_backend_api::{BackendApiConfig, StartupError, migrate, run_under_dapr};
 use taskflow_runtime::telemetry::{self, LogFormat};
 
 async fn run() -> Result<(), StartupError> {
-    if config::flag("MIGRATE_ONLY", false)? {
-        // The migration step needs only the database, not the service's secrets.
-        migrate(&config::required(
-            "DATABASE_URL",
-            "set it to the database to migrate",
-        )?)
-        .await
-    } else {
-        run_under_dapr(ApiConfig::from_env()?).await
+    match BackendApiConfig::from_env()? {
+        BackendApiConfig::Migrate { database_url } => migrate(&database_url).await,
+        BackendApiConfig::Serve(config) => run_under_dapr(*config).await,
     }
 }
 

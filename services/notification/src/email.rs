@@ -9,7 +9,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use taskflow_runtime::config::{self, ConfigError};
+use taskflow_runtime::config::ConfigError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {
@@ -38,16 +38,8 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// From `SMTP_URL` (e.g. `smtps://user:pass@smtp.example.com`, or `smtp://127.0.0.1:2525` for a
-    /// local relay) and `SMTP_FROM`; `None` when `SMTP_URL` is unset.
-    pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        let Some(url) = config::var("SMTP_URL") else {
-            return Ok(None);
-        };
-        let from = config::var("SMTP_FROM").unwrap_or_else(|| "TaskFlow <noreply@taskflow.local>".into());
-        Self::new(&url, &from).map(Some)
-    }
-
+    /// A mailer for the SMTP server at `url` sending as `from`; errors name `SMTP_URL` or `SMTP_FROM`,
+    /// where they come from (see [`crate::config::mailer_from_env`]).
     pub fn new(url: &str, from: &str) -> Result<Self, ConfigError> {
         let invalid = |name: &'static str, value: &str, reason: String| ConfigError::Invalid {
             name,

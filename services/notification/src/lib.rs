@@ -5,6 +5,7 @@
 //! Woken by a Dapr cron binding (every sidecar fires, so ticks overlap) or, in the single binary, by
 //! a timer. Reminders whose time passed while nothing was ticking fire on the next tick, marked late.
 
+pub mod config;
 pub mod email;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use taskflow_domain::{Task, time};
 use taskflow_store::{DueReminder, NewNotification, PendingEmail, Store};
 use uuid::Uuid;
 
+pub use config::{NotificationConfig, mailer_from_env};
 pub use email::Mailer;
 
 pub const SERVICE: &str = "notification";

@@ -1,21 +1,23 @@
-//! The notification service, run beside a Dapr sidecar and woken by its cron binding.
+//! The notification service, run beside a Dapr sidecar and woken by its cron binding. Its
+//! configuration ([`NotificationConfig`]) is read once here.
 
 use std::sync::Arc;
 
-use taskflow_bus::service::{self, Consumer};
-use taskflow_notification::{CRON_BINDING, DEFAULT_PORT, Mailer, ReminderTicker, SERVICE, TickerConfig};
+use taskflow_bus::service;
+use taskflow_host::{Consumer, run_consumer};
+use taskflow_notification::{CRON_BINDING, NotificationConfig, ReminderTicker, SERVICE, TickerConfig};
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    service::main(
-        SERVICE,
-        service::run_consumer(SERVICE, DEFAULT_PORT, |store, _dapr| {
-            let ticker = ReminderTicker::new(store, Mailer::from_env()?, TickerConfig::default());
-            Ok(Consumer {
-                cron: Some((CRON_BINDING.into(), Arc::new(ticker))),
-                ..Consumer::subscribing(Vec::new()).publishing()
-            })
-        }),
-    )
+    service::main(SERVICE, async {
+        let NotificationConfig { host, mailer } = NotificationConfig::from_env()?;
+        run_consumer(SERVICE, &host, |store, _dapr| {
+            let ticker = ReminderTicker::new(store, mailer, TickerConfig::default());
+            Ok(Consumer::subscribing(Vec::new())
+                .with_cron(CRON_BINDING, Arc::new(ticker))
+                .publishing())
+        })
+        .await
+    })
     .await
 }

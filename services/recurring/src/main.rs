@@ -1,15 +1,18 @@
-//! The recurring service, run beside a Dapr sidecar.
+//! The recurring service, run beside a Dapr sidecar. Its configuration ([`HostConfig`]) is read once
+//! here.
 
-use taskflow_bus::service::{self, Consumer};
+use taskflow_bus::service;
+use taskflow_host::{Consumer, HostConfig, run_consumer};
 use taskflow_recurring::{DEFAULT_PORT, SERVICE, subscriptions};
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    service::main(
-        SERVICE,
-        service::run_consumer(SERVICE, DEFAULT_PORT, |store, _dapr| {
+    service::main(SERVICE, async {
+        let config = HostConfig::from_env(DEFAULT_PORT)?;
+        run_consumer(SERVICE, &config, |store, _dapr| {
             Ok(Consumer::subscribing(subscriptions(store)).publishing())
-        }),
-    )
+        })
+        .await
+    })
     .await
 }

@@ -98,6 +98,8 @@ async fn main() -> ExitCode {
         db_max_connections: 16, // the binary's default
         auth_limits: Default::default(),
         model: None,
+        mcp_allowed_origins: Vec::new(),
+        shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
     };
     let base = format!("http://127.0.0.1:{}", serve(config, vec![subscription]));
 

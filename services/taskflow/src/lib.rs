@@ -12,9 +12,10 @@ use taskflow_backend_api::{ApiConfig, ApiState, Application, StartupError};
 use taskflow_bus::Subscription;
 use taskflow_bus::cron;
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
-use taskflow_bus::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
+use taskflow_host::StoreDeadLetters;
+use taskflow_host::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
 use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
-use taskflow_runtime::server::{self, Shutdown};
+use taskflow_runtime::server::Shutdown;
 use taskflow_websocket::{Hub, HubConfig};
 use tokio::sync::watch;
 
@@ -90,7 +91,11 @@ pub async fn start_with(
     let hub = Hub::new(realtime);
     subscriptions.extend(taskflow_websocket::subscriptions(hub.clone()));
     subscriptions.extend(extra);
-    let bus = InProcessBus::new(subscriptions, retry, state.store.clone());
+    let bus = InProcessBus::new(
+        subscriptions,
+        retry,
+        Arc::new(StoreDeadLetters(state.store.clone())),
+    );
     let checks = taskflow_backend_api::readiness(&state).with(PipelineCheck {
         store: state.store.clone(),
         scope: OutboxScope::All,
@@ -139,7 +144,7 @@ impl Running {
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.app.shutdown();
         let served = self.app.run().await;
-        let deadline = server::shutdown_deadline();
+        let deadline = self.state.shutdown_timeout;
         if let Some((stop, task)) = self.ticker {
             let _ = stop.send(true);
             if tokio::time::timeout(shutdown.remaining(deadline), task)

@@ -91,6 +91,8 @@ impl Settings {
             db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
             auth_limits: api_config::AuthLimitConfig::from_env()?,
             model: api_config::model_from_env()?,
+            mcp_allowed_origins: api_config::mcp_allowed_origins_from_env(),
+            shutdown_timeout: taskflow_runtime::server::shutdown_timeout_from_env()?,
         };
         let tick: u64 = config::parse_or("NOTIFICATION_TICK_SECS", 10)?;
         if tick == 0 {
@@ -104,7 +106,7 @@ impl Settings {
         }
         let system = crate::SystemOptions {
             reminder_tick: Some(std::time::Duration::from_secs(tick)),
-            mailer: taskflow_notification::Mailer::from_env()?,
+            mailer: taskflow_notification::mailer_from_env()?,
             ..crate::SystemOptions::default()
         };
         Ok(Self {

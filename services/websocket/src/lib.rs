@@ -5,6 +5,7 @@
 //! from a broadcast pub/sub component (every replica sees every event), in the single binary from
 //! the in-process bus.
 
+pub mod config;
 pub mod hub;
 mod sse;
 mod ws;
@@ -13,16 +14,15 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
 use serde_json::json;
-use taskflow_auth::config as auth_config;
-use taskflow_auth::{Authenticator, Identity, JwksVerifier, LocalTokenConfig, bearer_token};
+use taskflow_auth::{Authenticator, Identity, JwksVerifier, bearer_token};
 use taskflow_bus::service::{Consumer, Routes, ServiceError};
 use taskflow_bus::{
     EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler,
 };
 use taskflow_domain::{EventType, TaskEvent};
-use taskflow_runtime::config;
 use taskflow_runtime::{ApiError, ErrorCode};
 
+pub use config::{AuthConfig, WebsocketConfig};
 pub use hub::{Hub, HubConfig, Push};
 
 pub const SERVICE: &str = "websocket";
@@ -115,32 +115,21 @@ pub fn configure(hub: Arc<Hub>) -> impl FnOnce(&mut web::ServiceConfig) + Clone 
     }
 }
 
-/// The standalone service: subscriptions into a hub, and the endpoints with an authenticator from
-/// the environment (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider).
-pub fn standalone() -> Result<Consumer, ServiceError> {
-    let secret = auth_config::check_secret(&config::required(
-        "JWT_SECRET",
-        "set it to the secret backend-api signs tokens with, so this service can verify them",
-    )?)?;
-    let jwks = auth_config::jwks_from_env()?
+/// The standalone service: subscriptions into a hub, and the endpoints with an authenticator as
+/// `auth` says (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider).
+pub fn standalone(auth: &AuthConfig) -> Result<Consumer, ServiceError> {
+    let jwks = auth
+        .jwks
+        .clone()
         .map(JwksVerifier::new)
         .transpose()
         .map_err(|e| ServiceError::Auth(e.to_string()))?;
-    let auth = Authenticator::new(
-        LocalTokenConfig {
-            secret,
-            ttl_days: auth_config::token_ttl_days()?,
-        },
-        jwks,
-    );
+    let auth = Authenticator::new(auth.local.clone(), jwks);
     let hub = Hub::new(HubConfig::default());
     let endpoints = configure(hub.clone());
     let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(auth.clone()));
         endpoints.clone()(cfg);
     });
-    Ok(Consumer {
-        routes: Some(routes),
-        ..Consumer::subscribing(subscriptions(hub))
-    })
+    Ok(Consumer::subscribing(subscriptions(hub)).with_routes(routes))
 }

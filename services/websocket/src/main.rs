@@ -1,14 +1,15 @@
 //! The websocket service, run beside a Dapr sidecar with a broadcast pub/sub component: every replica
-//! receives every event and pushes it to its own clients.
+//! receives every event and pushes it to its own clients. Its configuration ([`WebsocketConfig`]) is
+//! read once here. It keeps no data: it runs on the store-free runner and links no database driver.
 
 use taskflow_bus::service;
-use taskflow_websocket::{DEFAULT_PORT, SERVICE, standalone};
+use taskflow_websocket::{SERVICE, WebsocketConfig, standalone};
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
-    service::main(
-        SERVICE,
-        service::run_stateless(SERVICE, DEFAULT_PORT, |_dapr| standalone()),
-    )
+    service::main(SERVICE, async {
+        let config = WebsocketConfig::from_env()?;
+        service::run_stateless(SERVICE, &config.service, |_dapr| standalone(&config.auth)).await
+    })
     .await
 }

@@ -9,8 +9,6 @@ use taskflow_bus::idempotency::{Claim, IdempotencyStore, Idempotent, InMemoryIde
 use taskflow_bus::{EventHandler, Outcome, ReceivedEvent, handler_fn};
 use taskflow_test_support::redis_for_test;
 
-use crate::support::store;
-
 async fn claims_once(keys: &dyn IdempotencyStore, key: &str) {
     let lease = Duration::from_secs(60);
     assert_eq!(keys.claim(key, lease).await.unwrap(), Claim::Acquired);
@@ -43,22 +41,6 @@ async fn in_memory_claims_once_and_leases_expire() {
         Claim::Acquired,
         "a dead claim's lease runs out"
     );
-}
-
-#[tokio::test]
-async fn the_database_helper_inserts_once_per_consumer() {
-    let (store, _db) = store().await;
-    let id = uuid::Uuid::now_v7();
-    let now = taskflow_domain::time::now();
-    let processed = store.processed_events();
-    assert!(processed.claim("audit", id, now).await.unwrap());
-    assert!(!processed.claim("audit", id, now).await.unwrap());
-    assert!(
-        processed.claim("recurring", id, now).await.unwrap(),
-        "consumers are independent"
-    );
-    processed.release("audit", id).await.unwrap();
-    assert!(processed.claim("audit", id, now).await.unwrap());
 }
 
 #[tokio::test]

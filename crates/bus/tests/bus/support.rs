@@ -1,4 +1,5 @@
-//! Shared fixtures: a store with tasks, a recording subscriber and a fake Dapr sidecar.
+//! Shared fixtures: a recording subscriber and a fake Dapr sidecar (taskflow-host's tests include
+//! this file too).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -6,47 +7,6 @@ use std::sync::{Arc, Mutex};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::Value;
 use taskflow_bus::{EventHandler, Outcome, ReceivedEvent, handler_fn};
-use taskflow_domain::{CreateTask, Task, TaskEvent, time};
-use taskflow_store::{Store, StoreOptions};
-use taskflow_test_support::{TestDb, consumer};
-
-pub async fn store() -> (Store, TestDb) {
-    let options = StoreOptions {
-        max_connections: 5,
-        ..StoreOptions::default()
-    };
-    consumer::store_with(
-        &options,
-        [
-            consumer::user("alice", "Alice", Some("alice@example.com"), "UTC"),
-            consumer::user("bob", "Bob", Some("bob@example.com"), "UTC"),
-        ],
-    )
-    .await
-}
-
-/// Creates a task for `user` through the store's command, with its `task-created` event in the outbox.
-pub async fn add_task(store: &Store, user: &str, title: &str) -> Task {
-    let body: CreateTask = serde_json::from_value(serde_json::json!({ "title": title })).unwrap();
-    let task = body.validate().unwrap().into_task(user, time::now());
-    store.tasks().create(&task).await.unwrap();
-    task
-}
-
-/// [`add_task`], answering the `task-created` event it wrote, read back from the outbox — so only
-/// while no relay runs (a running one may publish the row before it is read).
-pub async fn create_task(store: &Store, user: &str, title: &str) -> TaskEvent {
-    let task = add_task(store, user, title).await;
-    let row = store
-        .outbox()
-        .pending(&taskflow_store::OutboxScope::All, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.topic == "task-created" && r.payload["task"]["id"] == task.id.to_string())
-        .unwrap();
-    serde_json::from_value(row.payload).unwrap()
-}
 
 /// Records every event a subscription handles, answering with a scripted outcome.
 #[derive(Clone, Default)]

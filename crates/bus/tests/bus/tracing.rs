@@ -1,45 +1,14 @@
-//! Trace context on the Dapr path: the relay hands the row's `traceparent` to the sidecar (header and
-//! CloudEvent metadata), and an event route runs its handler inside the envelope's trace.
+//! Trace context on the Dapr path: an event route runs its handler inside the envelope's trace. (That
+//! the relay hands the row's `traceparent` to the sidecar is tested in taskflow-host.)
 
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use taskflow_bus::dapr::{DaprApp, DaprClient};
-use taskflow_bus::relay::{OutboxRelay, RelayConfig};
+use taskflow_bus::dapr::DaprApp;
 use taskflow_bus::trace::{self, TraceContext};
 use taskflow_bus::{Outcome, ReceivedEvent, Subscription, handler_fn};
 
-use crate::support::{FakeSidecar, create_task, store};
-
 const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-#[tokio::test]
-async fn the_relay_sends_the_rows_trace_to_the_sidecar() {
-    let (store, _db) = store().await;
-    let sidecar = FakeSidecar::start().await;
-    let ctx = TraceContext::parse(PARENT).unwrap().child();
-    trace::scope(ctx, create_task(&store, "alice", "traced")).await;
-    create_task(&store, "alice", "untraced").await;
-    let publisher = Arc::new(DaprClient::new(sidecar.config(None)).unwrap());
-    let relay = OutboxRelay::new(store.clone(), publisher, RelayConfig::for_all());
-    assert_eq!(relay.drain_once().await.unwrap().published, 2);
-
-    let published = sidecar.published();
-    let traced = published
-        .iter()
-        .find(|r| r.body["data"]["task"]["title"] == "traced")
-        .unwrap();
-    assert_eq!(traced.headers.get("traceparent"), Some(&ctx.header()));
-    // On the envelope under both names daprd uses; it fills them only when they are absent.
-    assert_eq!(traced.body["traceparent"], ctx.header());
-    assert_eq!(traced.body["traceid"], ctx.header());
-    let untraced = published
-        .iter()
-        .find(|r| r.body["data"]["task"]["title"] == "untraced")
-        .unwrap();
-    assert!(!untraced.headers.contains_key("traceparent"));
-    assert!(untraced.body.get("traceparent").is_none());
-}
 
 #[tokio::test]
 async fn an_event_route_runs_its_handler_in_the_envelopes_trace() {

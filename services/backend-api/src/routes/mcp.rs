@@ -17,21 +17,20 @@ use taskflow_store::Store;
 
 use crate::error::HandlerResult;
 
-/// Origins allowed besides the server's own, from `MCP_ALLOWED_ORIGINS` (comma-separated).
+/// Origins allowed besides the server's own (`MCP_ALLOWED_ORIGINS`, read into
+/// [`crate::ApiConfig::mcp_allowed_origins`]); mounted as app data by [`crate::configure`].
 #[derive(Debug, Clone, Default)]
 pub struct AllowedOrigins(pub Vec<String>);
 
 impl AllowedOrigins {
-    pub fn from_env() -> Self {
+    /// The comma-separated list `value`, trimmed, without trailing slashes or empty entries.
+    pub fn parse(value: &str) -> Self {
         Self(
-            taskflow_runtime::config::var("MCP_ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            value
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
         )
     }
 }
@@ -166,8 +165,9 @@ pub async fn post(
     })
 }
 
+/// Mounts `/mcp`; the app provides the [`AllowedOrigins`] (none besides its own when absent).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(AllowedOrigins::from_env()).service(
+    cfg.service(
         web::resource("/mcp")
             // No server-initiated stream and no sessions: GET and DELETE get the transport's 405,
             // with `Allow: POST` (only documented methods are advertised).

@@ -64,6 +64,8 @@ impl TestApp {
             db_max_connections: 5,
             auth_limits: Default::default(),
             model: None,
+            mcp_allowed_origins: Vec::new(),
+            shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
         };
         change(&mut config);
         let state = ApiState::connect(&config).await.expect("connect");

@@ -179,7 +179,7 @@ async fn metrics_expose_each_series_and_move_when_things_happen() {
             && state
                 .store
                 .outbox()
-                .stats(&taskflow_bus::relay::OutboxScope::All)
+                .stats(&taskflow_host::relay::OutboxScope::All)
                 .await
                 .unwrap()
                 .pending

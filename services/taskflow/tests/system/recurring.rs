@@ -86,7 +86,7 @@ impl System {
                 .running_state
                 .store
                 .outbox()
-                .stats(&taskflow_bus::relay::OutboxScope::All)
+                .stats(&taskflow_host::relay::OutboxScope::All)
                 .await
                 .unwrap()
                 .pending

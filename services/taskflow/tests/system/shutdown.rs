@@ -154,7 +154,7 @@ async fn shutdown_closes_websockets_with_going_away_and_lets_deliveries_finish()
     assert_eq!(
         store
             .outbox()
-            .stats(&taskflow_bus::relay::OutboxScope::All)
+            .stats(&taskflow_host::relay::OutboxScope::All)
             .await
             .unwrap()
             .pending,

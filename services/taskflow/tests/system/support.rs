@@ -25,6 +25,8 @@ pub async fn config() -> (ApiConfig, TestDb) {
         db_max_connections: 5,
         auth_limits: Default::default(),
         model: None,
+        mcp_allowed_origins: Vec::new(),
+        shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
     };
     (config, db)
 }

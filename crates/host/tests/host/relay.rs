@@ -1,4 +1,5 @@
-//! The outbox relay and the in-process bus: order, faults, retries, dead letters, duplicates.
+//! The outbox relay and the in-process bus with the store's dead letters: order, faults, retries,
+//! dead letters, duplicates.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,13 +8,15 @@ use std::time::Duration;
 use taskflow_bus::dapr::DaprClient;
 use taskflow_bus::idempotency::{Idempotent, InMemoryIdempotency};
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
-use taskflow_bus::relay::{OutboxRelay, RelayConfig};
 use taskflow_bus::{
     CloudEvent, EventHandler, Outcome, OutgoingEvent, Publisher, ReceivedEvent, Subscription, handler_fn,
 };
+use taskflow_host::StoreDeadLetters;
+use taskflow_host::relay::{OutboxRelay, RelayConfig};
 use taskflow_store::Store;
 
-use crate::support::{FakeSidecar, Recorder, add_task, create_task, store};
+use crate::fixtures::{add_task, create_task, store};
+use crate::support::{FakeSidecar, Recorder};
 
 fn fast() -> RetryPolicy {
     RetryPolicy {
@@ -31,7 +34,11 @@ fn relay_config() -> RelayConfig {
 }
 
 fn bus(store: &Store, subs: Vec<Subscription>) -> Arc<InProcessBus> {
-    Arc::new(InProcessBus::new(subs, fast(), store.clone()))
+    Arc::new(InProcessBus::new(
+        subs,
+        fast(),
+        Arc::new(StoreDeadLetters(store.clone())),
+    ))
 }
 
 #[tokio::test]
@@ -250,7 +257,7 @@ async fn the_same_event_delivered_twice_has_one_effect() {
         let bus = InProcessBus::new(
             vec![Subscription::new("audit", "task-created", guarded)],
             fast(),
-            store.clone(),
+            Arc::new(StoreDeadLetters(store.clone())),
         );
         let event = create_task(&store, "alice", "once").await;
         let payload = serde_json::to_value(&event).unwrap();
@@ -280,7 +287,7 @@ async fn the_running_relay_publishes_on_commit_without_waiting_for_a_poll() {
     );
     let mut config = relay_config();
     config.poll_interval = Duration::from_secs(3600);
-    let handle = taskflow_bus::relay::spawn(store.clone(), bus, config);
+    let handle = taskflow_host::relay::spawn(store.clone(), bus, config);
     // Let the relay take its lease and go to sleep on the signal.
     tokio::time::sleep(Duration::from_millis(100)).await;
     add_task(&store, "alice", "signalled").await;
@@ -306,15 +313,15 @@ async fn stopping_the_relay_flushes_what_is_due() {
         &store,
         vec![Subscription::new("ws", "task-created", recorder.handler())],
     );
-    let handle = taskflow_bus::relay::spawn(store.clone(), bus, relay_config());
+    let handle = taskflow_host::relay::spawn(store.clone(), bus, relay_config());
     handle.stop().await;
     create_task(&store, "alice", "late write").await;
-    let handle = taskflow_bus::relay::spawn(
+    let handle = taskflow_host::relay::spawn(
         store.clone(),
         Arc::new(InProcessBus::new(
             vec![Subscription::new("ws", "task-created", recorder.handler())],
             fast(),
-            store.clone(),
+            Arc::new(StoreDeadLetters(store.clone())),
         )),
         relay_config(),
     );

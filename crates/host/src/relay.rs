@@ -18,13 +18,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::join_all;
+use taskflow_bus::{CloudEvent, OutgoingEvent, Publisher};
 use taskflow_domain::time;
 pub use taskflow_store::OutboxScope;
 use taskflow_store::{OutboxMessage, Store, StoreError};
 use tokio::sync::watch;
-
-use crate::CloudEvent;
-use crate::publisher::{OutgoingEvent, Publisher};
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {

@@ -1,0 +1,14 @@
+//! The host's parts on a real database: the outbox relay and the in-process bus with the store's
+//! dead letters (order, faults, retries, dead letters, duplicates), the trace context the relay hands
+//! the sidecar, and the database's claim-once helper.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixtures;
+mod processed_events;
+mod relay;
+// The recording subscriber and the fake Dapr sidecar are the bus's own test fixtures, shared rather
+// than copied; not every helper is used here.
+#[path = "../../../bus/tests/bus/support.rs"]
+#[allow(dead_code)]
+mod support;
+mod tracing;

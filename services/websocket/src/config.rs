@@ -1,0 +1,43 @@
+//! websocket's configuration, read once at start: the service under Dapr and how it verifies tokens.
+
+use taskflow_auth::config as auth_config;
+use taskflow_auth::{JwksConfig, LocalTokenConfig};
+use taskflow_bus::service::ServiceConfig;
+use taskflow_runtime::config::{self, ConfigError};
+
+use crate::DEFAULT_PORT;
+
+#[derive(Debug, Clone)]
+pub struct WebsocketConfig {
+    /// `HOST`, `PORT`, `APP_API_TOKEN`, `IDEMPOTENCY_TTL_SECS` and the `DAPR_*` settings.
+    pub service: ServiceConfig,
+    pub auth: AuthConfig,
+}
+
+/// How the endpoints verify tokens.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `JWT_SECRET` (required) and `ACCESS_TOKEN_EXPIRE_DAYS`: tokens backend-api signed.
+    pub local: LocalTokenConfig,
+    /// `JWKS_URL` & co.: tokens of an identity provider.
+    pub jwks: Option<JwksConfig>,
+}
+
+impl WebsocketConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let service = ServiceConfig::from_env(DEFAULT_PORT)?;
+        let secret = auth_config::check_secret(&config::required(
+            "JWT_SECRET",
+            "set it to the secret backend-api signs tokens with, so this service can verify them",
+        )?)?;
+        let jwks = auth_config::jwks_from_env()?;
+        let ttl_days = auth_config::token_ttl_days()?;
+        Ok(Self {
+            service,
+            auth: AuthConfig {
+                local: LocalTokenConfig { secret, ttl_days },
+                jwks,
+            },
+        })
+    }
+}
