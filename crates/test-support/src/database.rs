@@ -71,10 +71,7 @@ pub async fn empty_test_database() -> (String, TestDb) {
 /// one: migrated, as a clone of the template for the current schema.
 pub async fn migrated_database(admin_url: Option<String>) -> (String, TestDb) {
     match admin_url {
-        Some(admin_url) => {
-            let template = template::postgres_template(&admin_url).await;
-            create_postgres(admin_url, &format!(" TEMPLATE \"{template}\"")).await
-        }
+        Some(admin_url) => create_postgres(admin_url, Schema::Migrated).await,
         None => {
             let (url, db) = fresh_database(None).await;
             if let TestDb::Sqlite(dir) = &db {
@@ -93,7 +90,7 @@ pub async fn migrated_database(admin_url: Option<String>) -> (String, TestDb) {
 /// without one.
 pub async fn fresh_database(admin_url: Option<String>) -> (String, TestDb) {
     match admin_url {
-        Some(admin_url) => create_postgres(admin_url, "").await,
+        Some(admin_url) => create_postgres(admin_url, Schema::Empty).await,
         None => {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let url = format!("sqlite://{}?mode=rwc", dir.path().join(SQLITE_FILE).display());
@@ -104,14 +101,26 @@ pub async fn fresh_database(admin_url: Option<String>) -> (String, TestDb) {
 
 const SQLITE_FILE: &str = "test.db";
 
-/// `CREATE DATABASE tf_test_<uuid>` followed by `options`.
-async fn create_postgres(admin_url: String, options: &str) -> (String, TestDb) {
+enum Schema {
+    Empty,
+    Migrated,
+}
+
+/// `CREATE DATABASE tf_test_<uuid>`, empty or as a clone of the migrated template, on one admin
+/// connection (each is a round trip that every test pays).
+async fn create_postgres(admin_url: String, schema: Schema) -> (String, TestDb) {
     let name = format!("tf_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("the PostgreSQL admin URL is unreachable");
+    let admin = template::admin_connection(&admin_url).await;
+    let from = match schema {
+        Schema::Empty => String::new(),
+        Schema::Migrated => {
+            let template = template::postgres_template_name();
+            template::ensure_postgres_template_on(&admin, &admin_url, &template).await;
+            format!(" TEMPLATE \"{template}\"")
+        }
+    };
     admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\"{options}"))
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\"{from}"))
         .await
         .expect("create a test database");
     admin.close().await.ok();

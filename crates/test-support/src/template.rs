@@ -110,43 +110,46 @@ async fn database_exists(admin: &DatabaseConnection, name: &str) -> bool {
         .is_some()
 }
 
-/// The name of the migrated PostgreSQL template on the server of `admin_url`, built first if it is
-/// not there.
-pub async fn postgres_template(admin_url: &str) -> String {
-    let name = postgres_template_name();
-    ensure_postgres_template(admin_url, &name).await;
-    name
-}
-
-/// Builds the migrated template `name` on the server of `admin_url` unless it is there.
-pub async fn ensure_postgres_template(admin_url: &str, name: &str) {
-    // One connection: an advisory lock belongs to the session that took it.
+/// One admin connection to the server of `admin_url`: one, because an advisory lock belongs to
+/// the session that took it.
+pub async fn admin_connection(admin_url: &str) -> DatabaseConnection {
     let mut options = ConnectOptions::new(admin_url.to_owned());
     options
         .max_connections(1)
         .sqlx_logging(false)
         .acquire_timeout(Duration::from_secs(120));
-    let admin = Database::connect(options)
+    Database::connect(options)
         .await
-        .expect("the PostgreSQL admin URL is unreachable");
-    if !database_exists(&admin, name).await {
-        // Keyed by the name: templates of different schemas are built in parallel.
-        let mut hasher = DefaultHasher::new();
-        hasher.write(name.as_bytes());
-        let key = hasher.finish().cast_signed();
-        admin
-            .execute_unprepared(&format!("SELECT pg_advisory_lock({key})"))
-            .await
-            .expect("lock the template");
-        if !database_exists(&admin, name).await {
-            build_postgres_template(&admin, admin_url, name).await;
-        }
-        admin
-            .execute_unprepared(&format!("SELECT pg_advisory_unlock({key})"))
-            .await
-            .expect("unlock the template");
-    }
+        .expect("the PostgreSQL admin URL is unreachable")
+}
+
+/// Builds the migrated template `name` on the server of `admin_url` unless it is there.
+pub async fn ensure_postgres_template(admin_url: &str, name: &str) {
+    let admin = admin_connection(admin_url).await;
+    ensure_postgres_template_on(&admin, admin_url, name).await;
     admin.close().await.ok();
+}
+
+/// [`ensure_postgres_template`] on an admin connection the caller goes on using (to clone it).
+pub async fn ensure_postgres_template_on(admin: &DatabaseConnection, admin_url: &str, name: &str) {
+    if database_exists(admin, name).await {
+        return;
+    }
+    // Keyed by the name: templates of different schemas are built in parallel.
+    let mut hasher = DefaultHasher::new();
+    hasher.write(name.as_bytes());
+    let key = hasher.finish().cast_signed();
+    admin
+        .execute_unprepared(&format!("SELECT pg_advisory_lock({key})"))
+        .await
+        .expect("lock the template");
+    if !database_exists(admin, name).await {
+        build_postgres_template(admin, admin_url, name).await;
+    }
+    admin
+        .execute_unprepared(&format!("SELECT pg_advisory_unlock({key})"))
+        .await
+        .expect("unlock the template");
 }
 
 async fn build_postgres_template(admin: &DatabaseConnection, admin_url: &str, name: &str) {

@@ -1,8 +1,10 @@
 //! backend-api: the REST API — accounts, tasks, stats, recurrence previews, notifications and the
 //! audit trail — and the only writer of users and of tasks (besides recurring's new occurrences).
 //!
-//! [`Application::build`] binds and returns the port (tests bind port 0), [`configure`] mounts the
-//! routes so the all-in-one `taskflow` binary can compose them with the other services.
+//! [`ApiState::connect`] opens the database and builds the authenticator and the assistant;
+//! [`Application::serve_with`] serves the API on a listener the caller bound (tests bind port 0),
+//! with extra routes and readiness checks, which is how the all-in-one `taskflow` binary composes
+//! it with the other services; [`run_under_dapr`] is the Dapr service.
 
 pub mod config;
 pub(crate) mod error;
