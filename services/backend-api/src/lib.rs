@@ -110,6 +110,7 @@ pub fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig) + Clo
             .configure(routes::auth::configure)
             .configure(routes::audit::configure)
             .configure(routes::notifications::configure)
+            .configure(routes::quick_add::configure)
             .configure(routes::tasks::configure)
             .configure(openapi::configure);
     }
