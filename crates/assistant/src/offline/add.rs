@@ -233,7 +233,9 @@ pub(super) fn plan(w: &Words, start: usize, remind_me: bool) -> Plan {
 
 /// `!high`, `!urgent`, `!low`: a priority marker anywhere in the sentence.
 fn priority_marker(raw: &str) -> Option<Priority> {
-    let word = raw.strip_prefix('!')?.trim_end_matches(|c: char| ",.;!?".contains(c));
+    let word = raw
+        .strip_prefix('!')?
+        .trim_end_matches(|c: char| ",.;!?".contains(c));
     priority_word(&word.to_lowercase())
 }
 

@@ -741,11 +741,17 @@ fn quick_add_lines_split_into_title_and_attributes() {
     let args = quick_add("New York trip planning !low").unwrap();
     assert_eq!(args.title, "New York trip planning");
     assert_eq!(args.priority, Some(Priority::Low));
-    assert_eq!(quick_add("A walk in the park").unwrap().title, "A walk in the park");
+    assert_eq!(
+        quick_add("A walk in the park").unwrap().title,
+        "A walk in the park"
+    );
 
     // `!priority` wins wherever it stands; an unknown `!word` stays in the title.
     let args = quick_add("!urgent fix the build, #work").unwrap();
-    assert_eq!((args.title.as_str(), args.priority), ("fix the build", Some(Priority::High)));
+    assert_eq!(
+        (args.title.as_str(), args.priority),
+        ("fix the build", Some(Priority::High))
+    );
     assert_eq!(args.tags, vec!["work"]);
     assert_eq!(quick_add("Say !hello").unwrap().title, "Say !hello");
     assert_eq!(quick_add("Wow!").unwrap().title, "Wow");
@@ -755,7 +761,9 @@ fn quick_add_lines_split_into_title_and_attributes() {
     assert_eq!(args.title, "Standup");
     let task = crate::tools::exec::create_request(args, now, TZ).unwrap();
     assert_eq!(task.due_at, Some(local("2026-03-05 09:30")));
-    assert!(matches!(task.recurrence, Some(taskflow_domain::RecurrenceInput::Rule(ref r)) if r == "weekdays"));
+    assert!(
+        matches!(task.recurrence, Some(taskflow_domain::RecurrenceInput::Rule(ref r)) if r == "weekdays")
+    );
     assert_eq!(
         task.reminders,
         Some(vec![ReminderSpec {

@@ -131,7 +131,11 @@ fn first_occurrence_at(
 
 /// The task `add_task` would create from `a`, its phrases read for a user in `tz` at `now` (not yet
 /// validated): what the tool and the REST quick-add share.
-pub fn create_request(a: AddTaskArgs, now: DateTime<Utc>, tz: chrono_tz::Tz) -> Result<CreateTask, ToolError> {
+pub fn create_request(
+    a: AddTaskArgs,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<CreateTask, ToolError> {
     let rule = a.recurrence.as_deref().map(recurrence).transpose()?;
     let due_at = match (a.due.as_deref(), rule.as_deref()) {
         (Some(d), _) => {

@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use taskflow_assistant::tools::{AddTaskArgs, ToolError};
 use taskflow_auth::AuthenticatedUser;
-use taskflow_domain::{Category, CreateTask, NewTask, Priority, ReminderSpec, Task, TaskEvent, ValidationError, text, time};
+use taskflow_domain::{
+    Category, CreateTask, NewTask, Priority, ReminderSpec, Task, TaskEvent, ValidationError, text, time,
+};
 use taskflow_runtime::JsonBody;
 use taskflow_store::Store;
 use utoipa::ToSchema;
@@ -144,7 +146,10 @@ pub async fn create(
     store_new_task(&store, &task).await?;
     tracing::info!(task_id = %task.id, "task created by quick-add");
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/{}/tasks/{}", caller.user_id, task.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/{}/tasks/{}", caller.user_id, task.id),
+        ))
         .insert_header((header::ETAG, format!("\"{}\"", task.version)))
         .json(QuickAddResult { task, understood }))
 }

@@ -32,7 +32,11 @@ fn tomorrow_9am(now: DateTime<Utc>) -> String {
         .checked_add_days(Days::new(1))
         .unwrap();
     let nine = tomorrow.and_time(NaiveTime::from_hms_opt(9, 0, 0).unwrap());
-    let at = BERLIN.from_local_datetime(&nine).earliest().unwrap().with_timezone(&Utc);
+    let at = BERLIN
+        .from_local_datetime(&nine)
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc);
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
@@ -62,11 +66,11 @@ async fn a_line_becomes_a_task_in_the_callers_time_zone() {
     assert_eq!(task["priority"], "high");
     assert_eq!(task["tags"], json!(["home"]));
     let due = task["due_at"].as_str().unwrap();
-    assert!(
-        due == tomorrow_9am(before) || due == tomorrow_9am(after),
-        "{due}"
+    assert!(due == tomorrow_9am(before) || due == tomorrow_9am(after), "{due}");
+    assert_eq!(
+        location,
+        format!("/api/{}/tasks/{}", user.id, task["id"].as_str().unwrap())
     );
-    assert_eq!(location, format!("/api/{}/tasks/{}", user.id, task["id"].as_str().unwrap()));
 
     let understood = &body["understood"];
     assert_eq!(understood["title"], "Call the plumber");
@@ -126,10 +130,7 @@ async fn the_preview_reads_the_line_and_writes_nothing() {
     assert_eq!(understood["category"], "other");
     assert_eq!(understood["tags"], json!(["home"]));
     let due = understood["due_at"].as_str().unwrap();
-    assert!(
-        due == tomorrow_9am(before) || due == tomorrow_9am(after),
-        "{due}"
-    );
+    assert!(due == tomorrow_9am(before) || due == tomorrow_9am(after), "{due}");
     assert_eq!(app.list(&user, "").await["tasks"], json!([]));
 }
 
@@ -180,7 +181,13 @@ async fn bad_lines_are_refused_with_the_standard_error() {
         .send()
         .await
         .unwrap();
-    assert_error(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None).await;
+    assert_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        None,
+    )
+    .await;
     let res = app.post_json(&path, None, &json!({"text": "Call mom"})).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
     let other = app.user().await;
