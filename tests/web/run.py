@@ -406,6 +406,7 @@ def run(base: str, out: Path, axe_source: str) -> None:
         a.screenshot(path=str(out / "05-assistant.png"))
         axe_check(a, axe_source, "assistant", out)
         a.keyboard.press("Escape")
+        b.evaluate("() => document.querySelectorAll('.toast').forEach((t) => t.remove())")
         b.screenshot(path=str(out / "06-phone-dark.png"), full_page=False)
         axe_check(b, axe_source, "phone-dark", out)
 

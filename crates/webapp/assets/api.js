@@ -24,6 +24,8 @@ export function saveSession(s) {
 /** Called with no arguments when the server answers 401: the app returns to sign-in. */
 let onUnauthorized = () => {};
 export function whenUnauthorized(fn) { onUnauthorized = fn; }
+/** For requests made without `request` (the chat stream): a 401 ends the session the same way. */
+export function unauthorized() { onUnauthorized(); }
 
 export async function request(method, path, body, headers = {}) {
   const s = session();

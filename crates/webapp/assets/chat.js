@@ -3,15 +3,16 @@
 // each tool finishes (shown, with what it did), then `done` with the conversation id.
 
 import { $, h, showError } from './dom.js';
-import { session, me, ApiError } from './api.js';
+import { session, me, ApiError, unauthorized } from './api.js';
 import { panel } from './inbox.js';
 
 let conversation = null;
 
 function bubble(who, text) {
   const el = h('div', { class: `msg ${who}` }, h('span', { class: 'who visually-hidden' }, who === 'me' ? 'You: ' : 'Assistant: '), h('span', { class: 'text' }, text));
-  $('#chat-log').append(el);
-  el.scrollIntoView({ block: 'end' });
+  const log = $('#chat-log');
+  log.append(el);
+  log.scrollTop = log.scrollHeight;
   return el;
 }
 
@@ -69,6 +70,7 @@ async function send(message) {
       const body = await res.json().catch(() => ({}));
       const e = body.error || {};
       if (res.status === 404 && conversation) conversation = null;
+      if (res.status === 401) unauthorized();
       throw new ApiError(res.status, e.code, e.message || `The server answered ${res.status}.`);
     }
     await readEvents(res, (event, data) => {
@@ -81,10 +83,10 @@ async function send(message) {
     });
   } catch (err) {
     text.textContent = `⚠️ ${err.message}`;
-    if (err.status === 401) showError(err);
+    if (err.status === 0 || err.status === undefined) showError(err);
   } finally {
     reply.classList.remove('streaming');
-    reply.scrollIntoView({ block: 'end' });
+    $('#chat-log').scrollTop = $('#chat-log').scrollHeight;
     form.querySelector('button').disabled = false;
   }
 }
