@@ -119,6 +119,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .configure(routes::auth::configure)
             .configure(routes::audit::configure)
             .configure(routes::notifications::configure)
+            .configure(routes::quick_add::configure)
             .configure(routes::tasks::configure)
             .configure(openapi::configure);
     }

@@ -147,7 +147,7 @@ impl Modify for CommonErrors {
     paths(
         auth::register, auth::login, auth::me, auth::update_me,
         tasks::list, tasks::create, tasks::get, tasks::update, tasks::patch, tasks::complete, tasks::delete,
-        tasks::stats, tasks::occurrences, crate::routes::audit::list,
+        tasks::stats, tasks::occurrences, crate::routes::quick_add::create, crate::routes::quick_add::preview, crate::routes::audit::list,
         crate::routes::notifications::list, crate::routes::notifications::mark_read,
         crate::routes::notifications::read_all, crate::routes::notifications::delete,
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat::conversations,
@@ -206,6 +206,7 @@ mod tests {
             ("RegisterRequest", "email", user::EMAIL_PATTERN, 254),
             ("RegisterRequest", "password", user::PASSWORD_PATTERN, 1024),
             ("ChatRequest", "message", text::MULTI_LINE_NON_BLANK_PATTERN, 4000),
+            ("QuickAddRequest", "text", text::SINGLE_LINE_PATTERN, 500),
         ] {
             let p = property(&doc, schema, field);
             assert_eq!(p["pattern"], pattern, "{schema}.{field}");

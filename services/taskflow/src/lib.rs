@@ -1,6 +1,6 @@
 //! The all-in-one composition: every service's routes (REST, WebSocket, SSE) on one port, one
 //! database, the in-process bus in place of Dapr — same envelope, same outcomes, same handler code —
-//! and a timer in place of the cron binding.
+//! and a timer in place of the cron binding — plus the web app (`taskflow-webapp`) at `/`.
 
 pub mod settings;
 
@@ -101,8 +101,12 @@ pub async fn start_with(
         scope: OutboxScope::All,
         dead_letters_in_db: true,
     });
-    // WebSocket and SSE on the API's port; they use the API's authenticator.
-    let app = Application::serve_with(&state, listener, checks, taskflow_websocket::configure(hub))?;
+    // WebSocket and SSE on the API's port (they use the API's authenticator), and the web app at `/`.
+    let realtime = taskflow_websocket::configure(hub);
+    let extra = move |cfg: &mut actix_web::web::ServiceConfig| {
+        cfg.configure(realtime).configure(taskflow_webapp::configure);
+    };
+    let app = Application::serve_with(&state, listener, checks, extra)?;
     // One relay publishes what every service in the process wrote, each event under its own app's
     // `source`. Only this process writes here; the poll is a safety net, the commit signal does the work.
     let mut relay_config = RelayConfig::for_all();

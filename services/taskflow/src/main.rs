@@ -35,6 +35,7 @@ async fn run() -> Result<(), settings::SettingsError> {
     let base = format!("http://{}:{}", settings.api.host, app.port());
     tracing::info!(database = %settings.database_label, data_dir = %settings.data_dir.display(), "taskflow ready");
     println!("TaskFlow is listening on {base}");
+    println!("  Web app:   {base}/");
     println!("  API docs:  {base}/docs");
     println!("  Database:  {}", settings.database_label);
     app.run()

@@ -3,7 +3,7 @@
 //! The title is what remains once the attributes are taken off the end of the sentence: tags (`#x`,
 //! anywhere), priority, category, and the longest trailing phrase that quick-add recognises as a
 //! repetition, a reminder or a date. Taking only trailing phrases keeps titles like "review the 1st
-//! draft" intact. The phrases are passed to the tool as written; the tool resolves them in the user's
+//! draft" intact. `!high` (any priority word after `!`) sets the priority wherever it stands. The phrases are passed to the tool as written; the tool resolves them in the user's
 //! time zone when it runs.
 
 use taskflow_domain::quick_add::{is_recurrence, is_relative_reminder, is_when, names_time_of_day};
@@ -223,9 +223,33 @@ fn take_trailing(w: &Words, start: usize, end: usize, args: &mut AddTaskArgs) ->
 pub(super) fn plan(w: &Words, start: usize, remind_me: bool) -> Plan {
     let mut args = AddTaskArgs::default();
     let start = preamble(w, start, &mut args);
+    match split(w, start, remind_me, args) {
+        Some(args) => Plan::Calls(vec![ToolCall::new("add_task", args)]),
+        None => Plan::Reply(help_with(
+            "I can add that, but what should the task be called? For example: \"add call mom tomorrow at 6pm\".",
+        )),
+    }
+}
+
+/// `!high`, `!urgent`, `!low`: a priority marker anywhere in the sentence.
+fn priority_marker(raw: &str) -> Option<Priority> {
+    let word = raw
+        .strip_prefix('!')?
+        .trim_end_matches(|c: char| ",.;!?".contains(c));
+    priority_word(&word.to_lowercase())
+}
+
+/// Splits the words from `start` into the title and the attributes (`#tags` and `!priority`
+/// anywhere, then trailing priority, category, repetition, reminder and date phrases) on top of
+/// `args`; `None` when no title remains.
+pub(super) fn split(w: &Words, start: usize, remind_me: bool, mut args: AddTaskArgs) -> Option<AddTaskArgs> {
     let mut tags = Vec::new();
     let mut kept = Vec::new();
     for i in start..w.len() {
+        if let Some(p) = priority_marker(w.raw(i)) {
+            args.priority = Some(p);
+            continue;
+        }
         match w.raw(i).strip_prefix('#') {
             Some(tag) if !tag.trim_matches(|c: char| !c.is_alphanumeric()).is_empty() => {
                 tags.push(tag.trim_end_matches(|c: char| ",.;!?".contains(c)).to_lowercase());
@@ -254,9 +278,7 @@ pub(super) fn plan(w: &Words, start: usize, remind_me: bool) -> Plan {
     }
     let title = w.text(0, end);
     if title.is_empty() || is_when(&w.low_text(0, end)) {
-        return Plan::Reply(help_with(
-            "I can add that, but what should the task be called? For example: \"add call mom tomorrow at 6pm\".",
-        ));
+        return None;
     }
     args.title = title;
     args.tags = tags;
@@ -270,5 +292,5 @@ pub(super) fn plan(w: &Words, start: usize, remind_me: bool) -> Plan {
             format!("{due} at 9am")
         });
     }
-    Plan::Calls(vec![ToolCall::new("add_task", args)])
+    Some(args)
 }

@@ -229,6 +229,17 @@ fn requests(message: &str) -> Vec<Words> {
     out
 }
 
+/// Reads one quick-add line — a title followed by attributes, as a task app's "New task" box takes it
+/// ("Call the plumber tomorrow at 9am #home !high") — into `add_task` arguments, with the phrases as
+/// written (resolve them with [`crate::tools::exec::create_request`]). Unlike a chat request there is
+/// no verb or preamble to skip ("New York trip" keeps its "New"). `None` when no title remains.
+pub fn quick_add(text: &str) -> Option<crate::tools::AddTaskArgs> {
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return None;
+    }
+    add::split(&Words::new(text), 0, false, crate::tools::AddTaskArgs::default())
+}
+
 /// Reads a message into tool calls, or a reply when there is nothing to run.
 pub fn plan(message: &str) -> Plan {
     if message.chars().count() > MAX_MESSAGE_CHARS {

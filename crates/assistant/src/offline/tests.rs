@@ -723,3 +723,67 @@ proptest! {
         }
     }
 }
+
+/// A "New task" box's line: the title, then `#tags` and `!priority` anywhere and phrases at the end.
+#[test]
+fn quick_add_lines_split_into_title_and_attributes() {
+    use super::quick_add;
+    let now = local("2026-03-04 15:30");
+    let args = quick_add("Call the plumber tomorrow at 9am #home !high").unwrap();
+    assert_eq!(args.title, "Call the plumber");
+    assert_eq!(args.tags, vec!["home"]);
+    assert_eq!(args.priority, Some(Priority::High));
+    assert_eq!(args.due.as_deref(), Some("tomorrow at 9am"));
+    let task = crate::tools::exec::create_request(args, now, TZ).unwrap();
+    assert_eq!(task.due_at, Some(local("2026-03-05 09:00")));
+
+    // No verb or article is taken off the front: titles are kept as typed.
+    let args = quick_add("New York trip planning !low").unwrap();
+    assert_eq!(args.title, "New York trip planning");
+    assert_eq!(args.priority, Some(Priority::Low));
+    assert_eq!(
+        quick_add("A walk in the park").unwrap().title,
+        "A walk in the park"
+    );
+
+    // `!priority` wins wherever it stands; an unknown `!word` stays in the title.
+    let args = quick_add("!urgent fix the build, #work").unwrap();
+    assert_eq!(
+        (args.title.as_str(), args.priority),
+        ("fix the build", Some(Priority::High))
+    );
+    assert_eq!(args.tags, vec!["work"]);
+    assert_eq!(quick_add("Say !hello").unwrap().title, "Say !hello");
+    assert_eq!(quick_add("Wow!").unwrap().title, "Wow");
+
+    // Repetitions and reminders, resolved like the add_task tool resolves them.
+    let args = quick_add("Standup every weekday at 9:30am remind me 10 minutes before").unwrap();
+    assert_eq!(args.title, "Standup");
+    let task = crate::tools::exec::create_request(args, now, TZ).unwrap();
+    assert_eq!(task.due_at, Some(local("2026-03-05 09:30")));
+    assert!(
+        matches!(task.recurrence, Some(taskflow_domain::RecurrenceInput::Rule(ref r)) if r == "weekdays")
+    );
+    assert_eq!(
+        task.reminders,
+        Some(vec![ReminderSpec {
+            remind_at: None,
+            minutes_before_due: Some(10)
+        }])
+    );
+
+    // Nothing left for a title, or far too long: nothing to add.
+    assert_eq!(quick_add("tomorrow at 9am #home"), None);
+    assert_eq!(quick_add("   "), None);
+    assert_eq!(quick_add(&"x ".repeat(600)), None);
+}
+
+proptest! {
+    #[test]
+    fn quick_add_never_panics(s in "\\PC{0,120}") {
+        if let Some(args) = super::quick_add(&s) {
+            prop_assert!(!args.title.is_empty());
+            let _ = crate::tools::exec::create_request(args, local("2026-03-04 15:30"), TZ);
+        }
+    }
+}

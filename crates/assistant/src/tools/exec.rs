@@ -102,10 +102,6 @@ fn recurrence(phrase: &str) -> Result<String, ToolError> {
 
 /// The first date of a new series without a due date: its first day from today, at the end of the
 /// day (as a date without a time is read everywhere else).
-fn first_occurrence(ctx: &ToolContext, rule: &str) -> Result<DateTime<Utc>, ToolError> {
-    first_occurrence_at(rule, ctx.now, ctx.tz)
-}
-
 fn first_occurrence_at(
     rule: &str,
     now: DateTime<Utc>,
@@ -133,21 +129,27 @@ fn first_occurrence_at(
         .ok_or_else(|| ToolError::invalid("recurrence", "this schedule has no date from today on"))
 }
 
-async fn add_task(ctx: &ToolContext, a: AddTaskArgs) -> Answer {
+/// The task `add_task` would create from `a`, its phrases read for a user in `tz` at `now` (not yet
+/// validated): what the tool and the REST quick-add share.
+pub fn create_request(
+    a: AddTaskArgs,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<CreateTask, ToolError> {
     let rule = a.recurrence.as_deref().map(recurrence).transpose()?;
     let due_at = match (a.due.as_deref(), rule.as_deref()) {
-        (Some(d), _) => Some(due(ctx, d)?),
-        (None, Some(r)) => Some(first_occurrence(ctx, r)?),
+        (Some(d), _) => {
+            Some(quick_add::parse_when(d, now, tz).map_err(|e| ToolError::from_phrase("due", e))?)
+        }
+        (None, Some(r)) => Some(first_occurrence_at(r, now, tz)?),
         (None, None) => None,
     };
     let reminder = a
         .remind
         .as_deref()
-        .map(|r| {
-            quick_add::parse_reminder(r, ctx.now, ctx.tz).map_err(|e| ToolError::from_phrase("remind", e))
-        })
+        .map(|r| quick_add::parse_reminder(r, now, tz).map_err(|e| ToolError::from_phrase("remind", e)))
         .transpose()?;
-    let task = CreateTask {
+    Ok(CreateTask {
         title: a.title,
         description: a.description,
         priority: a.priority,
@@ -156,9 +158,13 @@ async fn add_task(ctx: &ToolContext, a: AddTaskArgs) -> Answer {
         due_at,
         recurrence: rule.map(RecurrenceInput::Rule),
         reminders: reminder.map(|r| vec![r]),
-    }
-    .validate()?
-    .into_task(&ctx.user_id, ctx.now);
+    })
+}
+
+async fn add_task(ctx: &ToolContext, a: AddTaskArgs) -> Answer {
+    let task = create_request(a, ctx.now, ctx.tz)?
+        .validate()?
+        .into_task(&ctx.user_id, ctx.now);
     ctx.store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created by the assistant");
     let message = format::created(&task, ctx.tz, ctx.now);

@@ -6,6 +6,7 @@ pub mod chat;
 pub mod chat_stream;
 pub mod mcp;
 pub mod notifications;
+pub mod quick_add;
 pub mod task_query;
 pub mod tasks;
 

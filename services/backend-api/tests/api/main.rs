@@ -15,6 +15,7 @@ mod offline_chat;
 mod ops;
 mod outage;
 mod proxy;
+mod quick_add;
 mod shared_throttle;
 mod tasks;
 mod validation;
