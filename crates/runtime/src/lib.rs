@@ -2,6 +2,7 @@
 //! request ids and metrics, health and readiness, and the HTTP server with graceful shutdown.
 
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod health;
 pub mod json;

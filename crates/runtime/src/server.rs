@@ -157,6 +157,7 @@ macro_rules! wrap_common {
         $app.wrap(
             actix_web::middleware::ErrorHandlers::new().default_handler($crate::middleware::json_errors),
         )
+        .wrap(actix_web::middleware::from_fn($crate::cors::cors))
         .wrap(actix_web::middleware::from_fn(
             $crate::middleware::request_context,
         ))

@@ -9,6 +9,7 @@ use taskflow_auth::JwksConfig;
 pub use taskflow_auth::config::{MIN_SECRET_BYTES, check_secret, jwks_from_env, token_ttl_days};
 use taskflow_bus::dapr::DaprConfig;
 use taskflow_runtime::config::{self, ConfigError};
+use taskflow_runtime::cors::CorsPolicy;
 use taskflow_runtime::server;
 
 pub use crate::rate_limit::{AuthLimitConfig, redis_from_env};
@@ -31,6 +32,8 @@ pub struct ApiConfig {
     /// Origins besides the server's own whose browsers may call `/mcp` (`MCP_ALLOWED_ORIGINS`,
     /// comma-separated; `*` for any).
     pub mcp_allowed_origins: Vec<String>,
+    /// Browser origins that may call the API from another origin (`CORS_ALLOWED_ORIGINS`); none when unset.
+    pub cors: CorsPolicy,
     /// `SHUTDOWN_TIMEOUT_SECS` (30): what the whole shutdown gets after a signal — the HTTP drain,
     /// then the relay's final flush in what is left.
     pub shutdown_timeout: Duration,
@@ -59,6 +62,7 @@ impl ApiConfig {
             },
             model: model_from_env()?,
             mcp_allowed_origins: mcp_allowed_origins_from_env(),
+            cors: CorsPolicy::from_env()?,
             shutdown_timeout: server::shutdown_timeout_from_env()?,
         })
     }

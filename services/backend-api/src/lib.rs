@@ -50,6 +50,8 @@ pub struct ApiState {
     pub(crate) agent: Agent,
     /// Browser origins besides the server's own that may call `/mcp`.
     pub(crate) mcp_allowed_origins: routes::mcp::AllowedOrigins,
+    /// Who may call from a browser on another origin.
+    pub(crate) cors: taskflow_runtime::cors::CorsPolicy,
     /// What the whole shutdown gets after a signal.
     pub shutdown_timeout: std::time::Duration,
 }
@@ -88,6 +90,7 @@ impl ApiState {
             auth_limits,
             agent,
             mcp_allowed_origins: routes::mcp::AllowedOrigins(config.mcp_allowed_origins.clone()),
+            cors: config.cors.clone(),
             shutdown_timeout: config.shutdown_timeout,
         })
     }
@@ -100,6 +103,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
     let auth_limits = state.auth_limits.clone();
     let agent = state.agent.clone();
     let mcp_allowed_origins = state.mcp_allowed_origins.clone();
+    let cors = web::Data::new(state.cors.clone());
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
     let limiter = auth_limits.clone();
@@ -114,6 +118,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(web::Data::new(provisioned))
             .app_data(web::Data::new(agent))
             .app_data(mcp_allowed_origins)
+            .app_data(cors)
             .configure(routes::chat::configure)
             .configure(routes::mcp::configure)
             .configure(routes::auth::configure)

@@ -99,6 +99,7 @@ async fn main() -> ExitCode {
         auth_limits: Default::default(),
         model: None,
         mcp_allowed_origins: Vec::new(),
+        cors: taskflow_runtime::cors::CorsPolicy::default(),
         shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
     };
     let base = format!("http://127.0.0.1:{}", serve(config, vec![subscription]));

@@ -92,6 +92,7 @@ impl Settings {
             auth_limits: api_config::AuthLimitConfig::from_env()?,
             model: api_config::model_from_env()?,
             mcp_allowed_origins: api_config::mcp_allowed_origins_from_env(),
+            cors: taskflow_runtime::cors::CorsPolicy::from_env()?,
             shutdown_timeout: taskflow_runtime::server::shutdown_timeout_from_env()?,
         };
         let tick: u64 = config::parse_or("NOTIFICATION_TICK_SECS", 10)?;

@@ -4,6 +4,7 @@ use taskflow_auth::config as auth_config;
 use taskflow_auth::{JwksConfig, LocalTokenConfig};
 use taskflow_bus::service::ServiceConfig;
 use taskflow_runtime::config::{self, ConfigError};
+use taskflow_runtime::cors::CorsPolicy;
 
 use crate::DEFAULT_PORT;
 
@@ -12,6 +13,8 @@ pub struct WebsocketConfig {
     /// `HOST`, `PORT`, `APP_API_TOKEN`, `IDEMPOTENCY_TTL_SECS` and the `DAPR_*` settings.
     pub service: ServiceConfig,
     pub auth: AuthConfig,
+    /// Browser origins that may open the SSE stream from another origin (`CORS_ALLOWED_ORIGINS`).
+    pub cors: CorsPolicy,
 }
 
 /// How the endpoints verify tokens.
@@ -34,6 +37,7 @@ impl WebsocketConfig {
         let ttl_days = auth_config::token_ttl_days()?;
         Ok(Self {
             service,
+            cors: CorsPolicy::from_env()?,
             auth: AuthConfig {
                 local: LocalTokenConfig { secret, ttl_days },
                 jwks,

@@ -20,6 +20,7 @@ use taskflow_bus::{
     EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler,
 };
 use taskflow_domain::{EventType, TaskEvent};
+use taskflow_runtime::cors::CorsPolicy;
 use taskflow_runtime::{ApiError, ErrorCode};
 
 pub use config::{AuthConfig, WebsocketConfig};
@@ -116,8 +117,9 @@ pub fn configure(hub: Arc<Hub>) -> impl FnOnce(&mut web::ServiceConfig) + Clone 
 }
 
 /// The standalone service: subscriptions into a hub, and the endpoints with an authenticator as
-/// `auth` says (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider).
-pub fn standalone(auth: &AuthConfig) -> Result<Consumer, ServiceError> {
+/// `auth` says (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider), answering browsers on
+/// the origins `cors` lists.
+pub fn standalone(auth: &AuthConfig, cors: &CorsPolicy) -> Result<Consumer, ServiceError> {
     let jwks = auth
         .jwks
         .clone()
@@ -127,8 +129,9 @@ pub fn standalone(auth: &AuthConfig) -> Result<Consumer, ServiceError> {
     let auth = Authenticator::new(auth.local.clone(), jwks);
     let hub = Hub::new(HubConfig::default());
     let endpoints = configure(hub.clone());
+    let cors = web::Data::new(cors.clone());
     let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(web::Data::new(auth.clone()));
+        cfg.app_data(web::Data::new(auth.clone())).app_data(cors.clone());
         endpoints.clone()(cfg);
     });
     Ok(Consumer::subscribing(subscriptions(hub)).with_routes(routes))

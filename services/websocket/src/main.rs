@@ -9,7 +9,10 @@ use taskflow_websocket::{SERVICE, WebsocketConfig, standalone};
 async fn main() -> std::process::ExitCode {
     service::main(SERVICE, async {
         let config = WebsocketConfig::from_env()?;
-        service::run_stateless(SERVICE, &config.service, |_dapr| standalone(&config.auth)).await
+        service::run_stateless(SERVICE, &config.service, |_dapr| {
+            standalone(&config.auth, &config.cors)
+        })
+        .await
     })
     .await
 }

@@ -65,6 +65,7 @@ impl TestApp {
             auth_limits: Default::default(),
             model: None,
             mcp_allowed_origins: Vec::new(),
+            cors: taskflow_runtime::cors::CorsPolicy::default(),
             shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
         };
         change(&mut config);

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod connections;
+mod cors;
 mod faults;
 mod metrics;
 mod pipeline;

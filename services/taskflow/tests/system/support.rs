@@ -26,6 +26,7 @@ pub async fn config() -> (ApiConfig, TestDb) {
         auth_limits: Default::default(),
         model: None,
         mcp_allowed_origins: Vec::new(),
+        cors: taskflow_runtime::cors::CorsPolicy::default(),
         shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
     };
     (config, db)
