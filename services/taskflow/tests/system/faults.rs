@@ -7,8 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +14,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use taskflow_test_support::test_database;
 
+use crate::binary::Binary;
 use crate::support;
 
 const SECRET: &str = "fault-test-secret-that-is-at-least-32-bytes";
@@ -24,57 +23,17 @@ const WRITERS: usize = 8;
 /// Acknowledged creates before the process is stopped.
 const BEFORE_STOP: usize = 60;
 
-/// A `taskflow` process and the URL it serves.
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Process {
-    /// A failing test must not leave the process behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(database_url: &str, data_dir: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taskflow"))
-        .env("DATABASE_URL", database_url)
-        .env("TASKFLOW_DATA_DIR", data_dir)
-        .env("JWT_SECRET", SECRET)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
-        .env("SHUTDOWN_TIMEOUT_SECS", "30")
-        .env("NOTIFICATION_TICK_SECS", "3600")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the taskflow binary");
-    // The banner names the port it bound.
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("taskflow exited before listening").unwrap();
-        if let Some(url) = line.strip_prefix("TaskFlow is listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Process { child, base }
-}
-
-async fn wait_exit(child: &mut Child) -> ExitStatus {
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+fn spawn(database_url: &str, data_dir: &std::path::Path) -> Binary {
+    let data_dir = data_dir.to_str().unwrap();
+    Binary::spawn(&[
+        ("DATABASE_URL", database_url),
+        ("TASKFLOW_DATA_DIR", data_dir),
+        ("JWT_SECRET", SECRET),
+        ("HOST", "127.0.0.1"),
+        ("RUST_LOG", "warn"),
+        ("SHUTDOWN_TIMEOUT_SECS", "30"),
+        ("NOTIFICATION_TICK_SECS", "3600"),
+    ])
 }
 
 async fn login(client: &reqwest::Client, base: &str, token: &str) -> bool {
@@ -212,13 +171,11 @@ async fn stop_under_load_then_restart(signal: &str) {
     let (load, writers) = start_load(&first.base, &user, &token);
     wait_for_count(&load, BEFORE_STOP).await;
 
-    let pid = first.child.id().to_string();
-    let killed = Command::new("kill")
-        .args([signal, pid.as_str()])
-        .status()
-        .expect("run kill");
-    assert!(killed.success(), "kill {signal} {pid}");
-    let status = wait_exit(&mut first.child).await;
+    match signal {
+        "-TERM" => first.terminate(),
+        _ => first.kill(),
+    }
+    let status = first.exited().await;
     load.stop.store(true, Ordering::SeqCst);
     for w in writers {
         w.await.unwrap();
@@ -275,10 +232,8 @@ async fn stop_under_load_then_restart(signal: &str) {
         "audit entries for tasks that do not exist"
     );
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &second.child.id().to_string()])
-        .status();
-    assert!(wait_exit(&mut second.child).await.success());
+    second.terminate();
+    assert!(second.exited().await.success());
 }
 
 #[tokio::test]

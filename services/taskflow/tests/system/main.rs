@@ -4,6 +4,7 @@
 //! client side they share.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod binary;
 mod connections;
 mod cors;
 mod faults;

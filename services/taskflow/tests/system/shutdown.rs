@@ -3,7 +3,6 @@
 //! flushed, and the real binary exits cleanly on SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -18,6 +17,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use crate::binary::Binary;
 use crate::support;
 
 /// A client that opens a connection per request, so no idle keep-alive holds the drain open.
@@ -165,40 +165,15 @@ async fn shutdown_closes_websockets_with_going_away_and_lets_deliveries_finish()
 #[tokio::test]
 async fn the_binary_on_sigterm_closes_websockets_with_going_away_and_exits_cleanly() {
     let data = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
-        .env("TASKFLOW_DATA_DIR", data.path())
-        .env("PORT", "0")
-        .env("LOG_FORMAT", "json")
-        .env_remove("DATABASE_URL")
-        .env_remove("JWT_SECRET")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut listening = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(url) = line.strip_prefix("TaskFlow is listening on ") {
-            listening = Some(url.trim().to_owned());
-            break;
-        }
-    }
-    let base = listening.expect("the binary announces its address");
-    // Keep reading (a closed pipe would fail the binary's next print), and keep the log lines.
-    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+    let mut binary = Binary::spawn(&[("TASKFLOW_DATA_DIR", data.path().to_str().unwrap())]);
+    let base = binary.base.clone();
 
     let http = client();
     let (_user, token) = support::sign_up(&http, &base, json!({})).await;
     let ws_url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
 
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    binary.terminate();
     let close = loop {
         match socket.next().await {
             Some(Ok(Message::Close(frame))) => break frame,
@@ -209,10 +184,8 @@ async fn the_binary_on_sigterm_closes_websockets_with_going_away_and_exits_clean
     assert_eq!(close.expect("a close code").code, CloseCode::Away);
     drop(socket);
 
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    let log = log.join().unwrap();
+    let status = binary.exited().await;
+    let log = binary.log();
     // Killed by the signal's default action, the status would have no exit code.
     assert_eq!(
         status.code(),
