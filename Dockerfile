@@ -6,7 +6,7 @@
 #   docker run --rm -p 8000:8000 -v taskflow-data:/data taskflow          # all-in-one, SQLite in /data
 #   docker run --rm -e SERVICE=backend-api -e DATABASE_URL=… -e JWT_SECRET=… taskflow
 #
-# SERVICE picks the binary: taskflow (default), backend-api, websocket, recurring, audit or
+# SERVICE picks the binary: taskflow (default), backend-api, websocket, recurring, audit, web or
 # notification. docker-compose.yml and the Helm chart run the same image with different SERVICE
 # values, so one build serves every deployment path.
 #
@@ -51,7 +51,7 @@ RUN set -eu; \
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 # The binaries copied into the runtime image. Add a service here when its crate gains a [[bin]]
 # (tests/manifests/check_consistency.py fails CI when a workspace binary is missing from this list).
-ARG BINS="taskflow backend-api websocket recurring audit notification"
+ARG BINS="taskflow backend-api websocket recurring audit notification web"
 ENV CARGO_TERM_COLOR=never \
     CARGO_INCREMENTAL=0
 WORKDIR /src
@@ -75,7 +75,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 
 # --------------------------------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
-ARG BINS="taskflow backend-api websocket recurring audit notification"
+ARG BINS="taskflow backend-api websocket recurring audit notification web"
 ARG APP_UID=10001
 
 # A fixed numeric UID/GID so Kubernetes can enforce runAsNonRoot/runAsUser (the Helm chart uses the

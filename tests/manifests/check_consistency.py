@@ -96,7 +96,12 @@ BROADCAST = {"websocket"}
 # Apps that keep no data: started here without DATABASE_URL (so this check fails if one starts
 # needing it); the manifests must not hand them the database credentials, nor make them wait for
 # the migration.
-STATELESS = {"websocket"}
+STATELESS = {"websocket", "web"}
+# Frontends under Dapr: apps that serve the browser app and forward its API calls to API_APP through
+# their own sidecar (service invocation). Their sidecar must open the invoke API; API_APP's must
+# admit exactly the frontend app ids (the chart's dapr.frontendAppIds) to `/api/**`, every verb, and
+# nothing else; the ingress sends `/` and `/api` to them (but `/api/sse` still to websocket).
+FRONTENDS = {"web"}
 # Apps that verify users' tokens: each needs the same JWT secret and identity-provider settings as
 # API_APP, which signs TaskFlow's own tokens.
 TOKEN_VERIFIERS = {"backend-api", "websocket"}
@@ -114,6 +119,11 @@ CLIENT_PROBES: dict[str, list[tuple[str, str, bytes | None, int]]] = {
         ("POST", "/mcp", b'{"jsonrpc":"2.0","id":1,"method":"ping"}', 401),
         ("GET", "/mcp", None, 405),
     ],
+    # The browser app; its API calls are forwarded to a sidecar that is absent here, so 503.
+    "web": [
+        ("GET", "/", None, 200),
+        ("GET", "/api/consistency-check-user/tasks", None, 503),
+    ],
 }
 CLIENT_PATHS = {app: tuple(dict.fromkeys(path for _, path, _, _ in probes)) for app, probes in CLIENT_PROBES.items()}
 REST_PATHS = ("/api/auth/login", "/api/consistency-check-user/tasks", "/docs", "/openapi.json")
@@ -126,8 +136,10 @@ UNREACHABLE_REDIS = "redis://127.0.0.1:6379"
 # What the binaries read when DAPR_PUBSUB_NAME / DAPR_STATE_STORE are unset (DaprConfig::from_env).
 DEFAULT_PUBSUB = "pubsub"
 DEFAULT_STATE_STORE = "statestore"
-# The Dapr HTTP APIs the services call on their sidecar (outbox relay; idempotency claims).
+# The Dapr HTTP APIs the services call on their sidecar (outbox relay; idempotency claims), and
+# those of the apps that call others (a frontend: service invocation only).
 APIS_USED = {"publish", "state"}
+APIS_USED_BY = {app: {"invoke"} for app in FRONTENDS}
 
 SERVICE_START_TIMEOUT = 60.0
 
@@ -617,13 +629,48 @@ def helm_topology(rendered: Rendered, report: Report) -> Topology:
                 report.check(target is not None, where, f"Ingress {ing['metadata']['name']} path {p['path']} targets missing Service {backend['name']}")
                 comp = target["spec"]["selector"].get("app.kubernetes.io/component") if target else None
                 routes.setdefault(rule.get("host", ""), []).append((p["path"], p.get("pathType", "Prefix"), comp))
+    frontend = next((f for f in sorted(FRONTENDS) if f in apps), None)
     for host, paths in routes.items():
         expected = {path: API_APP for path in REST_PATHS}
+        if frontend is not None:
+            # The browser app and its API calls go to the frontend, which forwards them through Dapr.
+            expected.update({path: frontend for path in REST_PATHS if path.startswith("/api/")})
         expected.update({path: app for app, app_paths in CLIENT_PATHS.items() if app in apps for path in app_paths})
         for request, app in sorted(expected.items()):
             got = route_of(paths, request)
             report.check(got == app, where, f"ingress (host {host or '*'}): a request for {request} must reach {app}, reaches {got or 'nothing'}")
+    check_access_control(where, rendered, apps, configurations, report)
     return Topology(where, apps, rendered.of_kind("Component"), rendered.of_kind("Resiliency"), configurations, kafka_topics=kafka_topics)
+
+
+def check_access_control(where: str, rendered: Rendered, apps: dict[str, App], configurations: dict[str, dict[str, Any]], report: Report) -> None:
+    """Under mTLS (Kubernetes), API_APP's sidecar admits exactly the configured frontend app ids
+    (values dapr.frontendAppIds), each to `/api/**` with every HTTP verb and nothing else, and denies
+    every other caller; the other apps' sidecars admit nobody."""
+    dapr_values = rendered.values.get("dapr", {})
+    configured = set(dapr_values.get("frontendAppIds") or [])
+    deployed = {a for a in apps if a in FRONTENDS}
+    report.check(deployed <= configured, where, f"frontends {sorted(deployed - configured)} are deployed but not in dapr.frontendAppIds, so backend-api would refuse them")
+    for app_id, cfg in sorted(configurations.items()):
+        acl = (cfg.get("spec") or {}).get("accessControl") or {}
+        name = cfg["metadata"]["name"]
+        report.check(acl.get("defaultAction") == "deny", where, f"{app_id}: Configuration {name} must deny invocations by default (accessControl.defaultAction deny), has {acl.get('defaultAction')!r}")
+        policies = acl.get("policies") or []
+        if app_id != API_APP:
+            report.check(not policies, where, f"{app_id}: Configuration {name} admits callers {[p.get('appId') for p in policies]}; only {API_APP} is invoked")
+            continue
+        ids = [p.get("appId") for p in policies]
+        report.check(sorted(ids) == sorted(configured) and len(ids) == len(set(ids)), where, f"{API_APP}: Configuration {name} admits {ids}, expected exactly dapr.frontendAppIds {sorted(configured)}")
+        trust = dapr_values.get("trustDomain", "public")
+        for p in policies:
+            ops = p.get("operations") or []
+            report.check(p.get("defaultAction") == "deny", where, f"{API_APP}: policy for {p.get('appId')} must deny what its operations do not allow, has defaultAction {p.get('defaultAction')!r}")
+            report.check(p.get("namespace") and p.get("trustDomain") == trust, where, f"{API_APP}: policy for {p.get('appId')} must name its namespace and trust domain {trust!r}")
+            report.check(
+                [(o.get("name"), list(o.get("httpVerb") or []), o.get("action")) for o in ops] == [("/api/**", ["*"], "allow")],
+                where,
+                f"{API_APP}: policy for {p.get('appId')} must allow exactly /api/** with every verb, has {ops}",
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -798,8 +845,11 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
         cfg = topo.configurations.get(app_id)
         if report.check(cfg is not None and cfg.get("kind") == "Configuration", where, "no Dapr Configuration for its sidecar"):
             allowed_apis = {a["name"] for a in (cfg.get("spec", {}).get("api", {}) or {}).get("allowed", [])}
+            used = APIS_USED_BY.get(app_id, APIS_USED)
             if allowed_apis:
-                report.check(APIS_USED <= allowed_apis, where, f"Configuration {cfg['metadata']['name']} allows only {sorted(allowed_apis)}; the services call {sorted(APIS_USED)}")
+                report.check(used <= allowed_apis, where, f"Configuration {cfg['metadata']['name']} allows only {sorted(allowed_apis)}; {app_id} calls {sorted(used)}")
+            if app_id in FRONTENDS:
+                report.check(allowed_apis == used, where, f"Configuration {cfg['metadata']['name']} must open exactly {sorted(used)} to the frontend's sidecar, opens {sorted(allowed_apis) or 'every API'}")
 
     # Least privilege: every component is scoped, and only to apps that use it.
     for comp in topo.components:

@@ -1,0 +1,214 @@
+//! `/api/*` → the sidecar → backend-api.
+//!
+//! Each call becomes daprd's HTTP service invocation,
+//! `{method} http://{DAPR_HOST}:{DAPR_HTTP_PORT}/v1.0/invoke/{app}/method/api/…?{query}`, carrying the
+//! body (read up to the API's 1 MiB limit) and the headers the API reads: `Authorization`,
+//! `Content-Type`, `Accept`, `If-Match`, `If-None-Match`, `Idempotency-Key`, this request's
+//! `X-Request-Id` and `traceparent` (so backend-api's logs and spans join web's), and `dapr-api-token`
+//! when `DAPR_API_TOKEN` is set. The answer streams back as it arrives (status, headers such as
+//! `ETag`, `Location`, `Retry-After`, and the body chunk by chunk, so the chat's SSE reply is not
+//! buffered).
+//!
+//! daprd passes backend-api's status through; when daprd itself fails (backend-api unreachable), it
+//! answers 500 with its own body. backend-api stamps every response with `X-Request-Id`, so a 5xx
+//! without one came from the sidecar and becomes the standard 503 `unavailable`.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use taskflow_runtime::ApiError;
+use taskflow_runtime::json::read_body;
+use taskflow_runtime::middleware::{REQUEST_ID, RequestId};
+use taskflow_trace::TraceContext;
+
+use crate::{WebConfig, WebError};
+
+/// Request headers passed on to backend-api; everything else (cookies, `Accept-Encoding`, hop-by-hop
+/// headers) stays here.
+const FORWARDED: [&str; 7] = [
+    "authorization",
+    "content-type",
+    "accept",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+    "last-event-id",
+];
+
+/// Response headers not passed back: hop-by-hop ones, the length (the body is re-framed), and the
+/// request id, which web's own middleware sets (to the same id it forwarded).
+const NOT_RETURNED: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "x-request-id",
+];
+
+/// The client of the sidecar's invocation API.
+pub struct Forwarder {
+    http: reqwest::Client,
+    /// `http://{host}:{port}/v1.0/invoke/{app}/method`, to which the request's path is appended.
+    base: String,
+    api_token: Option<String>,
+    timeout: Duration,
+    body_limit: usize,
+}
+
+impl Forwarder {
+    pub fn new(config: &WebConfig) -> Result<Self, WebError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .read_timeout(config.upstream_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| WebError::Client(e.to_string()))?;
+        let dapr = &config.service.dapr;
+        Ok(Self {
+            http,
+            base: format!(
+                "http://{}:{}/v1.0/invoke/{}/method",
+                dapr.host, dapr.http_port, config.backend_app_id
+            ),
+            api_token: dapr.api_token.clone(),
+            timeout: config.upstream_timeout,
+            body_limit: config.body_limit,
+        })
+    }
+}
+
+/// Mounts `/api` and `/api/{…}` for every method.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api").to(forward))
+        .service(web::resource("/api/{tail:.*}").to(forward));
+}
+
+/// Whether `path` could leave `/api/` once resolved: a `.` or `..` segment (also percent-encoded,
+/// which URL parsers resolve too) or a backslash.
+fn escapes(path: &str) -> bool {
+    path.contains('\\')
+        || path.split('/').any(|segment| {
+            let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+            decoded == "." || decoded == ".."
+        })
+}
+
+async fn forward(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    forwarder: web::Data<Forwarder>,
+) -> Result<HttpResponse, ApiError> {
+    let path = req.uri().path();
+    if path == "/api/sse" || path.starts_with("/api/sse/") {
+        return Err(ApiError::not_found(
+            "the event stream is served by websocket, not here",
+        ));
+    }
+    if escapes(path) {
+        return Err(ApiError::not_found("no such route"));
+    }
+    let mut url = format!("{}{path}", forwarder.base);
+    if let Some(query) = req.uri().query() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let body = read_body(&req, &mut payload, forwarder.body_limit).await?;
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+        .map_err(|_| ApiError::bad_request("unsupported method"))?;
+
+    let mut call = forwarder.http.request(method, url);
+    for name in FORWARDED {
+        for value in req.headers().get_all(name) {
+            call = call.header(name, value.as_bytes());
+        }
+    }
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        call = call.header(REQUEST_ID.as_str(), id.0.as_str());
+    }
+    if let Some(trace) = req.extensions().get::<TraceContext>() {
+        call = call.header("traceparent", trace.header());
+    }
+    if let Some(token) = &forwarder.api_token {
+        call = call.header("dapr-api-token", token.as_str());
+    }
+    if !body.is_empty() {
+        call = call.body(body.freeze());
+    }
+
+    let answer = match tokio::time::timeout(forwarder.timeout, call.send()).await {
+        Err(_) => return Err(WebError::Timeout(forwarder.timeout.as_secs()).into()),
+        Ok(Err(e)) => return Err(WebError::Unreachable(e.to_string()).into()),
+        Ok(Ok(answer)) => answer,
+    };
+    let status = answer.status();
+    if status.is_server_error() && !answer.headers().contains_key(REQUEST_ID.as_str()) {
+        let status = status.as_u16();
+        let body = answer
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        return Err(WebError::Invocation { status, body }.into());
+    }
+    Ok(relay(&req, answer))
+}
+
+/// backend-api's answer, streamed back.
+fn relay(req: &HttpRequest, answer: reqwest::Response) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in answer.headers() {
+        if NOT_RETURNED.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            response.append_header((name, value));
+        }
+    }
+    let empty = answer.content_length() == Some(0)
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || req.method() == actix_web::http::Method::HEAD;
+    if empty {
+        return response.finish();
+    }
+    let chunks = futures_util::stream::unfold(Some(answer), |answer| async move {
+        let mut answer = answer?;
+        match answer.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), Some(answer))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "backend-api's answer broke off");
+                Some((Err(e), None))
+            }
+        }
+    });
+    response.streaming(chunks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escapes;
+
+    #[test]
+    fn dot_segments_cannot_leave_the_api() {
+        assert!(escapes("/api/../v1.0/state/statestore/k"));
+        assert!(escapes("/api/%2E%2e/x"));
+        assert!(escapes("/api/./x"));
+        assert!(escapes("/api/a\\b"));
+        assert!(!escapes("/api/u1/tasks"));
+        assert!(!escapes("/api/u1/tasks/..x"));
+    }
+}
