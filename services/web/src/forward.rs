@@ -91,9 +91,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Whether `path` could leave `/api/` once resolved: a `.` or `..` segment (also percent-encoded,
-/// which URL parsers resolve too) or a backslash.
+/// which URL parsers resolve too), a backslash, or an encoded slash or backslash (a server that
+/// decodes before routing would see new segments).
 fn escapes(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
     path.contains('\\')
+        || lower.contains("%2f")
+        || lower.contains("%5c")
         || path.split('/').any(|segment| {
             let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
             decoded == "." || decoded == ".."
@@ -206,6 +210,8 @@ mod tests {
     fn dot_segments_cannot_leave_the_api() {
         assert!(escapes("/api/../v1.0/state/statestore/k"));
         assert!(escapes("/api/%2E%2e/x"));
+        assert!(escapes("/api/..%2Fv1.0/state/statestore/k"));
+        assert!(escapes("/api/u1/%5c..%5cx"));
         assert!(escapes("/api/./x"));
         assert!(escapes("/api/a\\b"));
         assert!(!escapes("/api/u1/tasks"));
