@@ -17,7 +17,7 @@
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
@@ -146,12 +146,9 @@ pub async fn cors(
 
 /// `Vary: Origin`, keeping whatever the response already varies on.
 fn add_vary(headers: &mut HeaderMap) {
-    let origin = HeaderName::from_static("origin");
     let varies = headers.get_all(header::VARY).any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|p| p.trim().eq_ignore_ascii_case(origin.as_str()))
-        })
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case("origin")))
     });
     if !varies {
         headers.append(header::VARY, HeaderValue::from_static("Origin"));

@@ -9,7 +9,6 @@
 //! then goes through the same validation and store call as `POST /tasks`, and the answer says what was
 //! understood so the client can show it. The preview answers the same without writing anything.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -136,13 +135,7 @@ pub async fn create(
     let task = new_task.into_task(&caller.user_id, time::now());
     store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created by quick-add");
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/{}/tasks/{}", caller.user_id, task.id),
-        ))
-        .insert_header((header::ETAG, format!("\"{}\"", task.version)))
-        .json(QuickAddResult { task, understood }))
+    Ok(super::tasks::created(&caller.user_id, &task).json(QuickAddResult { task, understood }))
 }
 
 /// Read a line as quick-add would, without creating anything.

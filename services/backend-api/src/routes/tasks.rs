@@ -70,6 +70,15 @@ fn etag(task: &Task) -> (header::HeaderName, HeaderValue) {
     (header::ETAG, value)
 }
 
+/// `201 Created` for a new task of `user_id`: its `Location` and `ETag`; the caller adds the body
+/// (the task, or quick-add's task with what was understood).
+pub(crate) fn created(user_id: &str, task: &Task) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/api/{user_id}/tasks/{}", task.id)))
+        .insert_header(etag(task));
+    res
+}
+
 fn task_response(mut res: actix_web::HttpResponseBuilder, task: &Task) -> HttpResponse {
     res.insert_header(etag(task)).json(task)
 }
@@ -130,12 +139,7 @@ pub async fn create(
     let task = body.into_inner().validate()?.into_task(&caller.user_id, now);
     store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created");
-    let mut res = HttpResponse::Created();
-    res.insert_header((
-        header::LOCATION,
-        format!("/api/{}/tasks/{}", caller.user_id, task.id),
-    ));
-    Ok(task_response(res, &task))
+    Ok(created(&caller.user_id, &task).json(&task))
 }
 
 /// Get one task.

@@ -17,13 +17,7 @@ const APP: &str = "https://app.example.com";
 async fn system_allowing(origins: &str) -> System {
     let (mut config, db) = support::config().await;
     config.cors = CorsPolicy::parse(origins).unwrap();
-    let (base, state) = support::start(&config, Vec::new(), support::no_reminder_ticks()).await;
-    System {
-        base,
-        state,
-        client: reqwest::Client::new(),
-        db,
-    }
+    support::system_with(&config, db, Vec::new(), support::no_reminder_ticks()).await
 }
 
 async fn preflight(sys: &System, origin: &str, path: &str) -> (StatusCode, HeaderMap) {

@@ -51,7 +51,17 @@ pub struct System {
 /// Starts the whole system with `extra` subscriptions on a fresh database.
 pub async fn system(extra: Vec<Subscription>, options: SystemOptions) -> System {
     let (config, db) = config().await;
-    let (base, state) = start(&config, extra, options).await;
+    system_with(&config, db, extra, options).await
+}
+
+/// [`system`] with a configuration of the test's own (from [`config`], then changed), on `db`.
+pub async fn system_with(
+    config: &ApiConfig,
+    db: TestDb,
+    extra: Vec<Subscription>,
+    options: SystemOptions,
+) -> System {
+    let (base, state) = start(config, extra, options).await;
     System {
         base,
         state,
