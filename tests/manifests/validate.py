@@ -22,6 +22,11 @@
    * /mcp reaches backend-api through the Ingress;
    * the Kafka topic-creation script is the same in docker-compose.yml and the chart's hook Job, and
      passes `shellcheck -s sh`.
+5. The chart's NetworkPolicies select every service's pods and admit clients only to the public
+   services; the Minikube dependencies admit only their namespace.
+6. docker-compose.yml has no default for a secret: `docker compose config` refuses (naming the
+   variable) without an env file, with .env.example as shipped, and without each secret alone;
+   it resolves with all of them set.
 
 Exit status 0 when everything validates; otherwise every finding is printed and the status is 1.
 """
@@ -44,9 +49,11 @@ from common import (
     RUN_TEMPLATE,
     SCHEMAS,
     VALUES_SETS,
+    COMPOSE_SECRETS,
     CheckFailed,
     Rendered,
     compose_config,
+    env_file_with_secrets,
     ingress_routes,
     kafka_backoff_problem,
     load_values,
@@ -54,6 +61,7 @@ from common import (
     pod_templates,
     render_chart,
     route_of,
+    run_compose_config,
     sidecar_start_problem,
     tool,
     topic_scope_problems,
@@ -72,6 +80,7 @@ MCP_PATH = "/mcp"
 MCP_APP = "backend-api"
 
 MINIKUBE_DEPENDENCIES = REPO / "helm-charts" / "minikube" / "dependencies.yaml"
+ENV_EXAMPLE_PATH = REPO / ".env.example"
 
 
 def rel(path: Path) -> str:
@@ -202,6 +211,67 @@ def deployment_rules(problems: list[str]) -> None:
               f"as designed, publishing scopes as designed, {MCP_PATH} routed to {MCP_APP}")
 
 
+def compose_secrets(problems: list[str]) -> None:
+    """docker compose must refuse to start without each secret, never fall back to a public default:
+    no .env at all, .env.example as shipped (empty values), and each secret missing on its own."""
+    compose = tool("docker-compose")
+    with tempfile.TemporaryDirectory(prefix="taskflow-compose-") as tmp:
+        cases: list[tuple[str, Path | None, tuple[str, ...]]] = [
+            ("without an env file", None, COMPOSE_SECRETS),
+            ("with .env.example as shipped", ENV_EXAMPLE_PATH, COMPOSE_SECRETS),
+        ]
+        for name in COMPOSE_SECRETS:
+            case_dir = Path(tmp) / name
+            case_dir.mkdir()
+            cases.append((f"without {name}", env_file_with_secrets(case_dir, omit=(name,)), (name,)))
+        for label, env_file, missing in cases:
+            result = run_compose_config(compose, env_file)
+            if result.model is not None:
+                problems.append(f"docker compose config {label} succeeded: it must refuse to start without {', '.join(missing)}")
+            elif not any(f"required variable {name} is missing" in result.stderr for name in missing):
+                problems.append(f"docker compose config {label} failed without naming one of {', '.join(missing)}: {result.stderr[:300]}")
+        full = run_compose_config(compose, env_file_with_secrets(Path(tmp)))
+        if full.model is None:
+            problems.append(f"docker compose config with .env.example and every secret set failed:\n    {full.stderr}")
+    if not any(p.startswith("docker compose config") for p in problems):
+        print(f"  ok: {len(cases)} refusals without secrets (each names the variable); resolves with all {len(COMPOSE_SECRETS)} set")
+
+
+# Services clients reach; every other one admits no one but scrapers on its app port.
+PUBLIC_SERVICES = {"backend-api", "websocket", "web"}
+
+
+def network_policies(problems: list[str]) -> None:
+    """Every TaskFlow pod is selected by a NetworkPolicy of the chart (default values); only the
+    public services admit everyone on their app port; the dev dependencies admit their namespace only."""
+    before = len(problems)
+    rendered = render_chart("default")
+    policies = rendered.of_kind("NetworkPolicy")
+    for name, template in pod_templates(rendered):
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        component = labels.get("app.kubernetes.io/component")
+        if not str((template.get("metadata") or {}).get("annotations", {}).get("dapr.io/enabled", "")).lower() == "true":
+            continue
+        selecting = [
+            p for p in policies
+            if all(labels.get(k) == v for k, v in ((p["spec"].get("podSelector") or {}).get("matchLabels") or {}).items())
+            and "Ingress" in p["spec"].get("policyTypes", [])
+        ]
+        if not selecting:
+            problems.append(f"chart (default values): {name}: no NetworkPolicy selects its pods, so any pod in the cluster reaches them")
+            continue
+        open_rules = [r for p in selecting for r in p["spec"].get("ingress", []) if not r.get("from")]
+        if component not in PUBLIC_SERVICES and open_rules:
+            problems.append(f"chart (default values): {name}: a NetworkPolicy rule admits every peer, but {component} serves no clients")
+        if component in PUBLIC_SERVICES and not open_rules:
+            problems.append(f"chart (default values): {name}: clients (the ingress) cannot reach {component} with publicFrom empty")
+    deps = [d for d in load_yaml_docs(MINIKUBE_DEPENDENCIES) if d.get("kind") == "NetworkPolicy"]
+    if not any(all(r.get("from") for r in d["spec"].get("ingress", [])) for d in deps):
+        problems.append(f"{rel(MINIKUBE_DEPENDENCIES)}: no NetworkPolicy keeps the unauthenticated broker, database and Redis to the namespace")
+    if len(problems) == before:
+        print(f"  ok: {len(policies)} NetworkPolicies select every service's pods; only {', '.join(sorted(PUBLIC_SERVICES))} admit clients; dev dependencies closed to other namespaces")
+
+
 def topic_scripts(problems: list[str]) -> None:
     """The `rpk topic create` script of the compose one-shot service and of the chart's hook Job:
     one script (the compose copy with `$$` for `$`), shellcheck-clean as POSIX sh."""
@@ -290,6 +360,12 @@ def main() -> int:
         print("Deployment rules (sidecar start, Kafka backoff, topic scopes, /mcp):")
         deployment_rules(problems)
         topic_scripts(problems)
+
+        print("NetworkPolicies (chart, minikube dependencies):")
+        network_policies(problems)
+
+        print("docker compose secrets (docker-compose.yml, .env.example):")
+        compose_secrets(problems)
     except CheckFailed as e:
         problems.append(str(e))
 

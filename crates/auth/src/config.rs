@@ -6,20 +6,11 @@ use taskflow_runtime::config::{self, ConfigError};
 
 use crate::JwksConfig;
 
-/// Shorter secrets are refused: HS256 is only as strong as its key.
-pub const MIN_SECRET_BYTES: usize = 32;
+pub use taskflow_runtime::secret::MIN_SECRET_BYTES;
 
-/// The `JWT_SECRET` rule, shared by every place that accepts a secret.
+/// The `JWT_SECRET` rule (long, unpublished, unpredictable), shared by every place that accepts one.
 pub fn check_secret(secret: &str) -> Result<Vec<u8>, ConfigError> {
-    if secret.len() < MIN_SECRET_BYTES {
-        return Err(ConfigError::Invalid {
-            name: "JWT_SECRET",
-            value: "<redacted>".into(),
-            reason: format!(
-                "must be at least {MIN_SECRET_BYTES} bytes; generate one with `openssl rand -hex 32`"
-            ),
-        });
-    }
+    taskflow_runtime::secret::check_secret("JWT_SECRET", secret)?;
     Ok(secret.as_bytes().to_vec())
 }
 

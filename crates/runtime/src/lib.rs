@@ -9,6 +9,7 @@ pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod otlp;
+pub mod secret;
 pub mod server;
 pub mod telemetry;
 

@@ -110,7 +110,7 @@ impl DaprApiConfig {
         Ok(Self {
             api: ApiConfig::from_env()?,
             dapr: DaprConfig::from_env()?,
-            app_api_token: config::var("APP_API_TOKEN"),
+            app_api_token: taskflow_bus::dapr::app_api_token_from_env()?,
         })
     }
 }

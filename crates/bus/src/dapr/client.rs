@@ -28,7 +28,7 @@ impl DaprConfig {
         Ok(Self {
             host: config::var("DAPR_HOST").unwrap_or_else(|| "127.0.0.1".into()),
             http_port: config::parse_or("DAPR_HTTP_PORT", 3500)?,
-            api_token: config::var("DAPR_API_TOKEN"),
+            api_token: super::dapr_api_token_from_env()?,
             pubsub: config::var("DAPR_PUBSUB_NAME").unwrap_or_else(|| "pubsub".into()),
             state_store: config::var("DAPR_STATE_STORE").unwrap_or_else(|| "statestore".into()),
         })

@@ -6,6 +6,8 @@
 
 mod app;
 mod client;
+mod tokens;
 
 pub use app::{DaprApp, app_token_guard};
+pub use tokens::{app_api_token_from_env, dapr_api_token_from_env};
 pub use client::{DaprClient, DaprConfig, DaprError, DaprStateIdempotency, SidecarCheck, StateItem};

@@ -17,7 +17,8 @@ pub struct ServiceConfig {
     pub host: String,
     /// `PORT` (the service's default port).
     pub port: u16,
-    /// `APP_API_TOKEN`: the token daprd must present on its calls to the app; `None` disables the check.
+    /// `APP_API_TOKEN`: the token daprd must present on its calls to the app (required); `None`, with
+    /// `ALLOW_MISSING_APP_API_TOKEN=true` only, disables the check.
     pub app_api_token: Option<String>,
     /// `IDEMPOTENCY_TTL_SECS` (7 days): how long an event's claim in the Dapr state store lives.
     pub idempotency_ttl: Duration,
@@ -35,7 +36,7 @@ impl ServiceConfig {
             host: config::var("HOST").unwrap_or_else(|| "0.0.0.0".into()),
             port: config::parse_or("PORT", default_port)?,
             idempotency_ttl: Duration::from_secs(config::parse_or("IDEMPOTENCY_TTL_SECS", 7 * 24 * 3600)?),
-            app_api_token: config::var("APP_API_TOKEN"),
+            app_api_token: crate::dapr::app_api_token_from_env()?,
             shutdown_timeout: server::shutdown_timeout_from_env()?,
             dapr,
         })
