@@ -72,7 +72,16 @@ export function setupAuth(done) {
         if (!(err instanceof ApiError && err.field === 'timezone')) throw err;
         await post('/api/auth/register', body);
       }
-      await signIn(body.email, body.password);
+      try {
+        await signIn(body.email, body.password);
+      } catch (err) {
+        // Registration answers alike whether or not the address was free (it reveals no
+        // accounts), so a refused sign-in right after it means the address already had one.
+        if (err instanceof ApiError && err.status === 401) {
+          throw new ApiError(401, 'unauthorized', 'This e-mail address already has an account: sign in with its password.');
+        }
+        throw err;
+      }
       form.reset();
       done();
     } catch (err) {

@@ -2,6 +2,7 @@
 //! database, the in-process bus in place of Dapr — same envelope, same outcomes, same handler code —
 //! and a timer in place of the cron binding — plus the web app (`taskflow-webapp`) at `/`.
 
+mod private_files;
 pub mod settings;
 
 use std::net::TcpListener;

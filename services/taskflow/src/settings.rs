@@ -10,6 +10,7 @@ use taskflow_backend_api::config::{self as api_config, ApiConfig};
 use taskflow_runtime::config::{self, ConfigError};
 
 const SECRET_FILE: &str = "jwt_secret";
+const DATABASE_FILE: &str = "taskflow.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -43,12 +44,15 @@ fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, SettingsError> {
     }
     let path = data_dir.join(SECRET_FILE);
     match fs::read_to_string(&path) {
-        Ok(existing) if existing.trim().len() >= api_config::MIN_SECRET_BYTES => {
-            return Ok(existing.trim().as_bytes().to_vec());
-        }
-        Ok(_) => {
-            tracing::warn!(path = %path.display(), "stored JWT secret is too short; generating a new one")
-        }
+        Ok(existing) => match api_config::check_secret(existing.trim()) {
+            Ok(secret) => {
+                crate::private_files::narrow(&path).map_err(data_dir_error(&path))?;
+                return Ok(secret);
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), reason = %e, "stored JWT secret is not safe; generating a new one (existing tokens stop working)")
+            }
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(data_dir_error(&path)(e)),
     }
@@ -64,6 +68,7 @@ fn jwt_secret(data_dir: &Path) -> Result<Vec<u8>, SettingsError> {
     }
     let mut file = options.open(&path).map_err(data_dir_error(&path))?;
     file.write_all(secret.as_bytes()).map_err(data_dir_error(&path))?;
+    crate::private_files::narrow(&path).map_err(data_dir_error(&path))?;
     tracing::info!(path = %path.display(), "generated a JWT secret");
     Ok(secret.into_bytes())
 }
@@ -78,9 +83,15 @@ fn redact(url: &str) -> String {
 impl Settings {
     pub fn from_env() -> Result<Self, SettingsError> {
         let data_dir = PathBuf::from(config::var("TASKFLOW_DATA_DIR").unwrap_or_else(|| "./data".into()));
-        fs::create_dir_all(&data_dir).map_err(data_dir_error(&data_dir))?;
-        let database_url = config::var("DATABASE_URL")
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("taskflow.db").display()));
+        crate::private_files::prepare_dir(&data_dir).map_err(data_dir_error(&data_dir))?;
+        let database_url = match config::var("DATABASE_URL") {
+            Some(url) => url,
+            None => {
+                let file = data_dir.join(DATABASE_FILE);
+                crate::private_files::prepare_database(&file).map_err(data_dir_error(&file))?;
+                format!("sqlite://{}?mode=rwc", file.display())
+            }
+        };
         let api = ApiConfig {
             host: config::var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: config::parse_or("PORT", 8000)?,

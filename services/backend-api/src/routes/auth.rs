@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use taskflow_auth::{AuthenticatedUser, Authenticator, hash_password, verify_password};
 use taskflow_domain::user;
 use taskflow_runtime::{ApiError, JsonBody};
-use taskflow_store::{NewUser, ProfileChange, Store};
+use taskflow_store::{NewUser, ProfileChange, Store, StoreError};
 use utoipa::ToSchema;
 
 use crate::error::HandlerResult;
@@ -88,8 +88,7 @@ pub struct Profile {
 
 /// Create an account.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest, responses(
-    (status = 201, body = RegisterResponse),
-    (status = 409, description = "e-mail already registered", body = taskflow_runtime::error::ErrorBody),
+    (status = 201, description = "accepted; the same answer when the address already has an account (which stays untouched), so that registration reveals no accounts", body = RegisterResponse),
     (status = 422, description = "invalid field", body = taskflow_runtime::error::ErrorBody),
     (status = 429, description = "too many registrations from this address; see `Retry-After`",
         headers(("Retry-After" = u64, description = "seconds to wait")), body = taskflow_runtime::error::ErrorBody)))]
@@ -113,24 +112,35 @@ pub async fn register(
         None => "UTC".to_owned(),
     };
     let password_hash = hash_password(body.password).await?;
+    let id = uuid::Uuid::new_v4().to_string();
     let created = store
         .users()
         .create(NewUser {
-            id: uuid::Uuid::new_v4().to_string(),
-            name,
+            id: id.clone(),
+            name: name.clone(),
             email: Some(email.clone()),
             password_hash: Some(password_hash),
             timezone,
         })
-        .await?;
-    tracing::info!(user_id = %created.id, "user registered");
+        .await;
+    match created {
+        Ok(created) => tracing::info!(user_id = %created.id, "user registered"),
+        // The same answer, after the same work, as for a free address: registration must not tell
+        // anyone which addresses have accounts. The account is untouched; the id given is unused.
+        Err(StoreError::Duplicate(_)) => tracing::info!("registration for an address that has an account"),
+        Err(e) => return Err(e.into()),
+    }
     Ok(HttpResponse::Created().json(RegisterResponse {
-        id: created.id,
-        name: created.name,
+        id,
+        name,
         email,
-        message: "Registration successful",
+        message: REGISTERED,
     }))
 }
+
+/// The answer to every accepted registration, whether or not the address already had an account.
+pub const REGISTERED: &str =
+    "If this e-mail address had no account, it has one now: sign in with it and this password.";
 
 /// Exchange e-mail and password for a bearer token.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, responses(

@@ -34,16 +34,33 @@ async fn register_then_login_returns_a_bearer_token_that_works() {
 }
 
 #[tokio::test]
-async fn a_second_account_with_the_same_email_in_any_case_is_409() {
+async fn registering_an_email_that_has_an_account_reveals_nothing_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    assert_eq!(
-        app.register("A", "dup@example.com", "password one")
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
-    let res = app.register("B", " DUP@Example.com", "password two").await;
-    assert_error(res, StatusCode::CONFLICT, "conflict", Some("email")).await;
+    let first = app.register("A", "dup@example.com", "password one").await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+
+    // Any spelling of a taken address gets the answer a free one gets, field for field but the id.
+    let again = app.register("B", " DUP@Example.com", "password two").await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again: Value = again.json().await.unwrap();
+    let fresh = app.register("B", "free@example.com", "password two").await;
+    assert_eq!(fresh.status(), StatusCode::CREATED);
+    let fresh: Value = fresh.json().await.unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&again), keys(&fresh));
+    assert_eq!(again["message"], fresh["message"]);
+    assert_eq!(again["email"], "dup@example.com");
+    assert_ne!(again["id"], first["id"], "the answer must not carry the existing account's id");
+
+    // The existing account is untouched: its password still works, the second one does not.
+    let login = app.login("dup@example.com", "password one").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let login: Value = login.json().await.unwrap();
+    assert_eq!(login["user"]["id"], first["id"]);
+    assert_eq!(login["user"]["name"], "A");
+    let res = app.login("dup@example.com", "password two").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

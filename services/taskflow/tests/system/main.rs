@@ -14,5 +14,6 @@ mod realtime;
 mod recurring;
 mod reminders;
 mod shutdown;
+mod startup_safety;
 mod support;
 mod tracing;
