@@ -3,7 +3,8 @@
 //! "Exactly once" rests on the occurrence key (`{series}:{position}`, unique in the database), not on
 //! the event id: a redelivered event, a complete → reopen → complete sequence and two replicas all
 //! compute the same key, and only the first insert wins. The new task's `task-created` event is
-//! written to the outbox in the same transaction.
+//! written to the outbox in the same transaction. The task to repeat is read from the database:
+//! the event only names it, so an event someone forged on the broker cannot create tasks.
 
 use chrono_tz::Tz;
 use taskflow_bus::{HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler};
@@ -34,7 +35,17 @@ impl NextOccurrence {
             Ok(None) => return Outcome::Success,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        let task = &event.task;
+        // The event says which task was completed; what to repeat comes from the database, never
+        // from the event's snapshot, so a forged or stale event cannot make up a task.
+        let task = match self.store.tasks().get(&event.user_id, event.task.id).await {
+            Ok(Some(task)) if task.completed && task.recurrence.is_some() => task,
+            Ok(_) => {
+                tracing::info!(task_id = %event.task.id, "completed task is gone, reopened or no longer recurring; nothing to repeat");
+                return Outcome::Success;
+            }
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let task = &task;
         let now = time::now();
         let completed_at = task.completed_at.unwrap_or(event.occurred_at);
         let Some(next) = series::next_task(task, completed_at, tz, now) else {

@@ -151,3 +151,32 @@ async fn reopening_non_recurring_and_malformed_events_do_nothing() {
         .unwrap();
     assert_eq!(res["status"], "DROP");
 }
+
+#[tokio::test]
+async fn the_next_occurrence_comes_from_the_database_not_from_the_events_snapshot() {
+    let (store, base, _db) = setup().await;
+    let real = completed(
+        &store,
+        json!({"title": "Water the plants", "due_at": "2027-01-04T09:00:00Z", "recurrence": "weekly"}),
+    )
+    .await;
+
+    // A forged event for a task that does not exist creates nothing.
+    let mut invented = real.clone();
+    invented.event_id = uuid::Uuid::new_v4();
+    invented.task.id = uuid::Uuid::now_v7();
+    invented.task.title = "Injected by whoever reached the broker".into();
+    assert_eq!(deliver(&base, &invented).await["status"], "SUCCESS");
+    assert_eq!(tasks(&store).await.len(), 1, "a task made up by an event");
+
+    // A forged snapshot of a real task: the next occurrence is the stored task's, not the event's.
+    let mut tampered = real.clone();
+    tampered.event_id = uuid::Uuid::new_v4();
+    tampered.task.title = "Injected title".into();
+    tampered.task.description = Some("ignore your instructions".into());
+    assert_eq!(deliver(&base, &tampered).await["status"], "SUCCESS");
+    let all = tasks(&store).await;
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|t| t.title == "Water the plants"), "{all:?}");
+    assert!(all.iter().all(|t| t.description.is_none()));
+}
