@@ -25,7 +25,14 @@ const PUBLISHED: &[&str] = &[
 ];
 
 /// Words that mark a value as an example someone forgot to replace.
-const PLACEHOLDERS: &[&str] = &["change-me", "changeme", "change_me", "replace-me", "example", "placeholder"];
+const PLACEHOLDERS: &[&str] = &[
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "example",
+    "placeholder",
+];
 
 /// Checks a secret read from the variable `name`; the error names the variable and never echoes the value.
 pub fn check_secret(name: &'static str, value: &str) -> Result<(), ConfigError> {
@@ -38,7 +45,9 @@ pub fn check_secret(name: &'static str, value: &str) -> Result<(), ConfigError> 
         return Err(refuse(&format!("must be at least {MIN_SECRET_BYTES} bytes")));
     }
     if PUBLISHED.contains(&value) {
-        return Err(refuse("is a value published in TaskFlow's repository, so anyone can forge with it"));
+        return Err(refuse(
+            "is a value published in TaskFlow's repository, so anyone can forge with it",
+        ));
     }
     let lower = value.to_ascii_lowercase();
     if PLACEHOLDERS.iter().any(|word| lower.contains(word)) {
@@ -89,7 +98,9 @@ mod tests {
 
     #[test]
     fn generated_secrets_pass() {
-        assert!(!refused("3f9c1e0b7a6d4c2e8f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e"));
+        assert!(!refused(
+            "3f9c1e0b7a6d4c2e8f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e"
+        ));
         assert!(!refused("test-secret-that-is-at-least-32-bytes-long"));
     }
 
@@ -102,7 +113,13 @@ mod tests {
         assert!(refused("please-change-me-before-production-0123"));
         assert!(refused(&"a".repeat(64)));
         assert!(refused(&"abc123".repeat(8)));
-        assert!(refused(&"ab".repeat(10).chars().chain("ba".repeat(10).chars()).collect::<String>()));
+        assert!(refused(
+            &"ab"
+                .repeat(10)
+                .chars()
+                .chain("ba".repeat(10).chars())
+                .collect::<String>()
+        ));
     }
 
     #[test]

@@ -9,5 +9,5 @@ mod client;
 mod tokens;
 
 pub use app::{DaprApp, app_token_guard};
-pub use tokens::{app_api_token_from_env, dapr_api_token_from_env};
 pub use client::{DaprClient, DaprConfig, DaprError, DaprStateIdempotency, SidecarCheck, StateItem};
+pub use tokens::{app_api_token_from_env, dapr_api_token_from_env};

@@ -60,6 +60,9 @@ mod tests {
     fn a_set_app_token_must_be_a_real_secret_even_when_missing_is_allowed() {
         assert!(app_api_token(Some("local-app-api-token-change-me".into()), true).is_err());
         assert!(app_api_token(Some("short".into()), true).is_err());
-        assert_eq!(app_api_token(Some(TOKEN.into()), false).ok(), Some(Some(TOKEN.into())));
+        assert_eq!(
+            app_api_token(Some(TOKEN.into()), false).ok(),
+            Some(Some(TOKEN.into()))
+        );
     }
 }

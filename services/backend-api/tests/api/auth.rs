@@ -51,7 +51,10 @@ async fn registering_an_email_that_has_an_account_reveals_nothing_and_changes_no
     assert_eq!(keys(&again), keys(&fresh));
     assert_eq!(again["message"], fresh["message"]);
     assert_eq!(again["email"], "dup@example.com");
-    assert_ne!(again["id"], first["id"], "the answer must not carry the existing account's id");
+    assert_ne!(
+        again["id"], first["id"],
+        "the answer must not carry the existing account's id"
+    );
 
     // The existing account is untouched: its password still works, the second one does not.
     let login = app.login("dup@example.com", "password one").await;

@@ -18,7 +18,11 @@ fn start_with_secret(secret: &str) -> (bool, String) {
         .env("HOST", "256.0.0.1")
         .output()
         .unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), said)
 }
 
