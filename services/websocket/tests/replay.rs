@@ -17,7 +17,11 @@ async fn an_evicted_last_event_id_gets_resync_and_a_recent_one_gets_the_rest() {
     }
     let mut old = service.sse("u1", &ids[0]).await;
     let events = common::sse_events(&mut old, 1).await;
-    assert_eq!(events[0].1, "resync", "the first event was evicted: {:?}", events[0].1);
+    assert_eq!(
+        events[0].1, "resync",
+        "the first event was evicted: {:?}",
+        events[0].1
+    );
     assert!(events[0].2["reason"].is_string());
     assert_eq!(
         events[0].0, ids[149],

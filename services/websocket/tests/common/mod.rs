@@ -136,7 +136,12 @@ pub async fn sse_events(res: &mut reqwest::Response, n: usize) -> Vec<SseEvent> 
         buffer.push_str(std::str::from_utf8(&chunk).unwrap());
         while let Some(end) = buffer.find("\n\n") {
             let frame: String = buffer.drain(..end + 2).collect();
-            let field = |name: &str| frame.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::to_owned)
+            };
             if let (Some(event), Some(data)) = (field("event: "), field("data: ")) {
                 events.push((
                     field("id: ").unwrap_or_default(),
