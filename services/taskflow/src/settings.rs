@@ -119,6 +119,7 @@ impl Settings {
         let system = crate::SystemOptions {
             reminder_tick: Some(std::time::Duration::from_secs(tick)),
             mailer: taskflow_notification::mailer_from_env()?,
+            realtime: taskflow_websocket::HubConfig::from_env()?,
             ..crate::SystemOptions::default()
         };
         Ok(Self {

@@ -7,6 +7,7 @@ use taskflow_runtime::config::{self, ConfigError};
 use taskflow_runtime::cors::CorsPolicy;
 
 use crate::DEFAULT_PORT;
+use crate::hub::HubConfig;
 
 #[derive(Debug, Clone)]
 pub struct WebsocketConfig {
@@ -15,6 +16,8 @@ pub struct WebsocketConfig {
     pub auth: AuthConfig,
     /// Browser origins that may open the SSE stream from another origin (`CORS_ALLOWED_ORIGINS`).
     pub cors: CorsPolicy,
+    /// Connection queues and replay buffers (`REALTIME_REPLAY_*`).
+    pub realtime: HubConfig,
 }
 
 /// How the endpoints verify tokens.
@@ -38,6 +41,7 @@ impl WebsocketConfig {
         Ok(Self {
             service,
             cors: CorsPolicy::from_env()?,
+            realtime: HubConfig::from_env()?,
             auth: AuthConfig {
                 local: LocalTokenConfig { secret, ttl_days },
                 jwks,

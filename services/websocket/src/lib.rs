@@ -7,13 +7,14 @@
 
 pub mod config;
 pub mod hub;
+mod payload;
+pub mod replay;
 mod sse;
 mod ws;
 
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
-use serde_json::json;
 use taskflow_auth::{Authenticator, Identity, JwksVerifier, bearer_token};
 use taskflow_bus::service::{Consumer, Routes, ServiceError};
 use taskflow_bus::{
@@ -24,7 +25,7 @@ use taskflow_runtime::cors::CorsPolicy;
 use taskflow_runtime::{ApiError, ErrorCode};
 
 pub use config::{AuthConfig, WebsocketConfig};
-pub use hub::{Hub, HubConfig, Push};
+pub use hub::{Hub, HubConfig, Push, Replay};
 
 pub const SERVICE: &str = "websocket";
 pub const DEFAULT_PORT: u16 = 8001;
@@ -39,17 +40,10 @@ pub struct Pusher {
 impl TaskEventHandler for Pusher {
     fn handle<'a>(&'a self, e: TaskEvent, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let body = json!({
-                "id": e.event_id,
-                "type": e.event_type.topic(),
-                "task_id": e.task.id,
-                "data": event.data,
-                "occurred_at": e.occurred_at,
-            });
             let push = Push::new(
                 e.event_id.to_string(),
                 e.event_type.topic().to_owned(),
-                body.to_string(),
+                payload::body(&e, event),
             );
             let delivered = self.hub.publish(&e.user_id, push);
             // Inside the delivery's `event` span: this line carries the event's trace id.
@@ -118,8 +112,12 @@ pub fn configure(hub: Arc<Hub>) -> impl FnOnce(&mut web::ServiceConfig) + Clone 
 
 /// The standalone service: subscriptions into a hub, and the endpoints with an authenticator as
 /// `auth` says (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider), answering browsers on
-/// the origins `cors` lists.
-pub fn standalone(auth: &AuthConfig, cors: &CorsPolicy) -> Result<Consumer, ServiceError> {
+/// the origins `cors` lists, with queues and replay buffers as `realtime` says.
+pub fn standalone(
+    auth: &AuthConfig,
+    cors: &CorsPolicy,
+    realtime: &HubConfig,
+) -> Result<Consumer, ServiceError> {
     let jwks = auth
         .jwks
         .clone()
@@ -127,7 +125,7 @@ pub fn standalone(auth: &AuthConfig, cors: &CorsPolicy) -> Result<Consumer, Serv
         .transpose()
         .map_err(|e| ServiceError::Auth(e.to_string()))?;
     let auth = Authenticator::new(auth.local.clone(), jwks);
-    let hub = Hub::new(HubConfig::default());
+    let hub = Hub::new(realtime.clone());
     let endpoints = configure(hub.clone());
     let cors = web::Data::new(cors.clone());
     let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {

@@ -10,7 +10,7 @@ async fn main() -> std::process::ExitCode {
     service::main(SERVICE, async {
         let config = WebsocketConfig::from_env()?;
         service::run_stateless(SERVICE, &config.service, |_dapr| {
-            standalone(&config.auth, &config.cors)
+            standalone(&config.auth, &config.cors, &config.realtime)
         })
         .await
     })

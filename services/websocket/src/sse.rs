@@ -1,4 +1,8 @@
 //! `GET /api/sse/{user_id}`: Server-Sent Events, with `Last-Event-ID` replay.
+//!
+//! A replay is streamed: each missed event is read from the hub's buffer when the client is ready
+//! for it and sent as the shared JSON (no copy per reconnect). When the client's id is no longer
+//! buffered, or the buffer drops what the replay still needs, the client gets `resync` instead.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,12 +15,23 @@ use taskflow_runtime::ApiError;
 use taskflow_runtime::server::Shutdown;
 
 use crate::hub::{Connection, Hub, Push, Replay};
+use crate::replay::{Cursor, Step};
 use crate::{HEARTBEAT, authenticate, query_param, too_many};
 
-fn frame(push: &Push) -> Bytes {
+/// The frame of `push` as chunks: its header, then the shared JSON itself.
+fn frame(push: &Push) -> [Bytes; 3] {
+    [
+        Bytes::from(format!("id: {}\nevent: {}\ndata: ", push.id, push.event_type)),
+        push.json.clone(),
+        Bytes::from_static(b"\n\n"),
+    ]
+}
+
+/// `event: resync`: the client must refetch; `newest`, when known, is where it may resume later.
+fn resync(newest: Option<&str>) -> Bytes {
+    let id = newest.map(|id| format!("id: {id}\n")).unwrap_or_default();
     Bytes::from(format!(
-        "id: {}\nevent: {}\ndata: {}\n\n",
-        push.id, push.event_type, push.json
+        "{id}event: resync\ndata: {{\"reason\":\"the events since Last-Event-ID are no longer available; reload your data\"}}\n\n"
     ))
 }
 
@@ -31,7 +46,10 @@ fn last_event_id(req: &HttpRequest) -> Option<String> {
 
 struct State {
     connection: Connection,
+    /// Chunks ready to send (the greeting, one frame, a resync).
     backlog: VecDeque<Bytes>,
+    /// The replay still to send.
+    replay: Option<Cursor>,
     heartbeat: tokio::time::Interval,
     shutdown: Shutdown,
 }
@@ -57,31 +75,50 @@ pub async fn stream(
         "retry: 3000\n: connected as {}\n\n",
         identity.user_id
     )));
-    match replay {
-        Replay::None => {}
-        Replay::Events(missed) => backlog.extend(missed.iter().map(|p| frame(p))),
-        Replay::Resync => backlog.push_back(Bytes::from_static(
-            b"event: resync\ndata: {\"reason\":\"the events since Last-Event-ID are no longer available; reload your data\"}\n\n",
-        )),
-    }
+    let replay = match replay {
+        Replay::None => None,
+        Replay::Events(cursor) => Some(cursor),
+        Replay::Resync(newest) => {
+            backlog.push_back(resync(newest.as_deref()));
+            None
+        }
+    };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();
     let shutdown = req.app_data::<web::Data<Shutdown>>().map(|s| s.get_ref().clone());
     let state = State {
         connection,
         backlog,
+        replay,
         heartbeat,
         shutdown: shutdown.unwrap_or_default(),
     };
     let body = stream::unfold(state, |mut state| async move {
-        if let Some(bytes) = state.backlog.pop_front() {
-            return Some((Ok::<_, actix_web::Error>(bytes), state));
+        loop {
+            if let Some(bytes) = state.backlog.pop_front() {
+                return Some((Ok::<_, actix_web::Error>(bytes), state));
+            }
+            let Some(mut cursor) = state.replay.take() else {
+                break;
+            };
+            match state.connection.replayed(&mut cursor) {
+                Step::Event(push) => {
+                    state.backlog.extend(frame(&push));
+                    state.replay = Some(cursor);
+                }
+                Step::Done => {}
+                Step::Resync(newest) => state.backlog.push_back(resync(newest.as_deref())),
+            }
         }
         tokio::select! {
             // The server is draining: end the stream so the client reconnects elsewhere.
             () = state.shutdown.wait() => None,
             // `None` — dropped by the hub as too slow — ends the stream.
-            push = state.connection.rx.recv() => push.map(|push| (Ok(frame(&push)), state)),
+            push = state.connection.recv() => push.map(|push| {
+                let [head, json, end] = frame(&push);
+                state.backlog.extend([json, end]);
+                (Ok(head), state)
+            }),
             _ = state.heartbeat.tick() => Some((Ok(Bytes::from_static(b": heartbeat\n\n")), state)),
         }
     });

@@ -53,9 +53,11 @@ async fn run(
     let reason = loop {
         tokio::select! {
             () = shutdown.wait() => break Some(CloseReason { code: CloseCode::Away, description: Some("server shutting down".into()) }),
-            push = connection.rx.recv() => match push {
+            push = connection.recv() => match push {
                 Some(push) => {
-                    if session.text(push.json.clone()).await.is_err() {
+                    // The session wants its own string; this copy lives only until it is written.
+                    let text = String::from_utf8_lossy(&push.json).into_owned();
+                    if session.text(text).await.is_err() {
                         break None;
                     }
                 }

@@ -266,3 +266,39 @@ async fn sse_streams_events_and_replays_what_a_reconnecting_client_missed() {
         "a too-old id is told to resync, not silently skipped"
     );
 }
+
+#[test]
+fn the_binary_refuses_replay_caps_that_make_no_sense_naming_the_variable() {
+    for (env, named) in [
+        (
+            [
+                ("REALTIME_REPLAY_USER_BYTES", "2000000"),
+                ("REALTIME_REPLAY_TOTAL_BYTES", "1000000"),
+            ],
+            "REALTIME_REPLAY_USER_BYTES",
+        ),
+        (
+            [("REALTIME_REPLAY_SECS", "0"), ("REALTIME_REPLAY_EVENTS", "10")],
+            "REALTIME_REPLAY_SECS",
+        ),
+        (
+            [("REALTIME_REPLAY_EVENTS", "many"), ("REALTIME_REPLAY_SECS", "60")],
+            "REALTIME_REPLAY_EVENTS",
+        ),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
+            .env("TASKFLOW_DATA_DIR", data.path())
+            .env("PORT", "0")
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{env:?} was accepted");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(said.contains(named), "{env:?}: {said}");
+    }
+}
