@@ -396,6 +396,18 @@ impl TaskUpdate {
         }
     }
 
+    /// The costly part of [`Self::apply`] on its own: a sent rule must parse and repeat from the sent
+    /// due date (or `now`). Callers run this off the async workers first, so that what `apply` then
+    /// checks inside the store's transaction is already known to be cheap.
+    pub fn check_recurrence(&self, now: DateTime<Utc>) -> Result<(), ValidationError> {
+        let Some(Some(input)) = &self.recurrence else {
+            return Ok(());
+        };
+        let rec = input.validate()?;
+        rec.rule
+            .check_repeats(self.due_at.flatten().map_or(now, time::truncate))
+    }
+
     /// Validates the update against `current` and returns the task it produces at `now`.
     pub fn apply(&self, current: &Task, now: DateTime<Utc>) -> Result<TaskChanges, ValidationError> {
         let mut next = current.clone();

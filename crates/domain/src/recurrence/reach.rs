@@ -9,8 +9,14 @@
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 
-use super::{RecurrenceRule, Schedule, invalid};
+use super::{RecurrenceRule, Schedule, TooExpensive, invalid};
 use crate::ValidationError;
+
+impl From<TooExpensive> for ValidationError {
+    fn from(e: TooExpensive) -> Self {
+        invalid(e.to_string())
+    }
+}
 
 impl RecurrenceRule {
     /// Refuses a rule that, from a series starting at `start`, gives no date after the start
@@ -37,7 +43,7 @@ impl RecurrenceRule {
                 .occurrences()
                 .nth(1)
                 .transpose()
-                .map_err(|e| invalid(e.to_string()))?
+                .map_err(ValidationError::from)?
                 .is_some()
             {
                 return Ok(());
