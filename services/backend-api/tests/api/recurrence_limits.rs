@@ -1,5 +1,5 @@
 //! A recurrence rule costs bounded work (issue 22, item 1): the reviewer's crafted rule and rules
-//! that never repeat are refused with 422 on create, update, quick-add and the MCP `add_task`; an
+//! that never repeat are refused with 422 on create and update and as a tool error by the MCP `add_task`; an
 //! accepted rule's occurrences are answered.
 
 use reqwest::StatusCode;
@@ -114,18 +114,9 @@ async fn an_accepted_rule_previews_its_occurrences() {
 }
 
 #[tokio::test]
-async fn quick_add_and_mcp_add_task_refuse_the_crafted_rule() {
+async fn mcp_add_task_refuses_the_crafted_rule() {
     let app = TestApp::spawn().await;
     let user = app.user().await;
-    let res = app
-        .post_json(
-            &format!("{}/quick", tasks(&user)),
-            Some(&user.token),
-            &json!({"text": format!("Pay rent tomorrow {}", crafted(200))}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-
     let res = app
         .client
         .post(app.url("/mcp"))
