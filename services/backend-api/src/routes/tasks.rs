@@ -306,7 +306,8 @@ pub struct Occurrences {
 #[utoipa::path(get, path = "/api/{user_id}/tasks/{task_id}/occurrences", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path), OccurrencesQuery),
     responses((status = 200, body = Occurrences), (status = 400, body = taskflow_runtime::error::ErrorBody),
-        (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+        (status = 404, body = taskflow_runtime::error::ErrorBody),
+        (status = 422, description = "The stored rule is too expensive to evaluate", body = taskflow_runtime::error::ErrorBody)))]
 pub async fn occurrences(
     store: web::Data<Store>,
     caller: AuthenticatedUser,
