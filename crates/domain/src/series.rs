@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use crate::recurrence::{Recurrence, RecurrenceAnchor, Schedule, local_instant};
+use crate::recurrence::{Recurrence, RecurrenceAnchor, Schedule, TooExpensive, local_instant};
 use crate::task::{Reminder, Task};
 
 /// The id every task of `task`'s series points to.
@@ -24,14 +24,20 @@ pub fn occurrence_key(series: Uuid, occurrence: u32) -> String {
 
 /// When the occurrence after `task` is due, if the series goes on. `completed_at` matters for the
 /// `completion` anchor; tasks without a due date count from their completion.
-pub fn next_due(task: &Task, completed_at: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-    let rec = task.recurrence.as_ref()?;
+pub fn next_due(
+    task: &Task,
+    completed_at: DateTime<Utc>,
+    tz: Tz,
+) -> Result<Option<DateTime<Utc>>, TooExpensive> {
+    let Some(rec) = task.recurrence.as_ref() else {
+        return Ok(None);
+    };
     if rec
         .occurrence
         .checked_add(1)
         .is_none_or(|next| rec.rule.count().is_some_and(|count| next > count))
     {
-        return None;
+        return Ok(None);
     }
     match (rec.anchor, task.due_at) {
         (RecurrenceAnchor::Due, Some(due)) => {
@@ -55,9 +61,18 @@ pub fn next_due(task: &Task, completed_at: DateTime<Utc>, tz: Tz) -> Option<Date
 }
 
 /// The task that follows `task` once it was completed at `completed_at`, or `None` when the series ends.
-pub fn next_task(task: &Task, completed_at: DateTime<Utc>, tz: Tz, now: DateTime<Utc>) -> Option<Task> {
-    let rec = task.recurrence.as_ref()?;
-    let due = next_due(task, completed_at, tz)?;
+pub fn next_task(
+    task: &Task,
+    completed_at: DateTime<Utc>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Option<Task>, TooExpensive> {
+    let Some(rec) = task.recurrence.as_ref() else {
+        return Ok(None);
+    };
+    let Some(due) = next_due(task, completed_at, tz)? else {
+        return Ok(None);
+    };
     let shift = task.due_at.map_or(TimeDelta::zero(), |old| due - old);
     let reminders = task
         .reminders
@@ -77,7 +92,7 @@ pub fn next_task(task: &Task, completed_at: DateTime<Utc>, tz: Tz, now: DateTime
         RecurrenceAnchor::Due => rec.starts_at.or(task.due_at),
         RecurrenceAnchor::Completion => Some(due),
     };
-    Some(Task {
+    Ok(Some(Task {
         id: Uuid::now_v7(),
         user_id: task.user_id.clone(),
         title: task.title.clone(),
@@ -98,13 +113,19 @@ pub fn next_task(task: &Task, completed_at: DateTime<Utc>, tz: Tz, now: DateTime
         created_at: now,
         updated_at: now,
         version: 1,
-    })
+    }))
 }
 
 /// The next `limit` due dates of `task`'s series after its own (or after `now` without a due date).
-pub fn upcoming(task: &Task, tz: Tz, now: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+/// When the evaluation budget runs out after some dates were found, those dates are the answer.
+pub fn upcoming(
+    task: &Task,
+    tz: Tz,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<DateTime<Utc>>, TooExpensive> {
     let Some(rec) = task.recurrence.as_ref() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let after = task.due_at.unwrap_or(now);
     let start = match rec.anchor {
@@ -114,11 +135,21 @@ pub fn upcoming(task: &Task, tz: Tz, now: DateTime<Utc>, limit: usize) -> Vec<Da
     let remaining = rec.rule.count().map_or(usize::MAX, |count| {
         usize::try_from(count.saturating_sub(rec.occurrence)).unwrap_or(0)
     });
-    Schedule::new(&rec.rule, start, tz, rec.ends_at)
-        .occurrences()
-        .filter(|at| *at > after)
-        .take(limit.min(remaining))
-        .collect()
+    let wanted = limit.min(remaining);
+    let mut dates = Vec::new();
+    let schedule = Schedule::new(&rec.rule, start, tz, rec.ends_at);
+    for at in schedule.occurrences() {
+        if dates.len() >= wanted {
+            break;
+        }
+        match at {
+            Ok(at) if at > after => dates.push(at),
+            Ok(_) => {}
+            Err(e) if dates.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(dates)
 }
 
 #[cfg(test)]
@@ -148,6 +179,7 @@ mod tests {
             Tz::UTC,
             at("2026-01-31T10:00:00Z"),
         )
+        .unwrap()
         .unwrap();
         assert_eq!(second.due_at, Some(at("2026-02-28T09:00:00Z")));
         assert_eq!(second.parent_task_id, Some(first.id));
@@ -172,6 +204,7 @@ mod tests {
             Tz::UTC,
             at("2026-03-01T00:00:00Z"),
         )
+        .unwrap()
         .unwrap();
         assert_eq!(
             third.due_at,
@@ -188,7 +221,9 @@ mod tests {
             at("2026-01-01T00:00:00Z"),
         );
         let mut made = 1;
-        while let Some(next) = next_task(&task, task.due_at.unwrap(), Tz::UTC, at("2026-01-01T00:00:00Z")) {
+        while let Some(next) =
+            next_task(&task, task.due_at.unwrap(), Tz::UTC, at("2026-01-01T00:00:00Z")).unwrap()
+        {
             task = next;
             made += 1;
         }
@@ -203,6 +238,7 @@ mod tests {
             Tz::UTC,
             at("2026-01-01T10:00:00Z"),
         )
+        .unwrap()
         .unwrap();
         assert!(
             next_task(
@@ -211,6 +247,7 @@ mod tests {
                 Tz::UTC,
                 at("2026-01-02T10:00:00Z")
             )
+            .unwrap()
             .is_none()
         );
     }
@@ -227,6 +264,7 @@ mod tests {
             Tz::UTC,
             at("2026-01-05T07:00:00Z"),
         )
+        .unwrap()
         .unwrap();
         assert_eq!(next.due_at, Some(at("2026-01-08T18:00:00Z")));
     }
@@ -237,8 +275,13 @@ mod tests {
             r#"{"title":"x","due_at":"2026-01-05T09:00:00Z","recurrence":"FREQ=WEEKLY;COUNT=3"}"#,
             at("2026-01-01T00:00:00Z"),
         );
-        let dates = upcoming(&task, Tz::UTC, at("2026-01-01T00:00:00Z"), 10);
+        let dates = upcoming(&task, Tz::UTC, at("2026-01-01T00:00:00Z"), 10).unwrap();
         assert_eq!(dates, [at("2026-01-12T09:00:00Z"), at("2026-01-19T09:00:00Z")]);
-        assert_eq!(upcoming(&task, Tz::UTC, at("2026-01-01T00:00:00Z"), 1).len(), 1);
+        assert_eq!(
+            upcoming(&task, Tz::UTC, at("2026-01-01T00:00:00Z"), 1)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

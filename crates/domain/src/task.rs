@@ -274,7 +274,7 @@ fn recurrence(raw: Option<&RecurrenceInput>) -> Result<Option<Recurrence>, Valid
 impl CreateTask {
     pub fn validate(&self) -> Result<NewTask, ValidationError> {
         let due_at = self.due_at.map(time::truncate);
-        Ok(NewTask {
+        let new = NewTask {
             title: title(&self.title)?,
             description: description(self.description.as_deref())?,
             priority: self.priority.unwrap_or_default(),
@@ -284,7 +284,12 @@ impl CreateTask {
             recurrence: recurrence(self.recurrence.as_ref())?,
             reminders: validate_reminders(self.reminders.as_deref().unwrap_or_default(), due_at)?,
             parent_task_id: None,
-        })
+        };
+        // Last, as it is the costliest check: the rule must give a second date.
+        if let Some(rec) = &new.recurrence {
+            rec.rule.check_repeats(due_at.unwrap_or_else(time::now))?;
+        }
+        Ok(new)
     }
 }
 
@@ -391,6 +396,18 @@ impl TaskUpdate {
         }
     }
 
+    /// The costly part of [`Self::apply`] on its own: a sent rule must parse and repeat from the sent
+    /// due date (or `now`). Callers run this off the async workers first, so that what `apply` then
+    /// checks inside the store's transaction is already known to be cheap.
+    pub fn check_recurrence(&self, now: DateTime<Utc>) -> Result<(), ValidationError> {
+        let Some(Some(input)) = &self.recurrence else {
+            return Ok(());
+        };
+        let rec = input.validate()?;
+        rec.rule
+            .check_repeats(self.due_at.flatten().map_or(now, time::truncate))
+    }
+
     /// Validates the update against `current` and returns the task it produces at `now`.
     pub fn apply(&self, current: &Task, now: DateTime<Utc>) -> Result<TaskChanges, ValidationError> {
         let mut next = current.clone();
@@ -439,6 +456,13 @@ impl TaskUpdate {
             && (rec.starts_at.is_none() || next.due_at != current.due_at)
         {
             rec.starts_at = next.due_at;
+        }
+        // A rule sent, or a due date moved under one, must still give a second date.
+        if let Some(rec) = &next.recurrence
+            && (matches!(self.recurrence, Some(Some(_))) || next.due_at != current.due_at)
+        {
+            rec.rule
+                .check_repeats(rec.starts_at.or(next.due_at).unwrap_or(now))?;
         }
         if let Some(done) = self.completed
             && next.completed != done

@@ -6,6 +6,7 @@
 //! with extra routes and readiness checks, which is how the all-in-one `taskflow` binary composes
 //! it with the other services; [`run_under_dapr`] is the Dapr service.
 
+pub(crate) mod blocking;
 pub mod config;
 pub(crate) mod error;
 pub(crate) mod openapi;

@@ -6,6 +6,7 @@
 //! written to the outbox in the same transaction. The task to repeat is read from the database:
 //! the event only names it, so an event someone forged on the broker cannot create tasks.
 
+use actix_web::web;
 use chrono_tz::Tz;
 use taskflow_bus::{HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler};
 use taskflow_domain::{TaskEvent, series, time};
@@ -48,9 +49,17 @@ impl NextOccurrence {
         let task = &task;
         let now = time::now();
         let completed_at = task.completed_at.unwrap_or(event.occurred_at);
-        let Some(next) = series::next_task(task, completed_at, tz, now) else {
-            tracing::info!(task_id = %task.id, "recurring series ended");
-            return Outcome::Success;
+        // A user's rule is evaluated on the blocking pool, so a costly one cannot stall other events.
+        let completed = task.clone();
+        let next = match web::block(move || series::next_task(&completed, completed_at, tz, now)).await {
+            Ok(Ok(Some(next))) => next,
+            Ok(Ok(None)) => {
+                tracing::info!(task_id = %task.id, "recurring series ended");
+                return Outcome::Success;
+            }
+            // Evaluating it again would cost the same: the series cannot go on.
+            Ok(Err(e)) => return Outcome::Drop(format!("task {}: {e}", task.id)),
+            Err(e) => return Outcome::Retry(e.to_string()),
         };
         let position = next.recurrence.as_ref().map_or(0, |r| r.occurrence);
         let key = series::occurrence_key(series::series_id(task), position);

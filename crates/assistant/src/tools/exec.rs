@@ -126,6 +126,7 @@ fn first_occurrence_at(
     let start = local_instant(tz, yesterday, end_of_day);
     Schedule::new(&rule, start, tz, None)
         .next_after(start)
+        .map_err(|e| ToolError::invalid("recurrence", e.to_string()))?
         .ok_or_else(|| ToolError::invalid("recurrence", "this schedule has no date from today on"))
 }
 
@@ -161,9 +162,20 @@ pub fn create_request(
     })
 }
 
+/// Runs `f` on the blocking pool: reading a repeat phrase and checking its rule evaluates the rule,
+/// which must not stall the async workers (the step budget bounds it, to milliseconds).
+async fn off_worker<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
+) -> Result<T, ToolError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ToolError::invalid("recurrence", format!("could not be evaluated: {e}")))?
+}
+
 async fn add_task(ctx: &ToolContext, a: AddTaskArgs) -> Answer {
-    let task = create_request(a, ctx.now, ctx.tz)?
-        .validate()?
+    let (now, tz) = (ctx.now, ctx.tz);
+    let task = off_worker(move || Ok(create_request(a, now, tz)?.validate()?))
+        .await?
         .into_task(&ctx.user_id, ctx.now);
     ctx.store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created by the assistant");
@@ -321,6 +333,9 @@ async fn update_task(ctx: &ToolContext, a: UpdateTaskArgs) -> Answer {
         recurrence: rec,
         ..TaskUpdate::default()
     };
+    let (update, now) = (std::sync::Arc::new(update), ctx.now);
+    let check = std::sync::Arc::clone(&update);
+    off_worker(move || Ok(check.check_recurrence(now)?)).await?;
     let task = ctx
         .store
         .tasks()

@@ -16,9 +16,32 @@ use chrono_tz::Tz;
 
 use super::{Frequency, Preset, RRule, RecurrenceRule, Until, WeekdayNum};
 
-/// How many empty periods in a row end the search (e.g. `BYMONTH=2;BYMONTHDAY=30` never matches).
-const MAX_EMPTY_PERIODS: u32 = 2_000;
 const MAX_YEAR: i32 = 9_000;
+
+/// Days one evaluation may look at: a little over three Gregorian cycles. Enough to find that a rule
+/// never matches (one cycle) from a start years back; a crafted rule gets an error, not a hang.
+pub const MAX_STEPS: usize = 500_000;
+
+/// A rule whose evaluation needed more than [`MAX_STEPS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this rule is too expensive to evaluate; simplify it")]
+pub struct TooExpensive;
+
+/// The steps one evaluation has spent.
+#[derive(Debug, Default)]
+struct Budget {
+    used: usize,
+}
+
+impl Budget {
+    fn charge(&mut self, days: usize) -> Result<(), TooExpensive> {
+        self.used = self.used.saturating_add(days);
+        if self.used > MAX_STEPS {
+            return Err(TooExpensive);
+        }
+        Ok(())
+    }
+}
 
 /// The UTC instant of a local `date` and `time` in `tz`. An ambiguous time (fall back) takes the
 /// earlier instant; a time inside a DST gap is read with the offset before the gap (RFC 5545), so
@@ -136,25 +159,24 @@ fn month_days(year: i32, month: u32) -> Vec<NaiveDate> {
         .collect()
 }
 
-/// Whether `date` is the n-th (or n-th from last) `weekday` among `scope`.
-fn nth_weekday(date: NaiveDate, spec: &WeekdayNum, scope: &[NaiveDate]) -> bool {
+/// Whether `date` is the n-th (or n-th from last) `weekday` of the `len` days starting at `first`.
+///
+/// Same weekdays are seven days apart, so a date's rank among them follows from its index in the
+/// scope: O(1) per date instead of filtering the whole month or year for every (date, BYDAY) pair.
+fn nth_weekday(date: NaiveDate, spec: &WeekdayNum, first: NaiveDate, len: i64) -> bool {
     if date.weekday() != spec.weekday {
         return false;
     }
     let Some(n) = spec.ordinal else {
         return true;
     };
-    let same: Vec<&NaiveDate> = scope.iter().filter(|d| d.weekday() == spec.weekday).collect();
-    let len = i64::try_from(same.len()).unwrap_or(0);
-    let index = if n > 0 {
-        i64::from(n) - 1
+    let index = (date - first).num_days();
+    let n = i64::from(n);
+    if n > 0 {
+        index / 7 + 1 == n
     } else {
-        len + i64::from(n)
-    };
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| same.get(i))
-        .is_some_and(|d| **d == date)
+        -((len - 1 - index) / 7 + 1) == n
+    }
 }
 
 fn month_day_matches(date: NaiveDate, by_month_day: &[i8]) -> bool {
@@ -215,20 +237,25 @@ impl Schedule {
     }
 
     /// The candidate dates of period `p` (counted in units of the frequency from the start), sorted.
-    fn period(&self, p: u32) -> Vec<NaiveDate> {
+    /// Every day looked at is charged to `budget`.
+    fn period(&self, p: u32, budget: &mut Budget) -> Result<Vec<NaiveDate>, TooExpensive> {
         let r = &self.rule;
         let start = self.start_local.date();
         let month_ok =
             |d: &NaiveDate| r.by_month.is_empty() || r.by_month.iter().any(|&m| u32::from(m) == d.month());
         let candidates: Vec<NaiveDate> = match r.freq {
-            Frequency::Daily => start
-                .checked_add_days(Days::new(u64::from(p)))
-                .into_iter()
-                .filter(|d| month_ok(d))
-                .filter(|d| r.by_month_day.is_empty() || month_day_matches(*d, &r.by_month_day))
-                .filter(|d| r.by_day.is_empty() || r.by_day.iter().any(|b| b.weekday == d.weekday()))
-                .collect(),
+            Frequency::Daily => {
+                budget.charge(1)?;
+                start
+                    .checked_add_days(Days::new(u64::from(p)))
+                    .into_iter()
+                    .filter(|d| month_ok(d))
+                    .filter(|d| r.by_month_day.is_empty() || month_day_matches(*d, &r.by_month_day))
+                    .filter(|d| r.by_day.is_empty() || r.by_day.iter().any(|b| b.weekday == d.weekday()))
+                    .collect()
+            }
             Frequency::Weekly => {
+                budget.charge(7)?;
                 let wkst = r.week_start.unwrap_or(Weekday::Mon);
                 let back = (7 + start.weekday().num_days_from_monday() - wkst.num_days_from_monday()) % 7;
                 let week = start
@@ -253,49 +280,63 @@ impl Schedule {
                 let Some(first) = NaiveDate::from_ymd_opt(start.year(), start.month(), 1)
                     .and_then(|f| f.checked_add_months(Months::new(p)))
                 else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
-                self.month_candidates(first.year(), first.month())
-                    .into_iter()
-                    .filter(|d| month_ok(d))
-                    .collect()
+                if !month_ok(&first) {
+                    budget.charge(1)?;
+                    return Ok(Vec::new());
+                }
+                self.month_candidates(first.year(), first.month(), budget)?
             }
             Frequency::Yearly => {
                 let Some(year) = i32::try_from(p).ok().and_then(|p| start.year().checked_add(p)) else {
-                    return Vec::new();
+                    return Ok(Vec::new());
                 };
-                self.year_candidates(year)
+                self.year_candidates(year, budget)?
             }
         };
-        select_positions(candidates, &r.by_set_pos)
+        Ok(select_positions(candidates, &r.by_set_pos))
     }
 
     /// Days of one month selected by BYMONTHDAY / BYDAY (ordinals within the month), or the start's day.
-    fn month_candidates(&self, year: i32, month: u32) -> Vec<NaiveDate> {
+    fn month_candidates(
+        &self,
+        year: i32,
+        month: u32,
+        budget: &mut Budget,
+    ) -> Result<Vec<NaiveDate>, TooExpensive> {
         let r = &self.rule;
-        let days = month_days(year, month);
         if r.by_month_day.is_empty() && r.by_day.is_empty() {
-            return NaiveDate::from_ymd_opt(year, month, self.start_local.day())
+            budget.charge(1)?;
+            return Ok(NaiveDate::from_ymd_opt(year, month, self.start_local.day())
                 .into_iter()
-                .collect();
+                .collect());
         }
-        days.iter()
-            .copied()
+        let days = month_days(year, month);
+        budget.charge(days.len())?;
+        let (Some(&first), len) = (days.first(), i64::try_from(days.len()).unwrap_or(0)) else {
+            return Ok(Vec::new());
+        };
+        Ok(days
+            .into_iter()
             .filter(|d| r.by_month_day.is_empty() || month_day_matches(*d, &r.by_month_day))
-            .filter(|d| r.by_day.is_empty() || r.by_day.iter().any(|b| nth_weekday(*d, b, &days)))
-            .collect()
+            .filter(|d| r.by_day.is_empty() || r.by_day.iter().any(|b| nth_weekday(*d, b, first, len)))
+            .collect())
     }
 
-    fn year_candidates(&self, year: i32) -> Vec<NaiveDate> {
+    fn year_candidates(&self, year: i32, budget: &mut Budget) -> Result<Vec<NaiveDate>, TooExpensive> {
         let r = &self.rule;
         let ordinal_in_year = r.by_month.is_empty() && r.by_month_day.is_empty() && !r.by_day.is_empty();
         if ordinal_in_year {
             let days: Vec<NaiveDate> = (1..=12).flat_map(|m| month_days(year, m)).collect();
-            return days
-                .iter()
-                .copied()
-                .filter(|d| r.by_day.iter().any(|b| nth_weekday(*d, b, &days)))
-                .collect();
+            budget.charge(days.len())?;
+            let (Some(&first), len) = (days.first(), i64::try_from(days.len()).unwrap_or(0)) else {
+                return Ok(Vec::new());
+            };
+            return Ok(days
+                .into_iter()
+                .filter(|d| r.by_day.iter().any(|b| nth_weekday(*d, b, first, len)))
+                .collect());
         }
         let months: Vec<u32> = if !r.by_month.is_empty() {
             r.by_month.iter().map(|&m| u32::from(m)).collect()
@@ -304,10 +345,11 @@ impl Schedule {
         } else {
             (1..=12).collect()
         };
-        months
-            .into_iter()
-            .flat_map(|m| self.month_candidates(year, m))
-            .collect()
+        let mut out = Vec::new();
+        for m in months {
+            out.extend(self.month_candidates(year, m, budget)?);
+        }
+        Ok(out)
     }
 
     fn within_end(&self, date: NaiveDate, at: DateTime<Utc>) -> bool {
@@ -322,54 +364,109 @@ impl Schedule {
         }
     }
 
-    /// Every occurrence in order, the start first, up to `UNTIL` or the series' end.
-    pub fn occurrences(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+    /// Every occurrence in order, the start first, up to `UNTIL` or the series' end. Ends with
+    /// [`TooExpensive`] when the evaluation looks at more than [`MAX_STEPS`] days.
+    pub fn occurrences(&self) -> Occurrences<'_> {
         let start_date = self.start_local.date();
-        let first = self.within_end(start_date, self.start).then_some(self.start);
-        let mut p: u32 = 0;
-        let mut empty: u32 = 0;
-        let mut pending: std::vec::IntoIter<NaiveDate> = Vec::new().into_iter();
-        let mut done = false;
-        let rest = std::iter::from_fn(move || {
-            while !done {
-                if let Some(date) = pending.next() {
-                    if date <= start_date {
-                        continue;
-                    }
-                    let at = self.instant(date);
-                    if !self.within_end(date, at) {
-                        done = true;
-                        return None;
-                    }
-                    return Some(at);
-                }
-                let dates = self.period(p);
-                if dates.first().is_some_and(|d| d.year() > MAX_YEAR) {
-                    done = true;
-                    return None;
-                }
-                empty = if dates.is_empty() { empty + 1 } else { 0 };
-                if empty > MAX_EMPTY_PERIODS {
-                    done = true;
-                    return None;
-                }
-                pending = dates.into_iter();
-                p = match p.checked_add(u32::from(self.rule.interval)) {
-                    Some(next) => next,
-                    None => {
-                        done = true;
-                        return None;
-                    }
-                };
-            }
-            None
-        });
-        first.into_iter().chain(rest)
+        Occurrences {
+            schedule: self,
+            first: self.within_end(start_date, self.start).then_some(self.start),
+            period: 0,
+            empty: 0,
+            pending: Vec::new().into_iter(),
+            done: false,
+            budget: Budget::default(),
+        }
     }
 
     /// The first occurrence strictly after `t`.
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.occurrences().find(|at| *at > t)
+    pub fn next_after(&self, t: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, TooExpensive> {
+        for at in self.occurrences() {
+            let at = at?;
+            if at > t {
+                return Ok(Some(at));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Periods in a row without a date after which the rule can never match again: one Gregorian
+    /// cycle (400 years = 4 800 months = 20 871 weeks = 146 097 days), after which the calendar
+    /// repeats. With an `INTERVAL` the periods visited repeat within as many visits.
+    fn empty_period_cap(&self) -> u32 {
+        match self.rule.freq {
+            Frequency::Daily => 146_097,
+            Frequency::Weekly => 20_871,
+            Frequency::Monthly => 4_800,
+            Frequency::Yearly => 400,
+        }
+    }
+}
+
+/// The dates of a schedule, one evaluation with its own budget of [`MAX_STEPS`].
+#[derive(Debug)]
+pub struct Occurrences<'a> {
+    schedule: &'a Schedule,
+    first: Option<DateTime<Utc>>,
+    period: u32,
+    empty: u32,
+    pending: std::vec::IntoIter<NaiveDate>,
+    done: bool,
+    budget: Budget,
+}
+
+impl Occurrences<'_> {
+    /// How many days this evaluation has looked at so far (what [`MAX_STEPS`] bounds).
+    pub fn steps(&self) -> usize {
+        self.budget.used
+    }
+
+    fn next_date(&mut self) -> Result<Option<DateTime<Utc>>, TooExpensive> {
+        let s = self.schedule;
+        let start_date = s.start_local.date();
+        loop {
+            if let Some(date) = self.pending.next() {
+                if date <= start_date {
+                    continue;
+                }
+                let at = s.instant(date);
+                if !s.within_end(date, at) {
+                    return Ok(None);
+                }
+                return Ok(Some(at));
+            }
+            let dates = s.period(self.period, &mut self.budget)?;
+            if dates.first().is_some_and(|d| d.year() > MAX_YEAR) {
+                return Ok(None);
+            }
+            self.empty = if dates.is_empty() { self.empty + 1 } else { 0 };
+            if self.empty >= s.empty_period_cap() {
+                return Ok(None);
+            }
+            self.pending = dates.into_iter();
+            let Some(next) = self.period.checked_add(u32::from(s.rule.interval)) else {
+                return Ok(None);
+            };
+            self.period = next;
+        }
+    }
+}
+
+impl Iterator for Occurrences<'_> {
+    type Item = Result<DateTime<Utc>, TooExpensive>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        if self.done {
+            return None;
+        }
+        let next = self.next_date();
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next.transpose()
     }
 }
 

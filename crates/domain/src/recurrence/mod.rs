@@ -13,13 +13,16 @@ use serde::{Deserialize, Serialize};
 use crate::ValidationError;
 
 mod engine;
+mod reach;
 
-pub use engine::{Schedule, local_instant};
+pub use engine::{MAX_STEPS, Occurrences, Schedule, TooExpensive, local_instant};
 
 const FIELD: &str = "recurrence.rule";
 pub const MAX_INTERVAL: u16 = 1000;
 pub const MAX_COUNT: u32 = 10_000;
 const MAX_RULE_LEN: usize = 500;
+/// The most values one BY… list may hold (31 days of a month; no useful rule needs more).
+pub const MAX_LIST_LEN: usize = 31;
 
 /// How often a rule repeats. Sub-daily frequencies make no sense for tasks and are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +110,9 @@ fn parse_int<T: FromStr>(key: &str, value: &str) -> Result<T, ValidationError> {
         .map_err(|_| invalid(format!("{key} must be a whole number, not {value:?}")))
 }
 
-fn parse_list<T>(
+/// A comma-separated BY… list: at most [`MAX_LIST_LEN`] values, none twice (a repeated value adds
+/// nothing but evaluation work).
+fn parse_list<T: PartialEq>(
     key: &str,
     value: &str,
     item: impl Fn(&str) -> Result<T, ValidationError>,
@@ -115,9 +120,16 @@ fn parse_list<T>(
     if value.is_empty() {
         return Err(invalid(format!("{key} needs at least one value")));
     }
-    let items = value.split(',').map(item).collect::<Result<Vec<T>, _>>()?;
-    if items.len() > 366 {
-        return Err(invalid(format!("{key} has too many values")));
+    let mut items = Vec::new();
+    for (raw, n) in value.split(',').zip(1..) {
+        if n > MAX_LIST_LEN {
+            return Err(invalid(format!("{key} can have at most {MAX_LIST_LEN} values")));
+        }
+        let parsed = item(raw)?;
+        if items.contains(&parsed) {
+            return Err(invalid(format!("{key} lists {raw} more than once")));
+        }
+        items.push(parsed);
     }
     Ok(items)
 }
@@ -305,6 +317,88 @@ impl RRule {
             && self.by_month.is_empty()
         {
             return Err(invalid("BYSETPOS needs another BY… part to select from"));
+        }
+        self.check_reachable()
+    }
+
+    /// Whether numbered BYDAY values count within a month (else within the year).
+    fn ordinals_in_month(&self) -> bool {
+        self.freq == Frequency::Monthly || !self.by_month.is_empty() || !self.by_month_day.is_empty()
+    }
+
+    /// The most dates one period of this rule can select before BYSETPOS: what BYSETPOS can reach.
+    fn max_candidates(&self) -> usize {
+        // Per month: each BYMONTHDAY value is one day; a plain weekday is up to 5 days, a numbered one 1.
+        let weekdays = |per_weekday: usize| -> usize {
+            self.by_day
+                .iter()
+                .map(|d| if d.ordinal.is_some() { 1 } else { per_weekday })
+                .sum()
+        };
+        let in_month = || -> usize {
+            let by_month_day = (!self.by_month_day.is_empty()).then_some(self.by_month_day.len());
+            let by_day = (!self.by_day.is_empty()).then(|| weekdays(5));
+            match (by_month_day, by_day) {
+                (None, None) => 1,
+                (Some(a), Some(b)) => a.min(b),
+                (Some(n), None) | (None, Some(n)) => n,
+            }
+            .min(31)
+        };
+        match self.freq {
+            Frequency::Daily => 1,
+            Frequency::Weekly if self.by_day.is_empty() => 1,
+            Frequency::Weekly => self.by_day.len().min(7),
+            Frequency::Monthly => in_month(),
+            Frequency::Yearly if !self.ordinals_in_month() && !self.by_day.is_empty() => {
+                weekdays(53).min(366)
+            }
+            Frequency::Yearly => {
+                let months = match (self.by_month.len(), self.by_month_day.is_empty()) {
+                    (0, true) => 1,
+                    (0, false) => 12,
+                    (n, _) => n,
+                };
+                (months * in_month()).min(366)
+            }
+        }
+    }
+
+    /// Refuses parts that can never select a date: a BYDAY number beyond its month or year, a
+    /// BYSETPOS beyond the dates a period can have.
+    fn check_reachable(&self) -> Result<(), ValidationError> {
+        let (scope, most) = if self.ordinals_in_month() {
+            ("month", 5)
+        } else {
+            ("year", 53)
+        };
+        if let Some(d) = self
+            .by_day
+            .iter()
+            .find(|d| d.ordinal.is_some_and(|n| n.unsigned_abs() > most))
+        {
+            return Err(invalid(format!(
+                "BYDAY {}{} can never match: a {scope} has at most {most} of each weekday",
+                d.ordinal.unwrap_or_default(),
+                weekday_code(d.weekday)
+            )));
+        }
+        let reach = self.max_candidates();
+        if let Some(p) = self
+            .by_set_pos
+            .iter()
+            .find(|p| usize::from(p.unsigned_abs()) > reach)
+        {
+            let period = match self.freq {
+                Frequency::Daily => "day",
+                Frequency::Weekly => "week",
+                Frequency::Monthly => "month",
+                Frequency::Yearly => "year",
+            };
+            let dates = if reach == 1 { "date" } else { "dates" };
+            return Err(invalid(format!(
+                "BYSETPOS={p} can never match: this rule selects at most {reach} {dates} per {period}"
+            )));
         }
         Ok(())
     }
@@ -518,6 +612,9 @@ impl RecurrenceInput {
 }
 
 #[cfg(test)]
+mod limits_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -585,6 +682,16 @@ mod tests {
         assert!("every day".parse::<RecurrenceRule>().is_err());
     }
 
+    fn distinct<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+        let mut out = Vec::new();
+        for item in items {
+            if !out.contains(&item) {
+                out.push(item);
+            }
+        }
+        out
+    }
+
     fn arb_rule() -> impl Strategy<Value = String> {
         let freq = prop_oneof!["DAILY", "WEEKLY", "MONTHLY", "YEARLY"];
         let day = prop_oneof!["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
@@ -597,6 +704,8 @@ mod tests {
             proptest::option::of(1u32..=MAX_COUNT),
         )
             .prop_map(|(freq, interval, days, mdays, months, count)| {
+                // BY… lists refuse a value given twice.
+                let (days, mdays, months) = (distinct(days), distinct(mdays), distinct(months));
                 let mut s = format!("FREQ={freq}");
                 if let Some(i) = interval {
                     s += &format!(";INTERVAL={i}");

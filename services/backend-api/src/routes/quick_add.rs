@@ -21,6 +21,7 @@ use taskflow_runtime::JsonBody;
 use taskflow_store::Store;
 use utoipa::ToSchema;
 
+use crate::blocking::off_worker;
 use crate::error::{HandlerError, HandlerResult};
 
 /// The longest line accepted: a 200-character title plus its phrases.
@@ -97,11 +98,16 @@ async fn understand(store: &Store, user_id: &str, raw: &str) -> HandlerResult<(N
         .await?
         .map_or_else(|| "UTC".to_owned(), |u| u.timezone);
     let tz = timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::Tz::UTC);
-    let request: CreateTask =
-        taskflow_assistant::tools::exec::create_request(args.clone(), time::now(), tz).map_err(refused)?;
-    let task = request
-        .validate()
-        .map_err(|v| ValidationError::new("text", format!("{}: {}", v.field, v.message)))?;
+    // Reading a repeat phrase evaluates its rule: off the async workers.
+    let phrases = args.clone();
+    let task = off_worker(move || -> HandlerResult<NewTask> {
+        let request: CreateTask =
+            taskflow_assistant::tools::exec::create_request(phrases, time::now(), tz).map_err(refused)?;
+        Ok(request
+            .validate()
+            .map_err(|v| ValidationError::new("text", format!("{}: {}", v.field, v.message)))?)
+    })
+    .await?;
     let understood = Understood {
         title: task.title.clone(),
         priority: task.priority,

@@ -4,12 +4,13 @@
 //! another user's task is a 404, never a 403 that would confirm it exists.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_auth::AuthenticatedUser;
-use taskflow_domain::{CreateTask, Task, TaskUpdate, time};
+use taskflow_domain::{CreateTask, Task, TaskUpdate, ValidationError, time};
 use taskflow_runtime::json::{parse_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
 use taskflow_store::{Store, UpdateError};
@@ -17,6 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::task_query;
+use crate::blocking::off_worker;
 use crate::error::{HandlerError, HandlerResult};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,7 +138,10 @@ pub async fn create(
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
     let now = time::now();
-    let task = body.into_inner().validate()?.into_task(&caller.user_id, now);
+    let body = body.into_inner();
+    let task = off_worker(move || body.validate())
+        .await?
+        .into_task(&caller.user_id, now);
     store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created");
     Ok(created(&caller.user_id, &task).json(&task))
@@ -194,7 +199,10 @@ pub async fn update(
 ) -> HandlerResult<HttpResponse> {
     let id = scoped_task_id(&caller, path)?;
     let expected = if_match(&req)?;
-    let task = apply_update(&store, &caller.user_id, id, expected, &body.into_inner()).await?;
+    let update = Arc::new(body.into_inner());
+    let check = Arc::clone(&update);
+    off_worker(move || check.check_recurrence(time::now())).await?;
+    let task = apply_update(&store, &caller.user_id, id, expected, &update).await?;
     Ok(task_response(HttpResponse::Ok(), &task))
 }
 
@@ -298,7 +306,8 @@ pub struct Occurrences {
 #[utoipa::path(get, path = "/api/{user_id}/tasks/{task_id}/occurrences", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path), OccurrencesQuery),
     responses((status = 200, body = Occurrences), (status = 400, body = taskflow_runtime::error::ErrorBody),
-        (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+        (status = 404, body = taskflow_runtime::error::ErrorBody),
+        (status = 422, description = "The stored rule is too expensive to evaluate", body = taskflow_runtime::error::ErrorBody)))]
 pub async fn occurrences(
     store: web::Data<Store>,
     caller: AuthenticatedUser,
@@ -319,9 +328,14 @@ pub async fn occurrences(
         .await?
         .map_or_else(|| "UTC".to_owned(), |u| u.timezone);
     let tz = timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::Tz::UTC);
-    let dates = taskflow_domain::series::upcoming(&task, tz, time::now(), limit);
+    let task_id = task.id;
+    let now = time::now();
+    let dates = off_worker(move || {
+        taskflow_domain::series::upcoming(&task, tz, now, limit).map_err(ValidationError::from)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(Occurrences {
-        task_id: task.id,
+        task_id,
         timezone,
         occurrences: dates,
     }))

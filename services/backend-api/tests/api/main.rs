@@ -16,6 +16,7 @@ mod ops;
 mod outage;
 mod proxy;
 mod quick_add;
+mod recurrence_limits;
 mod shared_throttle;
 mod tasks;
 mod validation;

@@ -1,0 +1,23 @@
+//! CPU-bound domain work — evaluating a user's recurrence rule — runs on actix's blocking pool.
+//!
+//! The engine bounds every evaluation by a step budget, but even a bounded one takes milliseconds;
+//! on an async worker those milliseconds stall every other request that worker serves (`/health`
+//! included). On the blocking pool they only cost the request that asked.
+
+use actix_web::web;
+use taskflow_runtime::ApiError;
+
+use crate::error::{HandlerError, HandlerResult};
+
+/// Runs `f` on the blocking pool; its error is the request's.
+pub(crate) async fn off_worker<T, E, F>(f: F) -> HandlerResult<T>
+where
+    T: Send + 'static,
+    E: Into<HandlerError> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+{
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::internal("the blocking pool failed", &e))?
+        .map_err(Into::into)
+}
