@@ -97,6 +97,7 @@ async fn main() -> ExitCode {
         jwks: None,
         db_max_connections: 16, // the binary's default
         auth_limits: Default::default(),
+        quotas: Default::default(),
         model: None,
         mcp_allowed_origins: Vec::new(),
         cors: taskflow_runtime::cors::CorsPolicy::default(),

@@ -121,6 +121,10 @@ pub async fn run_turn(
 ) -> HandlerResult<(Uuid, Turn)> {
     let message = message_text(&request.message)?;
     let conversations = store.conversations();
+    // Over quota: refused before the model works for nothing.
+    conversations
+        .check_quota(user_id, request.conversation_id.is_none())
+        .await?;
     let history = match request.conversation_id {
         Some(id) => {
             conversations

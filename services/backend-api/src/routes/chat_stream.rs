@@ -54,6 +54,11 @@ pub async fn stream(
             .with_field("conversation_id")
             .into());
     }
+    // A user over quota gets a plain 403, not a stream that fails.
+    store
+        .conversations()
+        .check_quota(&caller.user_id, request.conversation_id.is_none())
+        .await?;
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<TurnEvent>();
     let forward = tx.clone();

@@ -16,6 +16,7 @@ mod ops;
 mod outage;
 mod proxy;
 mod quick_add;
+mod quotas;
 mod shared_throttle;
 mod tasks;
 mod validation;
