@@ -86,15 +86,20 @@ impl KeyNames {
 
     /// The Redis key holding `key`'s record in the `kind` budget.
     pub fn name(&self, kind: Kind, key: &str) -> String {
+        self.named(kind.as_str(), key)
+    }
+
+    /// The Redis key holding `key`'s record under `kind` (a budget's or a rate bucket's name).
+    pub fn named(&self, kind: &str, key: &str) -> String {
         let digest = self
             .mac
             .clone()
-            .chain_update(kind.as_str().as_bytes())
+            .chain_update(kind.as_bytes())
             .chain_update([0])
             .chain_update(key.as_bytes())
             .finalize()
             .into_bytes();
-        let mut name = format!("{}:{}:", self.prefix, kind.as_str());
+        let mut name = format!("{}:{}:", self.prefix, kind);
         for byte in digest {
             let _ = write!(name, "{byte:02x}");
         }

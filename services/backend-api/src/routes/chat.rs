@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::HandlerResult;
+use crate::rate_limit::{ChatTurns, Throttled};
 use crate::routes::task_query::{page_cursor, page_limit};
 
 /// Longest message accepted, in characters.
@@ -197,7 +198,7 @@ pub async fn run_turn(
 pub async fn chat(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
-    caller: AuthenticatedUser,
+    caller: Throttled<ChatTurns>,
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
 ) -> HandlerResult<HttpResponse> {

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use super::task_query;
 use crate::error::{HandlerError, HandlerResult};
+use crate::rate_limit::{Throttled, Writes};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskPage {
@@ -130,7 +131,7 @@ pub async fn list(
 #[tracing::instrument(skip_all)]
 pub async fn create(
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<String>,
     body: JsonBody<CreateTask>,
 ) -> HandlerResult<HttpResponse> {
@@ -188,7 +189,7 @@ async fn apply_update(
 pub async fn update(
     req: HttpRequest,
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
     body: JsonBody<TaskUpdate>,
 ) -> HandlerResult<HttpResponse> {
@@ -208,7 +209,7 @@ pub async fn update(
 pub async fn patch(
     req: HttpRequest,
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
     body: JsonBody<TaskUpdate>,
 ) -> HandlerResult<HttpResponse> {
@@ -225,7 +226,7 @@ pub async fn complete(
     req: HttpRequest,
     mut payload: web::Payload,
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
     let id = scoped_task_id(&caller, path)?;
@@ -266,7 +267,7 @@ pub async fn complete(
 #[tracing::instrument(skip_all)]
 pub async fn delete(
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
     let id = scoped_task_id(&caller, path)?;

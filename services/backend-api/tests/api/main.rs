@@ -17,6 +17,7 @@ mod outage;
 mod proxy;
 mod quick_add;
 mod quotas;
+mod rates;
 mod shared_throttle;
 mod tasks;
 mod validation;
