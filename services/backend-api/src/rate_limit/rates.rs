@@ -154,6 +154,17 @@ impl RateConfig {
         })
     }
 
+    /// Every bucket off (load tests and benchmarks).
+    pub fn off() -> Self {
+        Self {
+            account_logins: Rate::OFF,
+            address_logins: Rate::OFF,
+            writes: Rate::OFF,
+            chat: Rate::OFF,
+            mcp: Rate::OFF,
+        }
+    }
+
     pub fn rate(&self, kind: RateKind) -> Rate {
         match kind {
             RateKind::AccountLogins => self.account_logins,
