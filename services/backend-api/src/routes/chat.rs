@@ -191,7 +191,8 @@ pub async fn run_turn(
 /// Talk to the assistant: it manages the caller's tasks and answers briefly.
 #[utoipa::path(post, path = "/api/{user_id}/chat", tag = "assistant", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = ChatRequest,
-    responses((status = 200, body = ChatResponse), (status = 404, body = taskflow_runtime::error::ErrorBody),
+    responses((status = 200, body = ChatResponse), (status = 403, description = "the conversation or chat-history quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many chat messages; see `Retry-After`", body = taskflow_runtime::error::ErrorBody), (status = 404, body = taskflow_runtime::error::ErrorBody),
         (status = 422, body = taskflow_runtime::error::ErrorBody), (status = 502, body = taskflow_runtime::error::ErrorBody),
         (status = 504, body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]

@@ -125,7 +125,8 @@ pub async fn list(
 /// Create a task.
 #[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = CreateTask,
-    responses((status = 201, body = Task), (status = 400, body = taskflow_runtime::error::ErrorBody),
+    responses((status = 201, body = Task), (status = 403, description = "the task quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody), 
+        (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody), (status = 400, body = taskflow_runtime::error::ErrorBody),
         (status = 413, body = taskflow_runtime::error::ErrorBody), (status = 415, body = taskflow_runtime::error::ErrorBody),
         (status = 422, body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
