@@ -21,6 +21,9 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited,
+    /// The user has as many tasks, conversations or bytes of chat history as their quota allows;
+    /// deleting some makes room (403: retrying does not help, unlike a 429).
+    QuotaExceeded,
     Internal,
     Unavailable,
     /// The assistant's model service failed or answered nonsense.
@@ -42,6 +45,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::QuotaExceeded => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ModelUnavailable => StatusCode::BAD_GATEWAY,

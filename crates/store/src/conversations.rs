@@ -6,13 +6,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::entity::{conversations, messages};
-use crate::{StoreError, paging};
+use crate::{Quotas, StoreError, paging, quotas};
 
 /// Longest title kept, in characters (taken from the first message).
 const TITLE_CHARS: usize = 80;
@@ -103,14 +104,38 @@ fn title_from(text: &str) -> String {
 
 pub struct ConversationRepo<'a> {
     db: &'a DatabaseConnection,
+    quotas: Quotas,
 }
 
 impl<'a> ConversationRepo<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
-        Self { db }
+    pub(crate) fn new(db: &'a DatabaseConnection, quotas: Quotas) -> Self {
+        Self { db, quotas }
     }
 
-    /// Starts a conversation titled after its first message.
+    /// Refuses with [`StoreError::QuotaExceeded`] when the user has as many conversations as the
+    /// quota allows (`new_conversation`) or has filled the chat-history quota: a turn checks this
+    /// before it runs, so a user over quota does not make the model work for nothing.
+    pub async fn check_quota(&self, user_id: &str, new_conversation: bool) -> Result<(), StoreError> {
+        if new_conversation && self.quotas.conversations > 0 {
+            let count = quotas::conversation_count(self.db, user_id).await?;
+            quotas::within(quotas::CONVERSATIONS, count + 1, self.quotas.conversations)?;
+        }
+        self.check_chat_bytes(self.db, user_id).await
+    }
+
+    /// Refuses once the user's stored history has reached the chat-bytes quota.
+    async fn check_chat_bytes(&self, db: &impl ConnectionTrait, user_id: &str) -> Result<(), StoreError> {
+        let limit = self.quotas.chat_bytes;
+        if limit == 0 {
+            return Ok(());
+        }
+        let used = quotas::chat_bytes(db, user_id).await?;
+        // Reaching the limit is what is refused here: the turn about to be stored is bigger than 0.
+        quotas::within(quotas::CHAT_BYTES, used.saturating_add(1), limit)
+    }
+
+    /// Starts a conversation titled after its first message — unless the user's conversation quota
+    /// is reached ([`StoreError::QuotaExceeded`]; see `quotas.rs`).
     pub async fn create(
         &self,
         user_id: &str,
@@ -124,9 +149,22 @@ impl<'a> ConversationRepo<'a> {
             created_at: Set(now),
             updated_at: Set(now),
         };
+        let limit = self.quotas.conversations;
+        let txn = self.db.begin().await?;
+        if limit > 0 {
+            quotas::lock_user(&txn, user_id).await?;
+        }
         let model = conversations::Entity::insert(row)
-            .exec_with_returning(self.db)
+            .exec_with_returning(&txn)
             .await?;
+        if limit > 0 {
+            let count = quotas::conversation_count(&txn, user_id).await?;
+            if let Err(e) = quotas::within(quotas::CONVERSATIONS, count, limit) {
+                txn.rollback().await?;
+                return Err(e);
+            }
+        }
+        txn.commit().await?;
         Ok(conversation(model))
     }
 
@@ -163,6 +201,8 @@ impl<'a> ConversationRepo<'a> {
     }
 
     /// Appends messages to one of the user's conversations; `false` when it is not theirs (or gone).
+    /// Refused with [`StoreError::QuotaExceeded`] once the user's history has reached the chat-bytes
+    /// quota (the messages are stored whole, so one turn may cross it).
     pub async fn append(
         &self,
         user_id: &str,
@@ -173,6 +213,9 @@ impl<'a> ConversationRepo<'a> {
             return Ok(true);
         };
         let txn = self.db.begin().await?;
+        if self.quotas.chat_bytes > 0 {
+            quotas::lock_user(&txn, user_id).await?;
+        }
         let touched = conversations::Entity::update_many()
             .col_expr(
                 conversations::Column::UpdatedAt,
@@ -185,6 +228,10 @@ impl<'a> ConversationRepo<'a> {
         if touched.rows_affected == 0 {
             txn.rollback().await?;
             return Ok(false);
+        }
+        if let Err(e) = self.check_chat_bytes(&txn, user_id).await {
+            txn.rollback().await?;
+            return Err(e);
         }
         let rows = new.iter().map(|m| messages::ActiveModel {
             id: Set(Uuid::now_v7()),

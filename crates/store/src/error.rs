@@ -19,6 +19,9 @@ pub enum StoreError {
     /// A row refers to one that does not exist (e.g. a task for a user who was deleted).
     #[error("a referenced record does not exist")]
     MissingReference,
+    /// The user has as many of `what` as their quota allows ([`crate::Quotas`]).
+    #[error("quota exceeded: at most {limit} {what} per user")]
+    QuotaExceeded { what: &'static str, limit: u64 },
     /// The database cannot be reached right now; retrying later may succeed.
     #[error("database unavailable: {0}")]
     Unavailable(DbErr),

@@ -11,6 +11,7 @@ mod error;
 mod notifications;
 mod outbox;
 mod paging;
+mod quotas;
 mod tasks;
 mod users;
 
@@ -30,6 +31,7 @@ pub use notifications::{
 };
 use outbox::OutboxWriter;
 pub use outbox::{DEFAULT_SOURCE, OutboxMessage, OutboxRepo, OutboxScope, OutboxSignal, OutboxStats};
+pub use quotas::Quotas;
 pub use tasks::{
     CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats, UpdateError,
 };
@@ -77,6 +79,7 @@ fn pool_stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> Po
 pub struct Store {
     db: DatabaseConnection,
     outbox: OutboxWriter,
+    quotas: Quotas,
 }
 
 impl Store {
@@ -117,6 +120,7 @@ impl Store {
                 source: DEFAULT_SOURCE.into(),
                 signal: OutboxSignal::default(),
             },
+            quotas: Quotas::default(),
         })
     }
 
@@ -164,7 +168,18 @@ impl Store {
                 source: source.into(),
                 signal: self.outbox.signal.clone(),
             },
+            quotas: self.quotas,
         }
+    }
+
+    /// The same database, enforcing `quotas` on new tasks, conversations and chat messages.
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    pub fn quotas(&self) -> Quotas {
+        self.quotas
     }
 
     /// The app this handle's outbox rows are published by.
@@ -173,7 +188,7 @@ impl Store {
     }
 
     pub fn tasks(&self) -> TaskRepo<'_> {
-        TaskRepo::new(&self.db, &self.outbox)
+        TaskRepo::new(&self.db, &self.outbox, self.quotas)
     }
 
     pub fn notifications(&self) -> NotificationRepo<'_> {
@@ -181,7 +196,7 @@ impl Store {
     }
 
     pub fn conversations(&self) -> ConversationRepo<'_> {
-        ConversationRepo::new(&self.db)
+        ConversationRepo::new(&self.db, self.quotas)
     }
 
     pub fn audit(&self) -> AuditRepo<'_> {

@@ -135,7 +135,7 @@ impl<'a> NotificationRepo<'a> {
             .all(self.db)
             .await?;
         let mut due = Vec::with_capacity(rows.len());
-        let tasks = crate::TaskRepo::new(self.db, self.outbox);
+        let tasks = crate::TaskRepo::new(self.db, self.outbox, crate::Quotas::default());
         for r in rows {
             match tasks.get(&r.user_id, r.task_id).await? {
                 Some(task) if !task.completed => due.push(DueReminder {
@@ -163,7 +163,7 @@ impl<'a> NotificationRepo<'a> {
             .filter_map(|(id, m)| Some((id, m?)))
             .collect();
         let mut out = Vec::new();
-        let tasks = crate::TaskRepo::new(self.db, self.outbox);
+        let tasks = crate::TaskRepo::new(self.db, self.outbox, crate::Quotas::default());
         for (user_id, minutes) in opted_in {
             let horizon = now + TimeDelta::minutes(i64::from(minutes));
             let candidates = tasks::Entity::find()

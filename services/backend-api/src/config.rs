@@ -11,6 +11,7 @@ use taskflow_bus::dapr::DaprConfig;
 use taskflow_runtime::config::{self, ConfigError};
 use taskflow_runtime::cors::CorsPolicy;
 use taskflow_runtime::server;
+pub use taskflow_store::Quotas;
 
 pub use crate::rate_limit::{AuthLimitConfig, redis_from_env};
 use crate::routes::mcp::AllowedOrigins;
@@ -27,6 +28,8 @@ pub struct ApiConfig {
     /// Login and registration throttling (`AUTH_RATE_*`, `TRUSTED_PROXY_HOPS`), shared between
     /// replicas through Redis with `REDIS_URL`.
     pub auth_limits: AuthLimitConfig,
+    /// Per-user quotas on tasks, conversations and chat history (`QUOTA_*`).
+    pub quotas: Quotas,
     /// The online assistant's model; `None` (no `OPENAI_API_KEY`) means the offline parser answers.
     pub model: Option<ModelConfig>,
     /// Origins besides the server's own whose browsers may call `/mcp` (`MCP_ALLOWED_ORIGINS`,
@@ -60,12 +63,24 @@ impl ApiConfig {
                 redis: redis_from_env()?,
                 ..AuthLimitConfig::from_env()?
             },
+            quotas: quotas_from_env()?,
             model: model_from_env()?,
             mcp_allowed_origins: mcp_allowed_origins_from_env(),
             cors: CorsPolicy::from_env()?,
             shutdown_timeout: server::shutdown_timeout_from_env()?,
         })
     }
+}
+
+/// `QUOTA_TASKS_PER_USER`, `QUOTA_CONVERSATIONS_PER_USER`, `QUOTA_CHAT_BYTES_PER_USER` (0 turns
+/// one off; defaults in [`Quotas::default`]).
+pub fn quotas_from_env() -> Result<Quotas, ConfigError> {
+    let d = Quotas::default();
+    Ok(Quotas {
+        tasks: config::parse_or("QUOTA_TASKS_PER_USER", d.tasks)?,
+        conversations: config::parse_or("QUOTA_CONVERSATIONS_PER_USER", d.conversations)?,
+        chat_bytes: config::parse_or("QUOTA_CHAT_BYTES_PER_USER", d.chat_bytes)?,
+    })
 }
 
 /// `MCP_ALLOWED_ORIGINS`, split on commas.

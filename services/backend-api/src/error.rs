@@ -40,6 +40,9 @@ impl HandlerError {
                     "the task was changed by another request at the same time; fetch it and try again",
                 ),
                 StoreError::InvalidCursor(c) => ApiError::bad_request(c.to_string()).with_field("cursor"),
+                StoreError::QuotaExceeded { .. } => {
+                    ApiError::new(ErrorCode::QuotaExceeded, format!("{e}; delete some to make room"))
+                }
                 StoreError::MissingReference => {
                     ApiError::not_found("the user of this token no longer exists")
                 }

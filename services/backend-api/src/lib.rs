@@ -63,7 +63,9 @@ impl ApiState {
             max_connections: config.db_max_connections,
             ..StoreOptions::default()
         };
-        let store = Store::connect(&config.database_url, &options).await?;
+        let store = Store::connect(&config.database_url, &options)
+            .await?
+            .with_quotas(config.quotas);
         store.migrate().await?;
         let jwks = config.jwks.clone().map(JwksVerifier::new).transpose()?;
         let auth = Authenticator::new(

@@ -96,7 +96,12 @@ async fn main() -> ExitCode {
         token_ttl_days: 1,
         jwks: None,
         db_max_connections: 16, // the binary's default
-        auth_limits: Default::default(),
+        // Load, not rates: the per-user and login rates have their own tests in backend-api.
+        auth_limits: taskflow_backend_api::config::AuthLimitConfig {
+            rates: taskflow_backend_api::rate_limit::RateConfig::off(),
+            ..Default::default()
+        },
+        quotas: Default::default(),
         model: None,
         mcp_allowed_origins: Vec::new(),
         cors: taskflow_runtime::cors::CorsPolicy::default(),

@@ -101,6 +101,7 @@ impl Settings {
             jwks: api_config::jwks_from_env()?,
             db_max_connections: config::parse_or("DB_MAX_CONNECTIONS", 16)?,
             auth_limits: api_config::AuthLimitConfig::from_env()?,
+            quotas: api_config::quotas_from_env()?,
             model: api_config::model_from_env()?,
             mcp_allowed_origins: api_config::mcp_allowed_origins_from_env(),
             cors: taskflow_runtime::cors::CorsPolicy::from_env()?,

@@ -21,9 +21,18 @@ pub enum ToolError {
     /// Several tasks match the name given; the caller must pick one.
     #[error("{message}")]
     Ambiguous { message: String, candidates: Vec<Value> },
-    /// The database is unreachable or failed; retrying later may work.
-    #[error("the task store is unavailable right now")]
+    /// The database is unreachable or failed (retrying later may work), or the user's quota is
+    /// reached (the message says which).
+    #[error("{}", store_message(.0))]
     Store(#[from] StoreError),
+}
+
+/// What a store failure tells the client: the quota reached, or only that the store is unavailable.
+fn store_message(e: &StoreError) -> String {
+    match e {
+        StoreError::QuotaExceeded { .. } => format!("{e}; delete some to make room"),
+        _ => "the task store is unavailable right now".to_owned(),
+    }
 }
 
 impl ToolError {
@@ -45,6 +54,7 @@ impl ToolError {
             Self::Invalid { .. } => "validation_failed",
             Self::NotFound(_) => "not_found",
             Self::Ambiguous { .. } => "ambiguous",
+            Self::Store(StoreError::QuotaExceeded { .. }) => "quota_exceeded",
             Self::Store(_) => "unavailable",
         }
     }

@@ -44,7 +44,9 @@ pub async fn run(ctx: &ToolContext, call: &ToolCall) -> ToolOutcome {
     let (result, message, ok) = match result {
         Ok((result, message)) => (result, message, true),
         Err(e) => {
-            if let ToolError::Store(cause) = &e {
+            if let ToolError::Store(cause) = &e
+                && !matches!(cause, taskflow_store::StoreError::QuotaExceeded { .. })
+            {
                 tracing::error!(tool = %label, error = %cause, "tool call failed in the store");
             }
             (e.to_result(), format!("⚠️ {e}"), false)

@@ -17,9 +17,9 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilte
 use taskflow_domain::Task;
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::entity::{task_reminders, tasks};
 use crate::outbox::OutboxWriter;
+use crate::{Quotas, StoreError};
 
 pub use commands::UpdateError;
 pub use query::{CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage};
@@ -28,11 +28,12 @@ pub use stats::TaskStats;
 pub struct TaskRepo<'a> {
     db: &'a DatabaseConnection,
     outbox: &'a OutboxWriter,
+    quotas: Quotas,
 }
 
 impl<'a> TaskRepo<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection, outbox: &'a OutboxWriter) -> Self {
-        Self { db, outbox }
+    pub(crate) fn new(db: &'a DatabaseConnection, outbox: &'a OutboxWriter, quotas: Quotas) -> Self {
+        Self { db, outbox, quotas }
     }
 
     /// One of the user's tasks, or `None` — also when it belongs to someone else.

@@ -9,16 +9,28 @@ use sea_orm::{
 use taskflow_domain::{Task, TaskChanges, TaskEvent};
 
 use super::{TaskRepo, mapping};
-use crate::StoreError;
 use crate::entity::{task_reminders, tasks};
+use crate::{StoreError, quotas};
 
 impl TaskRepo<'_> {
-    /// Stores a new task, its reminders and its events in one transaction.
+    /// Stores a new task, its reminders and its events in one transaction — unless the user's task
+    /// quota is reached ([`StoreError::QuotaExceeded`], nothing written; see `quotas.rs`).
     pub(super) async fn insert(&self, task: &Task, events: &[TaskEvent]) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
+        let limit = self.quotas.tasks;
+        if limit > 0 {
+            quotas::lock_user(&txn, &task.user_id).await?;
+        }
         tasks::Entity::insert(mapping::active_task(task)?)
             .exec_without_returning(&txn)
             .await?;
+        if limit > 0 {
+            let count = quotas::task_count(&txn, &task.user_id).await?;
+            if let Err(e) = quotas::within(quotas::TASKS, count, limit) {
+                txn.rollback().await?;
+                return Err(e);
+            }
+        }
         self.finish_insert(txn, task, events).await
     }
 

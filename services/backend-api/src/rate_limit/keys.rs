@@ -40,7 +40,7 @@ pub fn client_ip(req: &HttpRequest, hops: usize) -> String {
                 .map(str::trim)
                 .collect();
             let index = entries.len().checked_sub(hops)?;
-            entries.get(index)?.parse::<IpAddr>().ok()
+            forwarded_address(entries.get(index)?)
         })
         .flatten();
     match forwarded.or(peer) {
@@ -52,6 +52,29 @@ pub fn client_ip(req: &HttpRequest, hops: usize) -> String {
         Some(IpAddr::V4(v4)) => v4.to_string(),
         None => "unknown".to_owned(),
     }
+}
+
+/// The address in one `X-Forwarded-For` entry: `203.0.113.7`, `2001:db8::1`, and also with a port
+/// as some proxies write them (`203.0.113.7:51234`, `[2001:db8::1]:443`, `[2001:db8::1]`). Without
+/// this, an entry with a port did not parse and every client fell back to the proxy's address, so
+/// all of them shared one budget.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (host, port) = rest.split_once(']')?;
+        let port_ok = port.is_empty() || port.strip_prefix(':').is_some_and(is_port);
+        return port_ok.then(|| host.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))?;
+    }
+    let (host, port) = entry.rsplit_once(':')?;
+    is_port(port)
+        .then(|| host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4))
+        .flatten()
+}
+
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// What the naming key is derived from, so that it is never the token-signing key itself.
@@ -86,15 +109,20 @@ impl KeyNames {
 
     /// The Redis key holding `key`'s record in the `kind` budget.
     pub fn name(&self, kind: Kind, key: &str) -> String {
+        self.named(kind.as_str(), key)
+    }
+
+    /// The Redis key holding `key`'s record under `kind` (a budget's or a rate bucket's name).
+    pub fn named(&self, kind: &str, key: &str) -> String {
         let digest = self
             .mac
             .clone()
-            .chain_update(kind.as_str().as_bytes())
+            .chain_update(kind.as_bytes())
             .chain_update([0])
             .chain_update(key.as_bytes())
             .finalize()
             .into_bytes();
-        let mut name = format!("{}:{}:", self.prefix, kind.as_str());
+        let mut name = format!("{}:{}:", self.prefix, kind);
         for byte in digest {
             let _ = write!(name, "{byte:02x}");
         }
@@ -129,6 +157,55 @@ mod tests {
             .peer_addr("[2001:db8:1:2:3:4:5:6]:80".parse().unwrap())
             .to_http_request();
         assert_eq!(client_ip(&v6, 0), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_parse_to_their_address() {
+        use actix_web::test::TestRequest;
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        assert_eq!(forwarded_address("203.0.113.7"), ip("203.0.113.7"));
+        assert_eq!(forwarded_address("203.0.113.7:51234"), ip("203.0.113.7"));
+        assert_eq!(forwarded_address("2001:db8::1"), ip("2001:db8::1"));
+        assert_eq!(forwarded_address("[2001:db8::1]:443"), ip("2001:db8::1"));
+        assert_eq!(forwarded_address("[2001:db8::1]"), ip("2001:db8::1"));
+        for junk in [
+            "",
+            "unknown",
+            "1.2.3.4:",
+            "1.2.3.4:port",
+            "[2001:db8::1]443",
+            "[1.2.3.4]:80",
+            "[::1",
+            "host:80",
+        ] {
+            assert_eq!(forwarded_address(junk), None, "{junk:?}");
+        }
+        let peer = "10.0.0.9:5000".parse().unwrap();
+        let req = TestRequest::default()
+            .peer_addr(peer)
+            .insert_header(("x-forwarded-for", "203.0.113.7:51234"))
+            .to_http_request();
+        assert_eq!(client_ip(&req, 1), "203.0.113.7", "not the proxy's address");
+        let v6 = TestRequest::default()
+            .peer_addr(peer)
+            .insert_header(("x-forwarded-for", "[2001:db8:1:2::1]:443"))
+            .to_http_request();
+        assert_eq!(client_ip(&v6, 1), "2001:db8:1:2::/64");
+    }
+
+    proptest::proptest! {
+        /// Any address, with or without a port, parses back to itself; nothing panics.
+        #[test]
+        fn any_address_with_any_port_round_trips(v4 in proptest::prelude::any::<[u8; 4]>(),
+            v6 in proptest::prelude::any::<[u16; 8]>(), port in proptest::prelude::any::<u16>(),
+            junk in "\\PC{0,40}") {
+            let a = IpAddr::from(v4);
+            proptest::prop_assert_eq!(forwarded_address(&format!("{a}:{port}")), Some(a));
+            let b = IpAddr::from(v6);
+            proptest::prop_assert_eq!(forwarded_address(&format!("[{b}]:{port}")), Some(b));
+            proptest::prop_assert_eq!(forwarded_address(&b.to_string()), Some(b));
+            let _ = forwarded_address(&junk);
+        }
     }
 
     #[test]

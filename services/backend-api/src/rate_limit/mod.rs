@@ -20,13 +20,21 @@
 //!   and exported as metrics;
 //! - `keys.rs`: the client address, the account key, and their HMAC'd names in Redis.
 //!
-//! Routes see only [`AuthLimiter`]: `begin_login`/`login_succeeded` and `begin_registration`.
+//! Besides these failure budgets, request rates (`rates.rs`, token buckets kept as GCRA, in Redis
+//! through `rates.lua` when configured) limit every login attempt per account and per address —
+//! successful ones too, since each costs an Argon2 hash — and each user's task writes, chat turns
+//! and MCP calls (`throttled.rs`, the extractor the routes use).
+//!
+//! Routes see only [`AuthLimiter`]: `begin_login`/`login_succeeded`, `begin_registration` and
+//! `user_request` (through [`Throttled`]).
 
 mod keys;
 mod limits;
 mod memory;
 mod outage;
+mod rates;
 mod shared;
+mod throttled;
 
 use std::time::{Duration, Instant};
 
@@ -36,11 +44,14 @@ use taskflow_runtime::{ApiError, ErrorCode};
 
 pub(crate) use keys::client_ip;
 pub(crate) use limits::{Budget, Kind};
+pub use rates::{Rate, RateConfig, RateKind};
 pub use shared::RedisTarget;
+pub(crate) use throttled::{ChatTurns, McpCalls, Throttled, Writes};
 
 use keys::{KeyNames, account_key};
 use memory::MemoryLimits;
 use outage::Outage;
+use rates::RateTable;
 use shared::SharedLimits;
 
 /// Where Redis keys live by default: `{prefix}:{kind}:{hash}`.
@@ -69,6 +80,9 @@ pub struct AuthLimitConfig {
     pub redis_key_prefix: String,
     /// How long an attempt waits for Redis before the per-process budgets decide.
     pub redis_timeout: Duration,
+    /// Request rates: all login attempts, and each user's writes, chat turns and MCP calls
+    /// (`RATE_*`).
+    pub rates: RateConfig,
 }
 
 impl Default for AuthLimitConfig {
@@ -84,6 +98,7 @@ impl Default for AuthLimitConfig {
             redis: None,
             redis_key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             redis_timeout: shared::DEFAULT_TIMEOUT,
+            rates: RateConfig::default(),
         }
     }
 }
@@ -115,6 +130,7 @@ impl AuthLimitConfig {
             ip_registrations: config::parse_or("AUTH_RATE_IP_REGISTRATIONS", d.ip_registrations)?,
             lockout: Duration::from_secs(lockout),
             trusted_proxy_hops: config::parse_or("TRUSTED_PROXY_HOPS", d.trusted_proxy_hops)?,
+            rates: RateConfig::from_env()?,
             ..d
         })
     }
@@ -174,6 +190,7 @@ struct Shared {
 pub(crate) struct AuthLimiter {
     config: AuthLimitConfig,
     memory: MemoryLimits,
+    rates: RateTable,
     shared: Option<Shared>,
 }
 
@@ -226,6 +243,7 @@ impl AuthLimiter {
         };
         Ok(Self {
             memory: MemoryLimits::new(&config),
+            rates: RateTable::new(config.rates, config.max_keys),
             shared,
             config,
         })
@@ -272,13 +290,55 @@ impl AuthLimiter {
             .map(|()| Counted::Memory)
     }
 
-    /// Counts a login attempt for `account` from `req`'s client, or says how long to wait.
-    pub async fn begin_login(&self, req: &HttpRequest, account: &str) -> Result<LoginAttempt, Duration> {
+    /// Takes one request from every `(bucket, key)` (in Redis when it answers, else in this
+    /// process), or says how long to wait.
+    async fn take(&self, keys: &[(RateKind, &str)]) -> Result<(), Duration> {
+        let rates = self.config.rates;
+        let keys: Vec<(RateKind, &str)> = keys
+            .iter()
+            .copied()
+            .filter(|(k, _)| !rates.rate(*k).is_off())
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        if let Some(shared) = &self.shared {
+            if shared.outage.should_try(Instant::now()) {
+                match shared.limits.take(&keys, |k| rates.rate(k)).await {
+                    Ok(wait) => {
+                        shared.outage.succeeded();
+                        return wait.map_or(Ok(()), Err);
+                    }
+                    Err(e) => shared.outage.failed(&e, Instant::now()),
+                }
+            }
+            shared.outage.fell_back();
+        }
+        self.rates.take(&keys, Instant::now())
+    }
+
+    /// Counts one of `user_id`'s requests of `kind`, or refuses with 429 and `Retry-After`.
+    pub async fn user_request(&self, kind: RateKind, user_id: &str) -> Result<(), ApiError> {
+        self.take(&[(kind, user_id)])
+            .await
+            .map_err(|wait| too_many(wait, kind.what()))
+    }
+
+    /// Counts a login attempt for `account` from `req`'s client — against the request rates (every
+    /// attempt) and the failure budgets — or refuses with 429 and `Retry-After`.
+    pub async fn begin_login(&self, req: &HttpRequest, account: &str) -> Result<LoginAttempt, ApiError> {
         let ip = client_ip(req, self.config.trusted_proxy_hops);
         let account = account_key(account);
+        self.take(&[
+            (RateKind::AccountLogins, &account),
+            (RateKind::AddressLogins, &ip),
+        ])
+        .await
+        .map_err(|wait| too_many(wait, "login attempts"))?;
         let counted = self
             .attempt(&[(Kind::Account, &account), (Kind::LoginAddress, &ip)])
-            .await?;
+            .await
+            .map_err(|wait| too_many(wait, "failed logins"))?;
         Ok(LoginAttempt { ip, account, counted })
     }
 

@@ -13,6 +13,7 @@ use redis::{IntoConnectionInfo, Script, ScriptInvocation};
 
 use super::keys::KeyNames;
 use super::limits::{Budget, Kind};
+use super::rates::{Rate, RateKind};
 
 /// The longest a login or registration waits for Redis, by default, before the per-process budgets
 /// decide.
@@ -70,6 +71,7 @@ pub enum SharedError {
 pub struct SharedLimits {
     conn: ConnectionManager,
     script: Script,
+    rate_script: Script,
     names: KeyNames,
     timeout: Duration,
 }
@@ -116,6 +118,7 @@ impl SharedLimits {
         Ok(Self {
             conn,
             script: Script::new(include_str!("shared.lua")),
+            rate_script: Script::new(include_str!("rates.lua")),
             names,
             timeout,
         })
@@ -136,6 +139,24 @@ impl SharedLimits {
                 .arg(b.limit)
                 .arg(millis(b.lockout))
                 .arg(millis(b.window));
+        }
+        let wait_ms: u64 = self.invoke(&call).await?;
+        Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))
+    }
+
+    /// One request against every `(bucket, key)` (`rates.lua`): `None` when let through and
+    /// counted, else the longest wait (and nothing counted).
+    pub async fn take(
+        &self,
+        keys: &[(RateKind, &str)],
+        rate: impl Fn(RateKind) -> Rate,
+    ) -> Result<Option<Duration>, SharedError> {
+        let mut call = self.rate_script.prepare_invoke();
+        for &(kind, key) in keys {
+            let r = rate(kind);
+            call.key(self.names.named(kind.as_str(), key))
+                .arg(millis(r.interval))
+                .arg(r.burst);
         }
         let wait_ms: u64 = self.invoke(&call).await?;
         Ok((wait_ms > 0).then(|| Duration::from_millis(wait_ms)))

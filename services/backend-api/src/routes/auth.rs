@@ -146,7 +146,7 @@ pub const REGISTERED: &str =
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest, responses(
     (status = 200, body = LoginResponse),
     (status = 401, description = "wrong e-mail or password", body = taskflow_runtime::error::ErrorBody),
-    (status = 429, description = "too many failed logins for this account or from this address; see `Retry-After`",
+    (status = 429, description = "too many login attempts or failed logins for this account or from this address; see `Retry-After`",
         headers(("Retry-After" = u64, description = "seconds to wait")), body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
@@ -157,10 +157,7 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> HandlerResult<HttpResponse> {
     let body = body.into_inner();
-    let attempt = limiter
-        .begin_login(&req, &body.email)
-        .await
-        .map_err(|wait| too_many(wait, "failed logins"))?;
+    let attempt = limiter.begin_login(&req, &body.email).await?;
     // An address that cannot exist is treated like an unknown one: same answer, same time.
     let found = match user::normalise_email(&body.email) {
         Ok(email) => store.users().find_by_email(&email).await?,

@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::HandlerResult;
+use crate::rate_limit::{ChatTurns, Throttled};
 use crate::routes::task_query::{page_cursor, page_limit};
 
 /// Longest message accepted, in characters.
@@ -121,6 +122,10 @@ pub async fn run_turn(
 ) -> HandlerResult<(Uuid, Turn)> {
     let message = message_text(&request.message)?;
     let conversations = store.conversations();
+    // Over quota: refused before the model works for nothing.
+    conversations
+        .check_quota(user_id, request.conversation_id.is_none())
+        .await?;
     let history = match request.conversation_id {
         Some(id) => {
             conversations
@@ -186,14 +191,15 @@ pub async fn run_turn(
 /// Talk to the assistant: it manages the caller's tasks and answers briefly.
 #[utoipa::path(post, path = "/api/{user_id}/chat", tag = "assistant", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = ChatRequest,
-    responses((status = 200, body = ChatResponse), (status = 404, body = taskflow_runtime::error::ErrorBody),
+    responses((status = 200, body = ChatResponse), (status = 403, description = "the conversation or chat-history quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many chat messages; see `Retry-After`", body = taskflow_runtime::error::ErrorBody), (status = 404, body = taskflow_runtime::error::ErrorBody),
         (status = 422, body = taskflow_runtime::error::ErrorBody), (status = 502, body = taskflow_runtime::error::ErrorBody),
         (status = 504, body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn chat(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
-    caller: AuthenticatedUser,
+    caller: Throttled<ChatTurns>,
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
 ) -> HandlerResult<HttpResponse> {

@@ -14,7 +14,6 @@ use futures_util::stream;
 use serde::Serialize;
 use taskflow_assistant::tools::ToolOutcome;
 use taskflow_assistant::{Agent, TurnEvent};
-use taskflow_auth::AuthenticatedUser;
 use taskflow_bus::trace::inherit;
 use taskflow_runtime::{ApiError, JsonBody};
 use taskflow_store::Store;
@@ -22,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::chat::{ChatRequest, message_text, records, run_turn};
 use crate::error::HandlerResult;
+use crate::rate_limit::{ChatTurns, Throttled};
 
 fn event(name: &str, data: &impl Serialize) -> Bytes {
     let json = serde_json::to_string(data).unwrap_or_else(|_| "null".to_owned());
@@ -40,7 +40,7 @@ fn tool_event(o: &ToolOutcome) -> Bytes {
 pub async fn stream(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
-    caller: AuthenticatedUser,
+    caller: Throttled<ChatTurns>,
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
 ) -> HandlerResult<HttpResponse> {
@@ -54,6 +54,11 @@ pub async fn stream(
             .with_field("conversation_id")
             .into());
     }
+    // A user over quota gets a plain 403, not a stream that fails.
+    store
+        .conversations()
+        .check_quota(&caller.user_id, request.conversation_id.is_none())
+        .await?;
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<TurnEvent>();
     let forward = tx.clone();

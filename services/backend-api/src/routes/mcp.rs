@@ -10,12 +10,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use taskflow_assistant::mcp;
-use taskflow_auth::AuthenticatedUser;
 use taskflow_runtime::json::{body_limit, is_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode};
 use taskflow_store::Store;
 
 use crate::error::HandlerResult;
+use crate::rate_limit::{McpCalls, Throttled};
 
 /// Origins allowed besides the server's own (`MCP_ALLOWED_ORIGINS`, read into
 /// [`crate::ApiConfig::mcp_allowed_origins`]); mounted as app data by [`crate::configure`].
@@ -100,7 +100,7 @@ pub async fn post(
     req: HttpRequest,
     mut payload: web::Payload,
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<McpCalls>,
 ) -> HandlerResult<HttpResponse> {
     let allowed = req.app_data::<AllowedOrigins>().cloned().unwrap_or_default();
     if !origin_allowed(&req, &allowed) {

@@ -13,7 +13,6 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use taskflow_assistant::tools::{AddTaskArgs, ToolError};
-use taskflow_auth::AuthenticatedUser;
 use taskflow_domain::{
     Category, CreateTask, NewTask, Priority, ReminderSpec, Task, ValidationError, text, time,
 };
@@ -23,6 +22,7 @@ use utoipa::ToSchema;
 
 use crate::blocking::off_worker;
 use crate::error::{HandlerError, HandlerResult};
+use crate::rate_limit::{Throttled, Writes};
 
 /// The longest line accepted: a 200-character title plus its phrases.
 pub const MAX_TEXT_CHARS: usize = 500;
@@ -132,7 +132,7 @@ async fn understand(store: &Store, user_id: &str, raw: &str) -> HandlerResult<(N
 #[tracing::instrument(skip_all)]
 pub async fn create(
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<String>,
     body: JsonBody<QuickAddRequest>,
 ) -> HandlerResult<HttpResponse> {
@@ -150,7 +150,7 @@ pub async fn create(
     responses((status = 200, body = QuickAddPreview), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
 pub async fn preview(
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<String>,
     body: JsonBody<QuickAddRequest>,
 ) -> HandlerResult<HttpResponse> {

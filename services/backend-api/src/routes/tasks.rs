@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::task_query;
 use crate::blocking::off_worker;
 use crate::error::{HandlerError, HandlerResult};
+use crate::rate_limit::{Throttled, Writes};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskPage {
@@ -126,13 +127,14 @@ pub async fn list(
 /// Create a task.
 #[utoipa::path(post, path = "/api/{user_id}/tasks", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = CreateTask,
-    responses((status = 201, body = Task), (status = 400, body = taskflow_runtime::error::ErrorBody),
+    responses((status = 201, body = Task), (status = 403, description = "the task quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody), 
+        (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody), (status = 400, body = taskflow_runtime::error::ErrorBody),
         (status = 413, body = taskflow_runtime::error::ErrorBody), (status = 415, body = taskflow_runtime::error::ErrorBody),
         (status = 422, body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<String>,
     body: JsonBody<CreateTask>,
 ) -> HandlerResult<HttpResponse> {
@@ -193,7 +195,7 @@ async fn apply_update(
 pub async fn update(
     req: HttpRequest,
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
     body: JsonBody<TaskUpdate>,
 ) -> HandlerResult<HttpResponse> {
@@ -216,7 +218,7 @@ pub async fn update(
 pub async fn patch(
     req: HttpRequest,
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
     body: JsonBody<TaskUpdate>,
 ) -> HandlerResult<HttpResponse> {
@@ -233,7 +235,7 @@ pub async fn complete(
     req: HttpRequest,
     mut payload: web::Payload,
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
     let id = scoped_task_id(&caller, path)?;
@@ -274,7 +276,7 @@ pub async fn complete(
 #[tracing::instrument(skip_all)]
 pub async fn delete(
     store: web::Data<Store>,
-    caller: AuthenticatedUser,
+    caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
     let id = scoped_task_id(&caller, path)?;

@@ -1,8 +1,11 @@
 //! Abuse: password guessing and spraying, mass registration, and the input limits — each answered
 //! with the standard JSON error (429 with `Retry-After`, 400, 413, 422), never a 500.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use taskflow_backend_api::rate_limit::Rate;
 
 use crate::helpers::{TestApp, assert_error};
 
@@ -146,6 +149,64 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_limited() {
     // Another client behind the same proxy has its own budget.
     let res = login_from(&app, "a3@example.com", "guess", Some("198.51.100.2")).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn forwarded_entries_with_ports_are_limited_per_client_not_per_proxy() {
+    let app = TestApp::spawn_configured(|c| {
+        c.auth_limits.account_failures = 100;
+        c.auth_limits.ip_failures = 2;
+        c.auth_limits.trusted_proxy_hops = 1;
+    })
+    .await;
+    for i in 0..2 {
+        let res = login_from(
+            &app,
+            &format!("p{i}@example.com"),
+            "guess",
+            Some("203.0.113.7:51234"),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The same client from another source port is the same client …
+    assert_rate_limited(
+        login_from(&app, "p3@example.com", "guess", Some("203.0.113.7:40000")).await,
+        60,
+    )
+    .await;
+    // … and other clients behind the proxy (IPv4 or IPv6, with ports) are not in its bucket.
+    for xff in ["198.51.100.9:443", "[2001:db8::1]:443"] {
+        let res = login_from(&app, "p3@example.com", "guess", Some(xff)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{xff}");
+    }
+}
+
+#[tokio::test]
+async fn every_login_attempt_counts_successful_ones_too() {
+    let app = TestApp::spawn_configured(|c| {
+        c.auth_limits.rates.account_logins = Rate::per(1, Duration::from_secs(60), 3);
+        c.auth_limits.rates.address_logins = Rate::per(1, Duration::from_secs(60), 5);
+    })
+    .await;
+    register(&app, "busy@example.com").await;
+    register(&app, "other@example.com").await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("busy@example.com", PASSWORD).await.status(),
+            StatusCode::OK
+        );
+    }
+    // The right password does not help: each attempt would cost an Argon2 hash.
+    assert_rate_limited(app.login("busy@example.com", PASSWORD).await, 60).await;
+    // Another account from the same address still can, until the address's bucket (5) is spent.
+    for _ in 0..2 {
+        assert_eq!(
+            app.login("other@example.com", PASSWORD).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_rate_limited(app.login("other@example.com", PASSWORD).await, 60).await;
 }
 
 #[tokio::test]

@@ -63,6 +63,7 @@ impl TestApp {
             jwks: None,
             db_max_connections: 5,
             auth_limits: Default::default(),
+            quotas: Default::default(),
             model: None,
             mcp_allowed_origins: Vec::new(),
             cors: taskflow_runtime::cors::CorsPolicy::default(),

@@ -16,6 +16,8 @@ mod ops;
 mod outage;
 mod proxy;
 mod quick_add;
+mod quotas;
+mod rates;
 mod recurrence_limits;
 mod shared_throttle;
 mod tasks;

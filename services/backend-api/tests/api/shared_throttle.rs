@@ -170,6 +170,16 @@ async fn redis_holds_no_addresses_and_forgets_by_itself() {
         .await
         .unwrap();
     keys.sort();
+    // The request-rate buckets (`rate-login-*`): keyed hashes too, holding one number with a TTL.
+    let (rates, mut keys): (Vec<String>, Vec<String>) = keys.into_iter().partition(|k| k.contains(":rate-"));
+    assert_eq!(rates.len(), 2, "{rates:?}");
+    for key in &rates {
+        let value: String = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+        assert!(value.bytes().all(|b| b.is_ascii_digit()), "{key}: {value}");
+        let ttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
+        assert!((1..=60_000).contains(&ttl), "{key}: ttl {ttl} ms");
+    }
+    keys.sort();
     assert_eq!(keys.len(), 2, "the account's and the address's records: {keys:?}");
     for (key, kind) in keys.iter().zip(["account", "login-ip"]) {
         let hash = key.strip_prefix(&format!("{prefix}:{kind}:")).unwrap();

@@ -8,6 +8,14 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+const RATES_OFF: [(&str, &str); 5] = [
+    ("RATE_LOGINS_PER_ACCOUNT_PER_MIN", "0"),
+    ("RATE_LOGINS_PER_IP_PER_MIN", "0"),
+    ("RATE_WRITES_PER_SEC", "0"),
+    ("RATE_CHAT_PER_MIN", "0"),
+    ("RATE_MCP_PER_SEC", "0"),
+];
+
 pub struct Binary {
     pub child: Child,
     pub base: String,
@@ -26,6 +34,8 @@ impl Binary {
             .env_remove("CORS_ALLOWED_ORIGINS")
             .env("PORT", "0")
             .env("LOG_FORMAT", "json")
+            // Load, not rates: the per-user and login rates have their own tests in backend-api.
+            .envs(RATES_OFF.iter().copied())
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
