@@ -5,6 +5,8 @@
 //! `application/json`, notifications get `202 Accepted`; there is no session id and no server-sent
 //! stream (GET and DELETE answer 405 with `Allow: POST`), which the transport allows. Browsers' cross-site requests are
 //! refused by checking `Origin` (DNS-rebinding protection); set `MCP_ALLOWED_ORIGINS` to allow more.
+//! A batch holds at most [`mcp::MAX_BATCH`] messages and a reply at most [`mcp::MAX_REPLY_BYTES`]:
+//! one small request must not make the server build a reply many times its size.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -148,16 +150,25 @@ pub async fn post(
     };
     let reply = match &message {
         Value::Array(batch) if batch.is_empty() => Some(mcp::parse_error("empty batch")),
+        Value::Array(batch) if batch.len() > mcp::MAX_BATCH => {
+            return Ok(rpc(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &mcp::batch_too_large(batch.len()),
+            ));
+        }
         Value::Array(batch) => {
+            let mut budget = mcp::ReplyBudget::new(mcp::MAX_REPLY_BYTES);
             let mut replies = Vec::new();
             for m in batch {
                 if let Some(r) = mcp::handle(&store, &caller.user_id, m).await {
-                    replies.push(r);
+                    replies.push(budget.admit(r));
                 }
             }
             (!replies.is_empty()).then_some(Value::Array(replies))
         }
-        single => mcp::handle(&store, &caller.user_id, single).await,
+        single => mcp::handle(&store, &caller.user_id, single)
+            .await
+            .map(|r| mcp::ReplyBudget::new(mcp::MAX_REPLY_BYTES).admit(r)),
     };
     Ok(match reply {
         Some(body) => rpc(status, &body),

@@ -204,3 +204,95 @@ async fn protocol_errors_are_json_rpc_errors() {
     let res = app.get("/mcp", &alice.token).await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// Resident memory of this process (the app runs in it), in bytes, from `/proc/self/status`.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The attack: a ~500 KB batch of `tools/list` made a 55 MB reply (peak RSS 883 MB). A batch over
+/// the cap is refused whole with one small JSON-RPC error, and memory stays put.
+#[tokio::test]
+async fn a_huge_batch_is_refused_without_building_its_reply() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().await;
+    let batch: Vec<Value> = (0..10_000)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "tools/list"}))
+        .collect();
+    let before = rss_bytes();
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&alice.token)
+        .json(&Value::Array(batch))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    let grown = rss_bytes().saturating_sub(before);
+    assert!(text.len() < 4_096, "a {} byte reply", text.len());
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    assert!(grown < 256 * 1024 * 1024, "RSS grew by {grown} bytes");
+
+    // Ten is fine, each answered.
+    let ten: Vec<Value> = (0..10)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "tools/list"}))
+        .collect();
+    let (status, replies) = rpc(&app, &alice, Value::Array(ten)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replies.as_array().unwrap().len(), 10);
+    assert!(
+        replies
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["result"]["tools"].is_array())
+    );
+}
+
+/// A batch of ten calls whose replies together exceed the reply cap: the ones past it are
+/// JSON-RPC errors, and the whole reply stays near the cap.
+#[tokio::test]
+async fn a_batch_reply_is_capped_in_bytes() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().await;
+    let description = "d".repeat(10_000);
+    for i in 0..50 {
+        app.create_task(
+            &alice,
+            json!({"title": format!("task {i}"), "description": description}),
+        )
+        .await;
+    }
+    let batch: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+            "params": {"name": "list_tasks", "arguments": {"limit": 50}}})
+        })
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&alice.token)
+        .json(&Value::Array(batch))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(text.len() <= 1024 * 1024 + 4_096, "a {} byte reply", text.len());
+    let replies: Value = serde_json::from_str(&text).unwrap();
+    let replies = replies.as_array().unwrap();
+    assert_eq!(replies.len(), 10);
+    assert_eq!(replies[0]["result"]["structuredContent"]["count"], 50);
+    assert_eq!(replies[9]["id"], 9);
+    assert_eq!(replies[9]["error"]["code"], -32001, "{}", replies[9]);
+}
