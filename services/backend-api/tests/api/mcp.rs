@@ -200,7 +200,7 @@ async fn protocol_errors_are_json_rpc_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = app.get("/mcp", &alice.token).await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
@@ -295,4 +295,64 @@ async fn a_batch_reply_is_capped_in_bytes() {
     assert_eq!(replies[0]["result"]["structuredContent"]["count"], 50);
     assert_eq!(replies[9]["id"], 9);
     assert_eq!(replies[9]["error"]["code"], -32001, "{}", replies[9]);
+}
+
+async fn ping_from(app: &TestApp, user: &TestUser, origin: &str, host: &str) -> StatusCode {
+    app.client
+        .post(app.url("/mcp"))
+        .bearer_auth(&user.token)
+        .header("origin", origin)
+        .header("host", host)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// DNS rebinding: a page at http://evil.example whose name now resolves to the server sends
+/// `Origin: http://evil.example` with `Host: evil.example` — the two agree, which passed before.
+/// Only listed origins (and loopback ones naming their own host) pass; clients without `Origin` too.
+#[tokio::test]
+async fn dns_rebinding_is_refused_and_listed_origins_pass() {
+    let app = TestApp::spawn_configured(|c| {
+        c.mcp_allowed_origins = vec!["https://claude.example".into()];
+        c.cors = taskflow_runtime::cors::CorsPolicy::parse("https://app.example.com").unwrap();
+    })
+    .await;
+    let alice = app.user().await;
+    assert_eq!(
+        ping_from(&app, &alice, "http://evil.example", "evil.example").await,
+        StatusCode::FORBIDDEN
+    );
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&alice.token)
+        .header("origin", "http://evil.example")
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_error(res, StatusCode::FORBIDDEN, "forbidden", Some("Origin")).await;
+    assert_eq!(
+        ping_from(&app, &alice, "http://localhost:8000", "evil.example").await,
+        StatusCode::FORBIDDEN
+    );
+    for (origin, host) in [
+        ("https://claude.example", "api.example.com"),
+        ("https://app.example.com", "api.example.com"),
+        ("http://localhost:8000", "localhost:8000"),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000"),
+    ] {
+        assert_eq!(
+            ping_from(&app, &alice, origin, host).await,
+            StatusCode::OK,
+            "{origin}"
+        );
+    }
+    let (status, _) = rpc(&app, &alice, json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})).await;
+    assert_eq!(status, StatusCode::OK);
 }
