@@ -19,7 +19,7 @@ function bubble(who, text) {
 function toolCall(call) {
   const result = call.result || {};
   const failed = result.error;
-  const what = failed ? `⚠️ ${failed.message}` : (result.task ? `“${result.task.title}”` : (Array.isArray(result.tasks) ? `${result.tasks.length} task(s)` : 'done'));
+  const what = failed ? `⚠️ ${failed.message}` : (result.task ? `“${result.task.title}”` : (Array.isArray(result.tasks) ? `${result.count ?? result.tasks.length} task(s)` : 'done'));
   return h('details', { class: `tool ${failed ? 'failed' : ''}` },
     h('summary', {}, `🔧 ${call.name} — ${what}`),
     h('pre', {}, JSON.stringify(call.arguments, null, 2)));

@@ -8,6 +8,7 @@ mod error;
 pub mod exec;
 pub mod format;
 mod resolve;
+pub mod summary;
 
 pub use args::{
     AddTaskArgs, CompleteTaskArgs, DeleteTaskArgs, DueWindow, GetStatsArgs, ListStatus, ListTasksArgs,

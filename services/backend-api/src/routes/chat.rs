@@ -8,7 +8,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_assistant::online::ModelError;
-use taskflow_assistant::tools::{ToolContext, ToolOutcome};
+use taskflow_assistant::tools::{ToolContext, ToolOutcome, summary};
 use taskflow_assistant::{Agent, HistoryMessage, Progress, Turn};
 use taskflow_auth::AuthenticatedUser;
 use taskflow_domain::{text, time};
@@ -46,7 +46,8 @@ pub struct ToolCallRecord {
     pub name: String,
     #[schema(value_type = Object)]
     pub arguments: serde_json::Value,
-    /// The tool's structured result, or `{"error": {code, message}}`.
+    /// A summary of the tool's result (tasks as id, title, completed, priority, due_at; at most
+    /// 2 KiB, `omitted` counting what was left out), or `{"error": {code, message}}`.
     #[schema(value_type = Object)]
     pub result: serde_json::Value,
 }
@@ -68,20 +69,22 @@ pub struct Cleared {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// 1–200, default 50.
+    /// 1–200, default 50. A page of messages also ends early at 1 MiB of JSON (with a cursor).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
 }
 
+/// What the chat stores and shows of the tools a turn ran: bounded summaries (ids, short titles,
+/// counts), never the full results (see [`summary`]).
 pub fn records(outcomes: &[ToolOutcome]) -> Vec<ToolCallRecord> {
     outcomes
         .iter()
         .map(|o| ToolCallRecord {
             name: o.name.clone(),
-            arguments: o.arguments.clone(),
-            result: o.result.clone(),
+            arguments: summary::arguments(&o.arguments),
+            result: summary::result(&o.result),
         })
         .collect()
 }
