@@ -249,7 +249,7 @@ impl<'a> ConversationRepo<'a> {
         let cond = Condition::all()
             .add(messages::Column::ConversationId.eq(conversation_id))
             .add(messages::Column::UserId.eq(user_id));
-        let (mut rows, next_cursor) = paging::newest_first(
+        let (rows, mut next_cursor) = paging::newest_first(
             self.db,
             messages::Entity::find().filter(cond),
             (messages::Column::CreatedAt, messages::Column::Id),
@@ -259,7 +259,6 @@ impl<'a> ConversationRepo<'a> {
         )
         .await?;
         let mut messages: Vec<Message> = rows.into_iter().map(message).collect();
-        let mut next_cursor = next_cursor;
         if let Some(kept) = within_bytes(&messages, MAX_PAGE_BYTES) {
             messages.truncate(kept);
             next_cursor = messages.last().map(|m| paging::cursor_after(m.created_at, m.id));

@@ -146,7 +146,14 @@ pub async fn run_turn(
     let asked_at = time::now();
     let ctx = ToolContext::for_user(store.clone(), user_id, asked_at)
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot load the chat caller's profile");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "service temporarily unavailable; retry shortly",
+            )
+            .with_header("Retry-After", "1")
+        })?;
     let turn = agent
         .turn(&ctx, &history, &message, progress)
         .await

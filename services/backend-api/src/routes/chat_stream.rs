@@ -2,14 +2,15 @@
 //!
 //! Events: `delta` (`{text}`) as the model produces the reply's text, `tool_call`
 //! (`{name, arguments, result}`) as each tool finishes, then `done` (`{conversation_id, response}`);
-//! a failure after the stream started is an `error` event. With the offline agent the reply is
+//! a failure after the stream started is an `error` event (`{code, status, message}`: the code and
+//! safe message the JSON chat would answer with, never the cause, which is logged). With the offline agent the reply is
 //! one `delta`. Bad input is refused with a plain
 //! JSON error before any event is sent.
 
 use std::convert::Infallible;
 
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use serde::Serialize;
 use taskflow_assistant::tools::ToolOutcome;
@@ -80,8 +81,14 @@ pub async fn stream(
                 let _ = tx.send(event("done", &done));
             }
             Err(e) => {
-                let response = e.error_response();
-                let body = serde_json::json!({"error": {"code": "stream_failed", "status": response.status().as_u16(), "message": e.to_string()}});
+                // The client gets the code and the safe message the JSON chat would send; the cause
+                // (e.g. the database's own text) goes to the log only.
+                let api = e.to_api();
+                let status = api.code.status();
+                if status.is_server_error() {
+                    tracing::error!(error = %e, "chat stream turn failed");
+                }
+                let body = serde_json::json!({"error": {"code": api.code, "status": status.as_u16(), "message": api.message}});
                 let _ = tx.send(event("error", &body));
             }
         }

@@ -111,3 +111,42 @@ async fn a_page_of_messages_is_capped_in_bytes() {
     assert_eq!(seen.len(), 80);
     assert!(pages >= 3);
 }
+
+/// The chat stream's `error` event used to carry the database's own error text (table names,
+/// SQL); now it carries the code and the safe message the JSON chat answers with.
+#[tokio::test]
+async fn a_stream_error_event_carries_no_database_text() {
+    use sea_orm::ConnectionTrait;
+
+    let app = TestApp::spawn().await;
+    let alice = app.user().await;
+    // The turn's tool runs, then storing it fails.
+    app.store
+        .connection()
+        .execute_unprepared("DROP TABLE messages")
+        .await
+        .unwrap();
+    let res = app
+        .post_json(
+            &format!("/api/{}/chat/stream", alice.id),
+            Some(&alice.token),
+            &json!({"message": "add buy stamps"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let error = text
+        .split("\n\n")
+        .find(|f| f.starts_with("event: error"))
+        .and_then(|f| f.lines().find_map(|l| l.strip_prefix("data: ")))
+        .unwrap_or_else(|| panic!("no error event in {text}"));
+    let error: Value = serde_json::from_str(error).unwrap();
+    assert_eq!(error["error"]["code"], "internal", "{error}");
+    assert_eq!(error["error"]["status"], 500);
+    assert_eq!(error["error"]["message"], "internal server error", "{error}");
+    let lower = text.to_lowercase();
+    assert!(
+        !lower.contains("messages\"") && !lower.contains("no such table") && !lower.contains("relation"),
+        "{text}"
+    );
+}
