@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod catalogue;
+pub mod confirm;
 pub mod context;
 mod error;
 pub mod exec;

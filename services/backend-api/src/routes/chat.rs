@@ -17,6 +17,7 @@ use taskflow_store::{ConversationPage, MessagePage, NewMessage, Store};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::chat_confirm::{ConfirmKey, attach};
 use crate::error::HandlerResult;
 use crate::routes::task_query::{page_cursor, page_limit};
 
@@ -118,6 +119,7 @@ pub fn message_text(raw: &str) -> Result<String, ApiError> {
 pub async fn run_turn(
     store: &Store,
     agent: &Agent,
+    key: &ConfirmKey,
     user_id: &str,
     request: ChatRequest,
     progress: &Progress,
@@ -154,10 +156,11 @@ pub async fn run_turn(
             )
             .with_header("Retry-After", "1")
         })?;
-    let turn = agent
+    let mut turn = agent
         .turn(&ctx, &history, &message, progress)
         .await
         .map_err(|e| model_error(&e))?;
+    attach(key, user_id, &mut turn.tool_calls);
     let conversation_id = match request.conversation_id {
         Some(id) => id,
         None => conversations.create(user_id, &message, asked_at).await?.id,
@@ -203,12 +206,14 @@ pub async fn run_turn(
 pub async fn chat(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
+    key: web::Data<ConfirmKey>,
     caller: AuthenticatedUser,
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
-    let (conversation_id, turn) = run_turn(&store, &agent, &caller.user_id, body.into_inner(), &None).await?;
+    let (conversation_id, turn) =
+        run_turn(&store, &agent, &key, &caller.user_id, body.into_inner(), &None).await?;
     Ok(HttpResponse::Ok().json(ChatResponse {
         conversation_id,
         tool_calls: records(&turn.tool_calls),
@@ -302,6 +307,9 @@ pub async fn clear(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/{user_id}/chat").route(web::post().to(chat)))
+        .service(
+            web::resource("/api/{user_id}/chat/confirm").route(web::post().to(super::chat_confirm::confirm)),
+        )
         .service(
             web::resource("/api/{user_id}/chat/stream").route(web::post().to(super::chat_stream::stream)),
         )

@@ -22,6 +22,7 @@ use taskflow_store::Store;
 use tokio::sync::mpsc;
 
 use super::chat::{ChatRequest, message_text, records, run_turn};
+use super::chat_confirm::{ConfirmKey, attach};
 use crate::error::HandlerResult;
 
 fn event(name: &str, data: &impl Serialize) -> Bytes {
@@ -41,6 +42,7 @@ fn tool_event(o: &ToolOutcome) -> Bytes {
 pub async fn stream(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
+    key: web::Data<ConfirmKey>,
     caller: AuthenticatedUser,
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
@@ -58,10 +60,14 @@ pub async fn stream(
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<TurnEvent>();
     let forward = tx.clone();
+    let (forward_key, user) = (key.get_ref().clone(), caller.user_id.clone());
     let forwarding = actix_web::rt::spawn(inherit(async move {
         while let Some(e) = progress_rx.recv().await {
             let frame = match e {
-                TurnEvent::Tool(outcome) => tool_event(&outcome),
+                TurnEvent::Tool(mut outcome) => {
+                    attach(&forward_key, &user, std::slice::from_mut(&mut outcome));
+                    tool_event(&outcome)
+                }
                 TurnEvent::Delta(text) => event("delta", &serde_json::json!({ "text": text })),
             };
             let _ = forward.send(frame);
@@ -71,7 +77,7 @@ pub async fn stream(
     // The turn runs on its own task, in the request's trace (its tool writes carry it to the outbox).
     actix_web::rt::spawn(inherit(async move {
         let progress = Some(progress_tx);
-        let result = run_turn(&store, &agent, &user_id, request, &progress).await;
+        let result = run_turn(&store, &agent, &key, &user_id, request, &progress).await;
         // Every tool and delta event goes out before `done` or `error`.
         drop(progress);
         let _ = forwarding.await;
