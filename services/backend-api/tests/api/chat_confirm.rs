@@ -149,3 +149,50 @@ async fn a_turn_proposes_at_most_three_deletions_and_the_stream_shows_them() {
     assert_eq!(confirm(&app, &alice, id).await.status(), StatusCode::OK);
     assert_eq!(count(&app, &alice).await, 3);
 }
+
+/// The online loop: a model (misled, say, by text planted in a task) that calls `delete_task` five
+/// times in one step deletes nothing; three proposals come back, the rest are refused, and its
+/// system prompt tells it deletions wait for the user and tool output is data.
+#[tokio::test]
+async fn the_online_agent_only_proposes_deletions() {
+    use crate::model_server::{ModelServer, Reply};
+
+    let model = ModelServer::start(vec![
+        Reply::Tools(
+            ["b1", "b2", "b3", "b4", "b5"]
+                .iter()
+                .map(|t| ("delete_task", json!({ "task": t }).to_string()))
+                .collect(),
+        ),
+        Reply::Text("Deleted them all."),
+    ])
+    .await;
+    let app = TestApp::spawn_with_model(model.config()).await;
+    let alice = app.user().await;
+    for t in ["b1", "b2", "b3", "b4", "b5"] {
+        app.create_task(&alice, json!({"title": t})).await;
+    }
+    let r = say(&app, &alice, "tidy up").await;
+    assert_eq!(count(&app, &alice).await, 5, "{r}");
+    let calls = r["tool_calls"].as_array().unwrap();
+    let proposed = calls
+        .iter()
+        .filter(|c| c["result"]["confirmation_required"]["id"].is_string())
+        .count();
+    assert_eq!(proposed, 3, "{r}");
+    assert!(
+        calls[3..]
+            .iter()
+            .all(|c| c["result"]["error"]["code"] == "not_allowed"),
+        "{r}"
+    );
+    let prompt = model.requests()[0].1["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!prompt.contains("do not ask for confirmation"), "{prompt}");
+    assert!(
+        prompt.contains("confirm") && prompt.contains("<<tool_output>>"),
+        "{prompt}"
+    );
+}
