@@ -139,7 +139,7 @@ pub async fn confirm(
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
     let request = body.into_inner();
-    if request.confirmation.len() > 200 {
+    if request.confirmation.chars().count() > 200 {
         return Err(ApiError::validation("confirmation", "is not a confirmation id").into());
     }
     let task = key.verify(&caller.user_id, &request.confirmation, Utc::now().timestamp())?;
