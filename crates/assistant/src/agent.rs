@@ -84,8 +84,9 @@ async fn offline_plan(ctx: &ToolContext, message: &str, progress: &Progress) -> 
         },
         Plan::Calls(calls) => {
             let mut outcomes = Vec::with_capacity(calls.len());
+            let mut proposals = 0;
             for call in &calls {
-                let outcome = tools::run(ctx, call).await;
+                let outcome = tools::confirm::run_for_chat(ctx, call, &mut proposals).await;
                 report(progress, TurnEvent::Tool(outcome.clone()));
                 outcomes.push(outcome);
             }

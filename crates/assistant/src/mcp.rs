@@ -20,6 +20,13 @@ const INVALID_REQUEST: i64 = -32600;
 const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 const INTERNAL_ERROR: i64 = -32603;
+/// Server-defined: the reply would be larger than the transport sends.
+const REPLY_TOO_LARGE: i64 = -32001;
+
+/// Most messages in one batch: a batch multiplies the work and the reply of one request.
+pub const MAX_BATCH: usize = 10;
+/// Most bytes of JSON a reply (one message's, or a whole batch's) may hold.
+pub const MAX_REPLY_BYTES: usize = 1024 * 1024;
 
 fn error(id: &Value, code: i64, message: impl Into<String>) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message.into()}})
@@ -32,6 +39,66 @@ fn ok(id: &Value, result: Value) -> Value {
 /// The reply to a body that is not JSON at all.
 pub fn parse_error(detail: &str) -> Value {
     error(&Value::Null, PARSE_ERROR, format!("parse error: {detail}"))
+}
+
+/// The reply to a batch of `len` > [`MAX_BATCH`] messages: none of them runs.
+pub fn batch_too_large(len: usize) -> Value {
+    error(
+        &Value::Null,
+        INVALID_REQUEST,
+        format!("a batch may hold at most {MAX_BATCH} messages, not {len}; send them in several requests"),
+    )
+}
+
+/// What is left of a reply's byte allowance; replies beyond it become a small JSON-RPC error.
+#[derive(Debug)]
+pub struct ReplyBudget {
+    left: usize,
+}
+
+impl ReplyBudget {
+    pub fn new(bytes: usize) -> Self {
+        Self { left: bytes }
+    }
+
+    /// `reply` if it still fits, otherwise an error for its id (counted too: a batch's total stays
+    /// within the allowance plus one small error per message).
+    pub fn admit(&mut self, reply: Value) -> Value {
+        let size = json_len(&reply);
+        if size <= self.left {
+            self.left -= size;
+            return reply;
+        }
+        let id = reply.get("id").cloned().unwrap_or(Value::Null);
+        let refused = error(
+            &id,
+            REPLY_TOO_LARGE,
+            format!(
+                "the reply would exceed {MAX_REPLY_BYTES} bytes; ask for less (a smaller limit, fewer calls per batch)"
+            ),
+        );
+        self.left = self.left.saturating_sub(json_len(&refused));
+        refused
+    }
+}
+
+/// The length of `value` as compact JSON, without building the text.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 /// Whether a protocol version (e.g. from the `MCP-Protocol-Version` header) is one this server speaks.
@@ -156,4 +223,29 @@ async fn call_tool(store: &Store, user_id: &str, id: &Value, params: &Value) -> 
             "isError": !outcome.ok,
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{REPLY_TOO_LARGE, ReplyBudget, json_len};
+
+    #[test]
+    fn replies_beyond_the_allowance_become_errors_for_their_id() {
+        let big = json!({"jsonrpc": "2.0", "id": 1, "result": {"text": "x".repeat(600)}});
+        let mut budget = ReplyBudget::new(1_000);
+        assert_eq!(budget.admit(big.clone()), big);
+        let refused =
+            budget.admit(json!({"jsonrpc": "2.0", "id": "two", "result": {"text": "x".repeat(600)}}));
+        assert_eq!(refused["id"], "two");
+        assert_eq!(refused["error"]["code"], REPLY_TOO_LARGE);
+        assert!(json_len(&refused) < 400);
+    }
+
+    #[test]
+    fn the_counted_length_is_the_serialised_length() {
+        let v = json!({"a": [1, "é", null], "b": {"c": true}});
+        assert_eq!(json_len(&v), serde_json::to_vec(&v).unwrap().len());
+    }
 }

@@ -69,7 +69,8 @@ impl CorsPolicy {
         self.origins.is_empty()
     }
 
-    fn allows(&self, origin: &str) -> bool {
+    /// Whether `origin` (as a browser sends it) is listed.
+    pub fn allows(&self, origin: &str) -> bool {
         self.origins.iter().any(|o| o == origin)
     }
 }

@@ -14,6 +14,8 @@ pub enum ErrorCode {
     BadRequest,
     ValidationFailed,
     Unauthorized,
+    /// Authenticated, but this request may not be made this way (e.g. from a browser origin not allowed).
+    Forbidden,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -38,6 +40,7 @@ impl ErrorCode {
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,

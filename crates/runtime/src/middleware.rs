@@ -120,6 +120,7 @@ pub async fn request_context(
 fn code_for(status: StatusCode) -> ErrorCode {
     match status.as_u16() {
         401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
         404 => ErrorCode::NotFound,
         405 => ErrorCode::MethodNotAllowed,
         409 => ErrorCode::Conflict,

@@ -17,6 +17,41 @@ use crate::{Quotas, StoreError, paging, quotas};
 
 /// Longest title kept, in characters (taken from the first message).
 const TITLE_CHARS: usize = 80;
+/// Most bytes of JSON a page of messages holds (besides its row limit); a page that would be larger
+/// ends early with a cursor, and always holds at least one message.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
+
+/// How many of `newest_first` fit in `budget` bytes of JSON, when not all of them do (at least one).
+fn within_bytes(newest_first: &[Message], budget: usize) -> Option<usize> {
+    let mut used = 0usize;
+    for (n, m) in newest_first.iter().enumerate() {
+        used = used.saturating_add(json_len(m).saturating_add(1));
+        if used > budget {
+            let kept = n.max(1);
+            return (kept < newest_first.len()).then_some(kept);
+        }
+    }
+    None
+}
+
+/// The length of `value` as JSON, without building the text.
+fn json_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -249,7 +284,8 @@ impl<'a> ConversationRepo<'a> {
         Ok(true)
     }
 
-    /// A page of a conversation's messages, oldest first, ending at the newest (or before `cursor`).
+    /// A page of a conversation's messages, oldest first, ending at the newest (or before `cursor`):
+    /// at most `limit` messages and [`MAX_PAGE_BYTES`] of JSON.
     pub async fn messages(
         &self,
         user_id: &str,
@@ -260,7 +296,7 @@ impl<'a> ConversationRepo<'a> {
         let cond = Condition::all()
             .add(messages::Column::ConversationId.eq(conversation_id))
             .add(messages::Column::UserId.eq(user_id));
-        let (mut rows, next_cursor) = paging::newest_first(
+        let (rows, mut next_cursor) = paging::newest_first(
             self.db,
             messages::Entity::find().filter(cond),
             (messages::Column::CreatedAt, messages::Column::Id),
@@ -269,9 +305,14 @@ impl<'a> ConversationRepo<'a> {
             |r| (r.created_at, r.id),
         )
         .await?;
-        rows.reverse();
+        let mut messages: Vec<Message> = rows.into_iter().map(message).collect();
+        if let Some(kept) = within_bytes(&messages, MAX_PAGE_BYTES) {
+            messages.truncate(kept);
+            next_cursor = messages.last().map(|m| paging::cursor_after(m.created_at, m.id));
+        }
+        messages.reverse();
         Ok(MessagePage {
-            messages: rows.into_iter().map(message).collect(),
+            messages,
             next_cursor,
         })
     }
@@ -305,7 +346,29 @@ impl<'a> ConversationRepo<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::title_from;
+    use super::{Message, json_len, title_from, within_bytes};
+
+    fn message(chars: usize) -> Message {
+        Message {
+            id: uuid::Uuid::now_v7(),
+            conversation_id: uuid::Uuid::nil(),
+            role: "user".into(),
+            content: "x".repeat(chars),
+            tool_calls: None,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_page_ends_at_its_byte_budget_but_keeps_one_message() {
+        let page: Vec<Message> = (0..10).map(|_| message(1_000)).collect();
+        let one = json_len(&page[0]) + 1;
+        assert_eq!(within_bytes(&page, one * 10), None);
+        assert_eq!(within_bytes(&page, one * 3), Some(3));
+        assert_eq!(within_bytes(&page, one * 3 + one / 2), Some(3));
+        assert_eq!(within_bytes(&page, 10), Some(1));
+        assert_eq!(within_bytes(&page[..1], 10), None);
+    }
 
     #[test]
     fn titles_come_from_the_first_non_empty_line_and_are_bounded() {

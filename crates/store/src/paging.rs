@@ -48,8 +48,14 @@ fn page<T, I: Serialize>(
     let cursor = more
         .then(|| rows.last().map(&key))
         .flatten()
-        .map(|(t, i)| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&TimeCursor { t, i }).unwrap_or_default()));
+        .map(|(t, i)| cursor_after(t, i));
     (rows, cursor)
+}
+
+/// The cursor of the page that starts strictly after the row keyed `(t, i)` (for a list that cuts
+/// its page short, e.g. at a byte budget).
+pub(crate) fn cursor_after<I: Serialize>(t: DateTime<Utc>, i: I) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&TimeCursor { t, i }).unwrap_or_default())
 }
 
 /// One page of `query`'s rows, newest first by `(time, id)`: at most `limit` (at least one), starting

@@ -1,9 +1,10 @@
 // The assistant panel: one turn per message, streamed from POST /api/{user_id}/chat/stream (Server-
 // Sent Events over fetch, since EventSource cannot POST): `delta` text as it comes, `tool_call` as
-// each tool finishes (shown, with what it did), then `done` with the conversation id.
+// each tool finishes (shown, with what it did), then `done` with the conversation id. A deletion comes
+// as a proposal with Confirm / Cancel buttons: only Confirm (POST …/chat/confirm) deletes.
 
 import { $, h, showError } from './dom.js';
-import { session, me, ApiError, unauthorized } from './api.js';
+import { session, me, post, ApiError, unauthorized } from './api.js';
 import { panel } from './inbox.js';
 
 let conversation = null;
@@ -16,10 +17,31 @@ function bubble(who, text) {
   return el;
 }
 
+/** A deletion the assistant proposed: nothing happens until the user presses Confirm. */
+function confirmation(proposal) {
+  const status = h('span', { class: 'confirm-status' });
+  const buttons = [];
+  const settle = (text) => { buttons.forEach((b) => { b.disabled = true; }); status.textContent = text; };
+  const yes = h('button', { type: 'button', class: 'danger', onclick: async () => {
+    settle('Deleting…');
+    try {
+      const done = await post(me('/chat/confirm'), { confirmation: proposal.id });
+      settle(done.response);
+    } catch (err) {
+      settle(`⚠️ ${err.message}`);
+    }
+  } }, 'Confirm');
+  const no = h('button', { type: 'button', onclick: () => settle('Cancelled; nothing was deleted.') }, 'Cancel');
+  buttons.push(yes, no);
+  return h('div', { class: 'confirm', role: 'group', 'aria-label': 'Confirm deletion' },
+    h('span', {}, `🗑️ Delete “${proposal.task?.title ?? 'this task'}”?`), yes, no, status);
+}
+
 function toolCall(call) {
   const result = call.result || {};
+  if (result.confirmation_required?.id) return confirmation(result.confirmation_required);
   const failed = result.error;
-  const what = failed ? `⚠️ ${failed.message}` : (result.task ? `“${result.task.title}”` : (Array.isArray(result.tasks) ? `${result.tasks.length} task(s)` : 'done'));
+  const what = failed ? `⚠️ ${failed.message}` : (result.task ? `“${result.task.title}”` : (Array.isArray(result.tasks) ? `${result.count ?? result.tasks.length} task(s)` : 'done'));
   return h('details', { class: `tool ${failed ? 'failed' : ''}` },
     h('summary', {}, `🔧 ${call.name} — ${what}`),
     h('pre', {}, JSON.stringify(call.arguments, null, 2)));

@@ -27,7 +27,8 @@ impl From<AuthError> for HandlerError {
 }
 
 impl HandlerError {
-    fn to_api(&self) -> ApiError {
+    /// What a client may see of this error: its code and a message without internals.
+    pub(crate) fn to_api(&self) -> ApiError {
         match self {
             Self::Validation(v) => ApiError::validation(&v.field, &v.message),
             Self::Store(e) => match e {

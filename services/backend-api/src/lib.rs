@@ -26,6 +26,7 @@ use taskflow_runtime::server::{self, ServeError};
 use taskflow_store::{Store, StoreError, StoreOptions};
 
 pub use config::{ApiConfig, BackendApiConfig, DaprApiConfig};
+pub use routes::chat_confirm::ConfirmKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -53,6 +54,8 @@ pub struct ApiState {
     pub(crate) mcp_allowed_origins: routes::mcp::AllowedOrigins,
     /// Who may call from a browser on another origin.
     pub(crate) cors: taskflow_runtime::cors::CorsPolicy,
+    /// Signs the ids with which users confirm the assistant's proposed deletions.
+    pub(crate) confirm_key: routes::chat_confirm::ConfirmKey,
     /// What the whole shutdown gets after a signal.
     pub shutdown_timeout: std::time::Duration,
 }
@@ -94,6 +97,7 @@ impl ApiState {
             agent,
             mcp_allowed_origins: routes::mcp::AllowedOrigins(config.mcp_allowed_origins.clone()),
             cors: config.cors.clone(),
+            confirm_key: routes::chat_confirm::ConfirmKey::new(&config.jwt_secret),
             shutdown_timeout: config.shutdown_timeout,
         })
     }
@@ -107,6 +111,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
     let agent = state.agent.clone();
     let mcp_allowed_origins = state.mcp_allowed_origins.clone();
     let cors = web::Data::new(state.cors.clone());
+    let confirm_key = web::Data::new(state.confirm_key.clone());
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
     let limiter = auth_limits.clone();
@@ -122,6 +127,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(web::Data::new(agent))
             .app_data(mcp_allowed_origins)
             .app_data(cors)
+            .app_data(confirm_key)
             .configure(routes::chat::configure)
             .configure(routes::mcp::configure)
             .configure(routes::auth::configure)

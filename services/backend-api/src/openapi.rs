@@ -150,7 +150,7 @@ impl Modify for CommonErrors {
         tasks::stats, tasks::occurrences, crate::routes::quick_add::create, crate::routes::quick_add::preview, crate::routes::audit::list,
         crate::routes::notifications::list, crate::routes::notifications::mark_read,
         crate::routes::notifications::read_all, crate::routes::notifications::delete,
-        crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat::conversations,
+        crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
         crate::routes::mcp::post,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,

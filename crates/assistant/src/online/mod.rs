@@ -55,6 +55,7 @@ impl OnlineAgent {
         );
         messages.push(ChatMessage::text("user", message));
         let mut outcomes: Vec<ToolOutcome> = Vec::new();
+        let mut proposals = 0;
         for _ in 0..self.client.config().max_steps {
             let reply = match progress {
                 // Stream the model's text to the listener as it is produced.
@@ -87,18 +88,15 @@ impl OnlineAgent {
             for call in calls {
                 let outcome = match serde_json::from_str::<Value>(non_empty(&call.function.arguments)) {
                     Ok(arguments) => {
-                        tools::run(
-                            ctx,
-                            &ToolCall {
-                                name: call.function.name.clone(),
-                                arguments,
-                            },
-                        )
-                        .await
+                        let call = ToolCall {
+                            name: call.function.name.clone(),
+                            arguments,
+                        };
+                        tools::confirm::run_for_chat(ctx, &call, &mut proposals).await
                     }
                     Err(e) => malformed(&call.function.name, &call.function.arguments, &e),
                 };
-                let content = json!({"result": outcome.result, "message": outcome.message}).to_string();
+                let content = prompt::fence(&json!({"result": outcome.result, "message": outcome.message}));
                 messages.push(ChatMessage::tool_result(&call.id, content));
                 report(progress, TurnEvent::Tool(outcome.clone()));
                 outcomes.push(outcome);

@@ -3,11 +3,13 @@
 
 pub mod args;
 pub mod catalogue;
+pub mod confirm;
 pub mod context;
 mod error;
 pub mod exec;
 pub mod format;
 mod resolve;
+pub mod summary;
 
 pub use args::{
     AddTaskArgs, CompleteTaskArgs, DeleteTaskArgs, DueWindow, GetStatsArgs, ListStatus, ListTasksArgs,

@@ -8,7 +8,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_assistant::online::ModelError;
-use taskflow_assistant::tools::{ToolContext, ToolOutcome};
+use taskflow_assistant::tools::{ToolContext, ToolOutcome, summary};
 use taskflow_assistant::{Agent, HistoryMessage, Progress, Turn};
 use taskflow_auth::AuthenticatedUser;
 use taskflow_domain::{text, time};
@@ -17,6 +17,7 @@ use taskflow_store::{ConversationPage, MessagePage, NewMessage, Store};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::chat_confirm::{ConfirmKey, attach};
 use crate::error::HandlerResult;
 use crate::rate_limit::{ChatTurns, Throttled};
 use crate::routes::task_query::{page_cursor, page_limit};
@@ -47,7 +48,8 @@ pub struct ToolCallRecord {
     pub name: String,
     #[schema(value_type = Object)]
     pub arguments: serde_json::Value,
-    /// The tool's structured result, or `{"error": {code, message}}`.
+    /// A summary of the tool's result (tasks as id, title, completed, priority, due_at; at most
+    /// 2 KiB, `omitted` counting what was left out), or `{"error": {code, message}}`.
     #[schema(value_type = Object)]
     pub result: serde_json::Value,
 }
@@ -69,20 +71,22 @@ pub struct Cleared {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// 1–200, default 50.
+    /// 1–200, default 50. A page of messages also ends early at 1 MiB of JSON (with a cursor).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
     /// `next_cursor` from the previous page.
     cursor: Option<String>,
 }
 
+/// What the chat stores and shows of the tools a turn ran: bounded summaries (ids, short titles,
+/// counts), never the full results (see [`summary`]).
 pub fn records(outcomes: &[ToolOutcome]) -> Vec<ToolCallRecord> {
     outcomes
         .iter()
         .map(|o| ToolCallRecord {
             name: o.name.clone(),
-            arguments: o.arguments.clone(),
-            result: o.result.clone(),
+            arguments: summary::arguments(&o.arguments),
+            result: summary::result(&o.result),
         })
         .collect()
 }
@@ -116,6 +120,7 @@ pub fn message_text(raw: &str) -> Result<String, ApiError> {
 pub async fn run_turn(
     store: &Store,
     agent: &Agent,
+    key: &ConfirmKey,
     user_id: &str,
     request: ChatRequest,
     progress: &Progress,
@@ -148,11 +153,19 @@ pub async fn run_turn(
     let asked_at = time::now();
     let ctx = ToolContext::for_user(store.clone(), user_id, asked_at)
         .await
-        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
-    let turn = agent
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot load the chat caller's profile");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "service temporarily unavailable; retry shortly",
+            )
+            .with_header("Retry-After", "1")
+        })?;
+    let mut turn = agent
         .turn(&ctx, &history, &message, progress)
         .await
         .map_err(|e| model_error(&e))?;
+    attach(key, user_id, &mut turn.tool_calls);
     let conversation_id = match request.conversation_id {
         Some(id) => id,
         None => conversations.create(user_id, &message, asked_at).await?.id,
@@ -199,12 +212,14 @@ pub async fn run_turn(
 pub async fn chat(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
+    key: web::Data<ConfirmKey>,
     caller: Throttled<ChatTurns>,
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
-    let (conversation_id, turn) = run_turn(&store, &agent, &caller.user_id, body.into_inner(), &None).await?;
+    let (conversation_id, turn) =
+        run_turn(&store, &agent, &key, &caller.user_id, body.into_inner(), &None).await?;
     Ok(HttpResponse::Ok().json(ChatResponse {
         conversation_id,
         tool_calls: records(&turn.tool_calls),
@@ -298,6 +313,9 @@ pub async fn clear(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/{user_id}/chat").route(web::post().to(chat)))
+        .service(
+            web::resource("/api/{user_id}/chat/confirm").route(web::post().to(super::chat_confirm::confirm)),
+        )
         .service(
             web::resource("/api/{user_id}/chat/stream").route(web::post().to(super::chat_stream::stream)),
         )

@@ -2,14 +2,15 @@
 //!
 //! Events: `delta` (`{text}`) as the model produces the reply's text, `tool_call`
 //! (`{name, arguments, result}`) as each tool finishes, then `done` (`{conversation_id, response}`);
-//! a failure after the stream started is an `error` event. With the offline agent the reply is
+//! a failure after the stream started is an `error` event (`{code, status, message}`: the code and
+//! safe message the JSON chat would answer with, never the cause, which is logged). With the offline agent the reply is
 //! one `delta`. Bad input is refused with a plain
 //! JSON error before any event is sent.
 
 use std::convert::Infallible;
 
 use actix_web::web::Bytes;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use serde::Serialize;
 use taskflow_assistant::tools::ToolOutcome;
@@ -20,6 +21,7 @@ use taskflow_store::Store;
 use tokio::sync::mpsc;
 
 use super::chat::{ChatRequest, message_text, records, run_turn};
+use super::chat_confirm::{ConfirmKey, attach};
 use crate::error::HandlerResult;
 use crate::rate_limit::{ChatTurns, Throttled};
 
@@ -40,6 +42,7 @@ fn tool_event(o: &ToolOutcome) -> Bytes {
 pub async fn stream(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
+    key: web::Data<ConfirmKey>,
     caller: Throttled<ChatTurns>,
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
@@ -62,10 +65,14 @@ pub async fn stream(
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<TurnEvent>();
     let forward = tx.clone();
+    let (forward_key, user) = (key.get_ref().clone(), caller.user_id.clone());
     let forwarding = actix_web::rt::spawn(inherit(async move {
         while let Some(e) = progress_rx.recv().await {
             let frame = match e {
-                TurnEvent::Tool(outcome) => tool_event(&outcome),
+                TurnEvent::Tool(mut outcome) => {
+                    attach(&forward_key, &user, std::slice::from_mut(&mut outcome));
+                    tool_event(&outcome)
+                }
                 TurnEvent::Delta(text) => event("delta", &serde_json::json!({ "text": text })),
             };
             let _ = forward.send(frame);
@@ -75,7 +82,7 @@ pub async fn stream(
     // The turn runs on its own task, in the request's trace (its tool writes carry it to the outbox).
     actix_web::rt::spawn(inherit(async move {
         let progress = Some(progress_tx);
-        let result = run_turn(&store, &agent, &user_id, request, &progress).await;
+        let result = run_turn(&store, &agent, &key, &user_id, request, &progress).await;
         // Every tool and delta event goes out before `done` or `error`.
         drop(progress);
         let _ = forwarding.await;
@@ -85,8 +92,14 @@ pub async fn stream(
                 let _ = tx.send(event("done", &done));
             }
             Err(e) => {
-                let response = e.error_response();
-                let body = serde_json::json!({"error": {"code": "stream_failed", "status": response.status().as_u16(), "message": e.to_string()}});
+                // The client gets the code and the safe message the JSON chat would send; the cause
+                // (e.g. the database's own text) goes to the log only.
+                let api = e.to_api();
+                let status = api.code.status();
+                if status.is_server_error() {
+                    tracing::error!(error = %e, "chat stream turn failed");
+                }
+                let body = serde_json::json!({"error": {"code": api.code, "status": status.as_u16(), "message": api.message}});
                 let _ = tx.send(event("error", &body));
             }
         }

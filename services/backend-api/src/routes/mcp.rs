@@ -4,12 +4,16 @@
 //! Stateless JSON mode: each POST carries one JSON-RPC message (or a batch) and gets its reply as
 //! `application/json`, notifications get `202 Accepted`; there is no session id and no server-sent
 //! stream (GET and DELETE answer 405 with `Allow: POST`), which the transport allows. Browsers' cross-site requests are
-//! refused by checking `Origin` (DNS-rebinding protection); set `MCP_ALLOWED_ORIGINS` to allow more.
+//! refused by checking `Origin` against an allow-list (DNS-rebinding protection: `Host` proves nothing);
+//! set `MCP_ALLOWED_ORIGINS` to allow more.
+//! A batch holds at most [`mcp::MAX_BATCH`] messages and a reply at most [`mcp::MAX_REPLY_BYTES`]:
+//! one small request must not make the server build a reply many times its size.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use taskflow_assistant::mcp;
+use taskflow_runtime::cors::CorsPolicy;
 use taskflow_runtime::json::{body_limit, is_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode};
 use taskflow_store::Store;
@@ -35,19 +39,48 @@ impl AllowedOrigins {
     }
 }
 
-/// A request without `Origin` (every non-browser client) passes; a browser's must be same-host or listed.
+/// A request without `Origin` (every non-browser client) passes; a browser's must be listed in
+/// `MCP_ALLOWED_ORIGINS` or `CORS_ALLOWED_ORIGINS`, or be a loopback origin naming the very host it
+/// calls (local tools). `Host` is never trusted otherwise: under DNS rebinding a hostile page's
+/// origin and `Host` agree.
 fn origin_allowed(req: &HttpRequest, allowed: &AllowedOrigins) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
         return true;
     };
-    let origin = origin.trim_end_matches('/');
-    if allowed.0.iter().any(|a| a == "*" || a == origin) {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if allowed
+        .0
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(&origin))
+    {
         return true;
     }
-    let host = req.connection_info().host().to_owned();
+    if req
+        .app_data::<web::Data<CorsPolicy>>()
+        .is_some_and(|cors| cors.allows(&origin))
+    {
+        return true;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
     origin
         .split_once("://")
-        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(&host))
+        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host) && is_loopback(rest))
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with or without a port.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "::1"
 }
 
 fn rpc(status: actix_web::http::StatusCode, body: &Value) -> HttpResponse {
@@ -95,7 +128,8 @@ impl utoipa::ToSchema for JsonRpcBody {}
     responses((status = 200, body = JsonRpcBody, description = "The JSON-RPC response (or batch of responses)"),
         (status = 202, description = "Notifications accepted; no body"),
         (status = 400, body = Object, description = "Not JSON (JSON-RPC parse error), neither a message nor a non-empty batch, or an unsupported protocol version"),
-        (status = 401, body = taskflow_runtime::error::ErrorBody)))]
+        (status = 401, body = taskflow_runtime::error::ErrorBody),
+        (status = 403, body = taskflow_runtime::error::ErrorBody, description = "A browser Origin that is not allowed")))]
 pub async fn post(
     req: HttpRequest,
     mut payload: web::Payload,
@@ -105,8 +139,8 @@ pub async fn post(
     let allowed = req.app_data::<AllowedOrigins>().cloned().unwrap_or_default();
     if !origin_allowed(&req, &allowed) {
         return Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "this Origin may not call the MCP endpoint",
+            ErrorCode::Forbidden,
+            "this Origin may not call the MCP endpoint; list it in MCP_ALLOWED_ORIGINS",
         )
         .with_field("Origin")
         .into());
@@ -148,16 +182,25 @@ pub async fn post(
     };
     let reply = match &message {
         Value::Array(batch) if batch.is_empty() => Some(mcp::parse_error("empty batch")),
+        Value::Array(batch) if batch.len() > mcp::MAX_BATCH => {
+            return Ok(rpc(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &mcp::batch_too_large(batch.len()),
+            ));
+        }
         Value::Array(batch) => {
+            let mut budget = mcp::ReplyBudget::new(mcp::MAX_REPLY_BYTES);
             let mut replies = Vec::new();
             for m in batch {
                 if let Some(r) = mcp::handle(&store, &caller.user_id, m).await {
-                    replies.push(r);
+                    replies.push(budget.admit(r));
                 }
             }
             (!replies.is_empty()).then_some(Value::Array(replies))
         }
-        single => mcp::handle(&store, &caller.user_id, single).await,
+        single => mcp::handle(&store, &caller.user_id, single)
+            .await
+            .map(|r| mcp::ReplyBudget::new(mcp::MAX_REPLY_BYTES).admit(r)),
     };
     Ok(match reply {
         Some(body) => rpc(status, &body),

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod chat;
+pub mod chat_confirm;
 pub mod chat_stream;
 pub mod mcp;
 pub mod notifications;

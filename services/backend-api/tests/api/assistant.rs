@@ -95,7 +95,13 @@ async fn a_tool_call_runs_for_the_caller_and_its_result_goes_back_to_the_model()
         .find(|m| m["role"] == "tool")
         .expect("tool result sent back");
     assert_eq!(tool_msg["tool_call_id"], "call_0");
-    let content: Value = serde_json::from_str(tool_msg["content"].as_str().unwrap()).unwrap();
+    // Fenced as data: the JSON between the markers.
+    let fenced = tool_msg["content"].as_str().unwrap();
+    assert!(
+        fenced.starts_with("<<tool_output>>\n") && fenced.ends_with("\n<<end_tool_output>>"),
+        "{fenced}"
+    );
+    let content: Value = serde_json::from_str(fenced.lines().nth(1).unwrap()).unwrap();
     assert_eq!(content["result"]["task"]["title"], "Buy milk");
 }
 

@@ -6,6 +6,8 @@ mod abuse;
 mod assistant;
 mod audit;
 mod auth;
+mod chat_confirm;
+mod chat_limits;
 mod helpers;
 mod jwks;
 mod list;

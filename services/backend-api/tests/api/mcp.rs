@@ -200,7 +200,159 @@ async fn protocol_errors_are_json_rpc_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = app.get("/mcp", &alice.token).await;
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// Resident memory of this process (the app runs in it), in bytes, from `/proc/self/status`.
+fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The attack: a ~500 KB batch of `tools/list` made a 55 MB reply (peak RSS 883 MB). A batch over
+/// the cap is refused whole with one small JSON-RPC error, and memory stays put.
+#[tokio::test]
+async fn a_huge_batch_is_refused_without_building_its_reply() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().await;
+    let batch: Vec<Value> = (0..10_000)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "tools/list"}))
+        .collect();
+    let before = rss_bytes();
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&alice.token)
+        .json(&Value::Array(batch))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    let grown = rss_bytes().saturating_sub(before);
+    assert!(text.len() < 4_096, "a {} byte reply", text.len());
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    assert!(grown < 256 * 1024 * 1024, "RSS grew by {grown} bytes");
+
+    // Ten is fine, each answered.
+    let ten: Vec<Value> = (0..10)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "tools/list"}))
+        .collect();
+    let (status, replies) = rpc(&app, &alice, Value::Array(ten)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replies.as_array().unwrap().len(), 10);
+    assert!(
+        replies
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["result"]["tools"].is_array())
+    );
+}
+
+/// A batch of ten calls whose replies together exceed the reply cap: the ones past it are
+/// JSON-RPC errors, and the whole reply stays near the cap.
+#[tokio::test]
+async fn a_batch_reply_is_capped_in_bytes() {
+    let app = TestApp::spawn().await;
+    let alice = app.user().await;
+    let description = "d".repeat(10_000);
+    for i in 0..50 {
+        app.create_task(
+            &alice,
+            json!({"title": format!("task {i}"), "description": description}),
+        )
+        .await;
+    }
+    let batch: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+            "params": {"name": "list_tasks", "arguments": {"limit": 50}}})
+        })
+        .collect();
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&alice.token)
+        .json(&Value::Array(batch))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(text.len() <= 1024 * 1024 + 4_096, "a {} byte reply", text.len());
+    let replies: Value = serde_json::from_str(&text).unwrap();
+    let replies = replies.as_array().unwrap();
+    assert_eq!(replies.len(), 10);
+    assert_eq!(replies[0]["result"]["structuredContent"]["count"], 50);
+    assert_eq!(replies[9]["id"], 9);
+    assert_eq!(replies[9]["error"]["code"], -32001, "{}", replies[9]);
+}
+
+async fn ping_from(app: &TestApp, user: &TestUser, origin: &str, host: &str) -> StatusCode {
+    app.client
+        .post(app.url("/mcp"))
+        .bearer_auth(&user.token)
+        .header("origin", origin)
+        .header("host", host)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// DNS rebinding: a page at http://evil.example whose name now resolves to the server sends
+/// `Origin: http://evil.example` with `Host: evil.example` — the two agree, which passed before.
+/// Only listed origins (and loopback ones naming their own host) pass; clients without `Origin` too.
+#[tokio::test]
+async fn dns_rebinding_is_refused_and_listed_origins_pass() {
+    let app = TestApp::spawn_configured(|c| {
+        c.mcp_allowed_origins = vec!["https://claude.example".into()];
+        c.cors = taskflow_runtime::cors::CorsPolicy::parse("https://app.example.com").unwrap();
+    })
+    .await;
+    let alice = app.user().await;
+    assert_eq!(
+        ping_from(&app, &alice, "http://evil.example", "evil.example").await,
+        StatusCode::FORBIDDEN
+    );
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .bearer_auth(&alice.token)
+        .header("origin", "http://evil.example")
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_error(res, StatusCode::FORBIDDEN, "forbidden", Some("Origin")).await;
+    assert_eq!(
+        ping_from(&app, &alice, "http://localhost:8000", "evil.example").await,
+        StatusCode::FORBIDDEN
+    );
+    for (origin, host) in [
+        ("https://claude.example", "api.example.com"),
+        ("https://app.example.com", "api.example.com"),
+        ("http://localhost:8000", "localhost:8000"),
+        ("http://127.0.0.1:8000", "127.0.0.1:8000"),
+    ] {
+        assert_eq!(
+            ping_from(&app, &alice, origin, host).await,
+            StatusCode::OK,
+            "{origin}"
+        );
+    }
+    let (status, _) = rpc(&app, &alice, json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -72,7 +72,19 @@ async fn sentences_become_tasks_and_manage_them_by_name() {
     assert_eq!(r["tool_calls"][0]["result"]["task"]["completed"], true, "{r}");
     let r = say(&app, &alice, "delete the read a book task").await;
     assert_eq!(r["tool_calls"][0]["name"], "delete_task", "{r}");
-    assert!(r["tool_calls"][0]["result"]["deleted"].is_object(), "{r}");
+    // Deleting waits for the user's confirmation.
+    let id = r["tool_calls"][0]["result"]["confirmation_required"]["id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(all_tasks(&app, &alice).await.len(), 4);
+    let res = app
+        .post_json(
+            &format!("/api/{}/chat/confirm", alice.id),
+            Some(&alice.token),
+            &json!({"confirmation": id}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
 
     let r = say(&app, &alice, "show my stats").await;
     assert_eq!(r["tool_calls"][0]["result"]["total"], 3);
