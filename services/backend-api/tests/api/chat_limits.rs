@@ -118,7 +118,8 @@ async fn a_page_of_messages_is_capped_in_bytes() {
 async fn a_stream_error_event_carries_no_database_text() {
     use sea_orm::ConnectionTrait;
 
-    let app = TestApp::spawn().await;
+    // Without the chat-bytes quota, whose check before the turn would read the dropped table.
+    let app = TestApp::spawn_configured(|c| c.quotas.chat_bytes = 0).await;
     let alice = app.user().await;
     // The turn's tool runs, then storing it fails.
     app.store
