@@ -38,7 +38,9 @@ fn tool_event(o: &ToolOutcome) -> Bytes {
 #[utoipa::path(post, path = "/api/{user_id}/chat/stream", tag = "assistant", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = ChatRequest,
     responses((status = 200, content_type = "text/event-stream", description = "tool_call, delta and done events"),
-        (status = 404, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+        (status = 403, description = "the conversation or chat-history quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody),
+        (status = 404, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many chat messages; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 pub async fn stream(
     store: web::Data<Store>,
     agent: web::Data<Agent>,

@@ -108,11 +108,17 @@ pub struct JsonRpcBody;
 impl utoipa::PartialSchema for JsonRpcBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, SchemaType, Type};
-        // A batch may hold anything: each element that is not a message gets its own JSON-RPC error.
+        // A batch may hold anything (each element that is not a message gets its own JSON-RPC
+        // error), up to `MAX_BATCH` elements.
         let anything = ObjectBuilder::new().schema_type(SchemaType::AnyValue);
         OneOfBuilder::new()
             .item(ObjectBuilder::new().schema_type(Type::Object))
-            .item(ArrayBuilder::new().items(anything).min_items(Some(1)))
+            .item(
+                ArrayBuilder::new()
+                    .items(anything)
+                    .min_items(Some(1))
+                    .max_items(Some(mcp::MAX_BATCH)),
+            )
             .into()
     }
 }
@@ -127,9 +133,10 @@ impl utoipa::ToSchema for JsonRpcBody {}
     request_body(content = JsonRpcBody, description = "A JSON-RPC 2.0 request, notification or batch"),
     responses((status = 200, body = JsonRpcBody, description = "The JSON-RPC response (or batch of responses)"),
         (status = 202, description = "Notifications accepted; no body"),
-        (status = 400, body = Object, description = "Not JSON (JSON-RPC parse error), neither a message nor a non-empty batch, or an unsupported protocol version"),
+        (status = 400, body = Object, description = "Not JSON (JSON-RPC parse error), neither a message nor a batch of 1 to 10 messages, or an unsupported protocol version"),
         (status = 401, body = taskflow_runtime::error::ErrorBody),
-        (status = 403, body = taskflow_runtime::error::ErrorBody, description = "A browser Origin that is not allowed")))]
+        (status = 403, body = taskflow_runtime::error::ErrorBody, description = "A browser Origin that is not allowed"),
+        (status = 429, body = taskflow_runtime::error::ErrorBody, description = "too many MCP requests; see `Retry-After`")))]
 pub async fn post(
     req: HttpRequest,
     mut payload: web::Payload,

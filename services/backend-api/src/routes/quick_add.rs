@@ -128,7 +128,8 @@ async fn understand(store: &Store, user_id: &str, raw: &str) -> HandlerResult<(N
 #[utoipa::path(post, path = "/api/{user_id}/tasks/quick", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = QuickAddRequest,
     responses((status = 201, body = QuickAddResult, headers(("ETag" = String), ("Location" = String))),
-        (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+        (status = 403, description = "the task quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody),
+        (status = 422, body = taskflow_runtime::error::ErrorBody), (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     store: web::Data<Store>,
@@ -147,7 +148,8 @@ pub async fn create(
 /// Read a line as quick-add would, without creating anything.
 #[utoipa::path(post, path = "/api/{user_id}/tasks/quick/preview", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = QuickAddRequest,
-    responses((status = 200, body = QuickAddPreview), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+    responses((status = 200, body = QuickAddPreview), (status = 422, body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 pub async fn preview(
     store: web::Data<Store>,
     caller: Throttled<Writes>,

@@ -190,7 +190,8 @@ async fn apply_update(
         ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,18}"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
     request_body = TaskUpdate,
     responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
-        (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+        (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn update(
     req: HttpRequest,
@@ -214,7 +215,8 @@ pub async fn update(
         ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"?[0-9]{1,18}"?)$"#, description = "The ETag from a previous read; 412 if the task changed since")),
     request_body = TaskUpdate,
     responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
-        (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+        (status = 412, body = taskflow_runtime::error::ErrorBody), (status = 422, body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 pub async fn patch(
     req: HttpRequest,
     store: web::Data<Store>,
@@ -229,7 +231,8 @@ pub async fn patch(
 #[utoipa::path(patch, path = "/api/{user_id}/tasks/{task_id}/complete", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path)),
     request_body(content = Option<CompleteRequest>, description = "Optional; omit to toggle"),
-    responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+    responses((status = 200, body = Task), (status = 404, body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn complete(
     req: HttpRequest,
@@ -272,7 +275,8 @@ pub async fn complete(
 /// Delete a task.
 #[utoipa::path(delete, path = "/api/{user_id}/tasks/{task_id}", tag = "tasks", security(("bearer" = [])),
     params(("user_id" = String, Path), ("task_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = taskflow_runtime::error::ErrorBody)))]
+    responses((status = 204), (status = 404, body = taskflow_runtime::error::ErrorBody),
+        (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn delete(
     store: web::Data<Store>,

@@ -173,3 +173,64 @@ async fn replicas_share_a_users_bucket_through_redis() {
     assert_throttled(create(&one, &alice).await).await;
     assert_throttled(create(&two, &alice).await).await;
 }
+
+/// Every operation behind a bucket answers 429 once it is spent, and `/openapi.json` says so (a
+/// client generated from the document must expect it; schemathesis fails on undocumented statuses).
+#[tokio::test]
+async fn every_rated_operation_answers_a_documented_429() {
+    let app = TestApp::spawn_configured(|c| {
+        c.auth_limits.rates.writes = tiny(1);
+        c.auth_limits.rates.chat = tiny(1);
+        c.auth_limits.rates.mcp = tiny(1);
+    })
+    .await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = "/api/{user_id}/tasks/{task_id}";
+    let operations = [
+        ("post", "/api/{user_id}/tasks", json!({"title": "t"})),
+        ("put", task, json!({"title": "t"})),
+        ("patch", task, json!({"title": "t"})),
+        ("delete", task, Value::Null),
+        ("patch", "/api/{user_id}/tasks/{task_id}/complete", Value::Null),
+        ("post", "/api/{user_id}/tasks/quick", json!({"text": "call mum"})),
+        ("post", "/api/{user_id}/tasks/quick/preview", json!({"text": "call mum"})),
+        ("post", "/api/{user_id}/chat", json!({"message": "hello"})),
+        ("post", "/api/{user_id}/chat/stream", json!({"message": "hello"})),
+        ("post", "/mcp", json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})),
+    ];
+    for (method, template, body) in operations {
+        // A user of their own per operation: each starts with a full bucket of one.
+        let user = app.user().await;
+        let path = template
+            .replace("{user_id}", &user.id)
+            .replace("{task_id}", &uuid::Uuid::new_v4().to_string());
+        let send = || {
+            let mut request = app
+                .client
+                .request(method.to_uppercase().parse().unwrap(), app.url(&path))
+                .bearer_auth(&user.token)
+                .header("accept", "application/json, text/event-stream");
+            if !body.is_null() {
+                request = request.json(&body);
+            }
+            request.send()
+        };
+        let first = send().await.unwrap();
+        assert_ne!(first.status(), StatusCode::TOO_MANY_REQUESTS, "{method} {template}");
+        drop(first);
+        assert_throttled(send().await.unwrap()).await;
+        let responses = &doc["paths"][template][method]["responses"];
+        assert!(
+            responses.get("429").is_some(),
+            "{method} {template} does not document 429: {responses}"
+        );
+    }
+}
