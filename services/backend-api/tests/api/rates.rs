@@ -201,10 +201,18 @@ async fn every_rated_operation_answers_a_documented_429() {
         ("delete", task, Value::Null),
         ("patch", "/api/{user_id}/tasks/{task_id}/complete", Value::Null),
         ("post", "/api/{user_id}/tasks/quick", json!({"text": "call mum"})),
-        ("post", "/api/{user_id}/tasks/quick/preview", json!({"text": "call mum"})),
+        (
+            "post",
+            "/api/{user_id}/tasks/quick/preview",
+            json!({"text": "call mum"}),
+        ),
         ("post", "/api/{user_id}/chat", json!({"message": "hello"})),
         ("post", "/api/{user_id}/chat/stream", json!({"message": "hello"})),
-        ("post", "/mcp", json!({"jsonrpc": "2.0", "id": 1, "method": "ping"})),
+        (
+            "post",
+            "/mcp",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        ),
     ];
     for (method, template, body) in operations {
         // A user of their own per operation: each starts with a full bucket of one.
@@ -224,7 +232,11 @@ async fn every_rated_operation_answers_a_documented_429() {
             request.send()
         };
         let first = send().await.unwrap();
-        assert_ne!(first.status(), StatusCode::TOO_MANY_REQUESTS, "{method} {template}");
+        assert_ne!(
+            first.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{method} {template}"
+        );
         drop(first);
         assert_throttled(send().await.unwrap()).await;
         let responses = &doc["paths"][template][method]["responses"];
