@@ -86,7 +86,7 @@ impl FromRequest for AuthenticatedUser {
                 auth.ok_or_else(|| ApiError::internal("authentication", &"no Authenticator registered"))?;
             let token = token.ok_or(AuthError::MissingToken)?;
             let identity = auth.verify(&token).await?;
-            if identity.external {
+            if identity.external.is_some() {
                 let seen = provisioned
                     .as_ref()
                     .is_some_and(|p| p.contains(&identity.user_id));

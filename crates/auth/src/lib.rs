@@ -2,17 +2,20 @@
 //!
 //! - Local accounts: Argon2id password hashes and HS256 tokens signed with `JWT_SECRET`.
 //! - An external identity provider (Better Auth and the like): EdDSA, ES256 or RS256 tokens checked
-//!   against its JWKS, fetched and cached here, with users provisioned on first sight.
+//!   against its JWKS, fetched and cached here, with users provisioned on first sight under an id
+//!   derived from `iss` and `sub` ([`ExternalSubject`]), never the raw `sub`.
 //! - An actix extractor, [`AuthenticatedUser`], so a handler that takes one cannot run unauthenticated.
 
 pub mod config;
 mod error;
+mod external_id;
 mod extractor;
 mod jwks;
 mod password;
 mod tokens;
 
 pub use error::AuthError;
+pub use external_id::ExternalSubject;
 pub use extractor::{AuthenticatedUser, ProvisionFuture, ProvisionedUsers, Provisioner, bearer_token};
 pub use jwks::{JwksConfig, JwksVerifier};
 pub use password::{hash_password, verify_password};

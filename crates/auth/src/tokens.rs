@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 
 use crate::AuthError;
+use crate::external_id::ExternalSubject;
 use crate::jwks::JwksVerifier;
 
 /// `iss` of the tokens this service signs.
@@ -45,8 +46,9 @@ pub struct Identity {
     pub user_id: String,
     pub email: Option<String>,
     pub name: Option<String>,
-    /// Issued by the external identity provider (and so possibly not yet a local user).
-    pub external: bool,
+    /// Set when the external identity provider issued the token (the user may not be provisioned
+    /// yet); `user_id` is then derived from it.
+    pub external: Option<ExternalSubject>,
 }
 
 #[derive(Debug, Clone)]
@@ -150,8 +152,12 @@ impl Authenticator {
         if !subject_ok(&claims.sub) {
             return Err(AuthError::Rejected("unusable subject".into()));
         }
+        let external = external.then(|| ExternalSubject {
+            issuer: claims.iss,
+            subject: claims.sub.clone(),
+        });
         Ok(Identity {
-            user_id: claims.sub,
+            user_id: external.as_ref().map_or(claims.sub, ExternalSubject::user_id),
             email: claims.email,
             name: claims.name,
             external,

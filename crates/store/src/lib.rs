@@ -8,6 +8,7 @@ mod conversations;
 mod coordination;
 pub mod entity;
 mod error;
+mod legacy_users;
 mod notifications;
 mod outbox;
 mod paging;

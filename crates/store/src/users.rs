@@ -57,7 +57,7 @@ impl From<users::Model> for User {
 }
 
 pub struct UserRepo<'a> {
-    db: &'a DatabaseConnection,
+    pub(crate) db: &'a DatabaseConnection,
 }
 
 impl<'a> UserRepo<'a> {

@@ -8,7 +8,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use taskflow_auth::JwksConfig;
+use taskflow_auth::{ExternalSubject, JwksConfig};
 
 use crate::helpers::{TestApp, assert_error};
 
@@ -72,6 +72,15 @@ impl FakeIdp {
     }
 }
 
+/// The TaskFlow user id of the provider's user `sub` (derived from `iss` and `sub`).
+fn idp_id(sub: &str) -> String {
+    ExternalSubject {
+        issuer: Some(ISSUER.into()),
+        subject: sub.into(),
+    }
+    .user_id()
+}
+
 fn claims(sub: &str) -> Value {
     let now = chrono::Utc::now().timestamp();
     json!({"sub": sub, "iss": ISSUER, "aud": AUDIENCE, "exp": now + 600, "iat": now, "email": format!("{sub}@idp.example.com"), "name": "IdP User"})
@@ -101,14 +110,14 @@ async fn eddsa_es256_and_rs256_tokens_are_accepted_and_users_provisioned() {
         let token = sign(alg, Some(kid), &claims(sub));
         let res = app
             .post_json(
-                &format!("/api/{sub}/tasks"),
+                &format!("/api/{}/tasks", idp_id(sub)),
                 Some(&token),
                 &json!({"title": "from the IdP"}),
             )
             .await;
         assert_eq!(res.status(), StatusCode::CREATED, "{alg:?}");
         let me: Value = app.get("/api/auth/me", &token).await.json().await.unwrap();
-        assert_eq!(me["id"], sub);
+        assert_eq!(me["id"], idp_id(sub));
         assert_eq!(me["email"], format!("{sub}@idp.example.com"));
         assert_eq!(me["name"], "IdP User");
         // Isolation holds for provisioned users too.
@@ -119,7 +128,9 @@ async fn eddsa_es256_and_rs256_tokens_are_accepted_and_users_provisioned() {
     // A token without kid is matched by algorithm.
     let token = sign(Algorithm::ES256, None, &claims("idp-user-ec"));
     assert_eq!(
-        app.get("/api/idp-user-ec/tasks", &token).await.status(),
+        app.get(&format!("/api/{}/tasks", idp_id("idp-user-ec")), &token)
+            .await
+            .status(),
         StatusCode::OK
     );
 }
@@ -215,7 +226,9 @@ async fn an_unknown_kid_triggers_one_refetch_and_rotated_keys_are_picked_up() {
     let app = TestApp::spawn_with(Some(idp.config())).await;
     let token = sign(Algorithm::ES256, Some("ec-1"), &claims("rotating"));
     assert_eq!(
-        app.get("/api/rotating/tasks", &token).await.status(),
+        app.get(&format!("/api/{}/tasks", idp_id("rotating")), &token)
+            .await
+            .status(),
         StatusCode::OK
     );
     assert_eq!(idp.fetches.load(Ordering::SeqCst), 1);
@@ -231,7 +244,9 @@ async fn an_unknown_kid_triggers_one_refetch_and_rotated_keys_are_picked_up() {
     header.kid = Some("ec-2".into());
     let new_token = encode(&header, &claims("rotating"), &key).unwrap();
     assert_eq!(
-        app.get("/api/rotating/tasks", &new_token).await.status(),
+        app.get(&format!("/api/{}/tasks", idp_id("rotating")), &new_token)
+            .await
+            .status(),
         StatusCode::OK
     );
     assert_eq!(
@@ -260,7 +275,9 @@ async fn refetches_are_rate_limited() {
     let app = TestApp::spawn_with(Some(config)).await;
     let good = sign(Algorithm::EdDSA, Some("ed-1"), &claims("limited"));
     assert_eq!(
-        app.get("/api/limited/tasks", &good).await.status(),
+        app.get(&format!("/api/{}/tasks", idp_id("limited")), &good)
+            .await
+            .status(),
         StatusCode::OK
     );
     for i in 0..5 {
@@ -288,4 +305,132 @@ async fn asymmetric_tokens_are_refused_when_no_jwks_is_configured() {
         None,
     )
     .await;
+}
+
+/// A local token for `sub`, signed with the test app's secret, as the app issues them.
+fn local_token(sub: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": sub, "iss": taskflow_auth::LOCAL_ISSUER, "exp": now + 600, "iat": now});
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(crate::helpers::SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn task_titles(app: &TestApp, user_id: &str, token: &str) -> Vec<String> {
+    let page: Value = app
+        .get(&format!("/api/{user_id}/tasks"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    crate::helpers::titles(&page)
+}
+
+/// The identity provider cannot speak for a local account: a token whose `sub` is a local user's
+/// id gets a user of its own (issue 22; before, it became that user and read their tasks).
+#[tokio::test]
+async fn a_provider_subject_equal_to_a_local_id_does_not_become_that_user() {
+    let idp = FakeIdp::start().await;
+    let app = TestApp::spawn_with(Some(idp.config())).await;
+    let alice = app.user().await;
+    app.create_task(&alice, json!({"title": "alice's secret"})).await;
+    let token = sign(Algorithm::ES256, Some("ec-1"), &claims(&alice.id));
+    let res = app.get(&format!("/api/{}/tasks", alice.id), &token).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found", None).await;
+    let me: Value = app.get("/api/auth/me", &token).await.json().await.unwrap();
+    assert_eq!(me["id"], idp_id(&alice.id));
+    assert_ne!(me["id"], alice.id.as_str());
+    assert!(task_titles(&app, &idp_id(&alice.id), &token).await.is_empty());
+    // Alice's account is untouched.
+    assert_eq!(
+        task_titles(&app, &alice.id, &alice.token).await,
+        ["alice's secret"]
+    );
+}
+
+/// Two issuers behind one key set (a multi-tenant endpoint, `JWT_ISSUER` unset) each have their
+/// own user `1`.
+#[tokio::test]
+async fn the_same_subject_from_two_issuers_is_two_users() {
+    let idp = FakeIdp::start().await;
+    let config = JwksConfig {
+        issuer: None,
+        ..idp.config()
+    };
+    let app = TestApp::spawn_with(Some(config)).await;
+    let mut ids = Vec::new();
+    for issuer in ["https://tenant-a.example", "https://tenant-b.example"] {
+        let mut c = claims("1");
+        c["iss"] = json!(issuer);
+        let token = sign(Algorithm::ES256, Some("ec-1"), &c);
+        let me: Value = app.get("/api/auth/me", &token).await.json().await.unwrap();
+        let id = me["id"].as_str().unwrap().to_owned();
+        let res = app
+            .post_json(
+                &format!("/api/{id}/tasks"),
+                Some(&token),
+                &json!({"title": issuer}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert_eq!(task_titles(&app, &id, &token).await, [issuer]);
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+}
+
+/// An account provisioned under the raw `sub` (before ids were bound to the issuer) moves, with
+/// its data, to the new id the next time that user signs in.
+#[tokio::test]
+async fn an_account_provisioned_under_the_raw_subject_moves_to_the_new_id() {
+    let idp = FakeIdp::start().await;
+    let app = TestApp::spawn_with(Some(idp.config())).await;
+    let sub = "legacy-user";
+    app.store
+        .users()
+        .ensure_exists(taskflow_store::NewUser {
+            id: sub.into(),
+            name: "Legacy".into(),
+            email: Some(format!("{sub}@idp.example.com")),
+            password_hash: None,
+            timezone: "Europe/Berlin".into(),
+        })
+        .await
+        .unwrap();
+    let legacy_token = local_token(sub);
+    let res = app
+        .post_json(
+            &format!("/api/{sub}/tasks"),
+            Some(&legacy_token),
+            &json!({"title": "kept"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let token = sign(Algorithm::ES256, Some("ec-1"), &claims(sub));
+    let me: Value = app.get("/api/auth/me", &token).await.json().await.unwrap();
+    assert_eq!(me["id"], idp_id(sub));
+    assert_eq!(me["email"], format!("{sub}@idp.example.com"));
+    assert_eq!(me["timezone"], "Europe/Berlin");
+    assert_eq!(task_titles(&app, &idp_id(sub), &token).await, ["kept"]);
+    assert!(app.store.users().find(sub).await.unwrap().is_none());
+    // The task moved with its events' owner: completing it works under the new id.
+    let page: Value = app
+        .get(&format!("/api/{}/tasks", idp_id(sub)), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = page["tasks"][0]["id"].as_str().unwrap();
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/{}/tasks/{id}/complete", idp_id(sub))))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }
