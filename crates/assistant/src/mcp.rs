@@ -7,6 +7,7 @@
 //! belong to the HTTP route; this module only maps one JSON-RPC message to its reply.
 
 use serde_json::{Value, json};
+use taskflow_domain::json_size::json_len;
 use taskflow_store::Store;
 
 use crate::tools::{self, ToolCall, ToolContext};
@@ -79,25 +80,6 @@ impl ReplyBudget {
         );
         self.left = self.left.saturating_sub(json_len(&refused));
         refused
-    }
-}
-
-/// The length of `value` as compact JSON, without building the text.
-fn json_len(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, value) {
-        Ok(()) => count.0,
-        Err(_) => usize::MAX,
     }
 }
 
@@ -241,11 +223,5 @@ mod tests {
         assert_eq!(refused["id"], "two");
         assert_eq!(refused["error"]["code"], REPLY_TOO_LARGE);
         assert!(json_len(&refused) < 400);
-    }
-
-    #[test]
-    fn the_counted_length_is_the_serialised_length() {
-        let v = json!({"a": [1, "é", null], "b": {"c": true}});
-        assert_eq!(json_len(&v), serde_json::to_vec(&v).unwrap().len());
     }
 }

@@ -12,6 +12,8 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use taskflow_domain::json_size::json_len;
+
 use crate::entity::{conversations, messages};
 use crate::{Quotas, StoreError, paging, quotas};
 
@@ -32,25 +34,6 @@ fn within_bytes(newest_first: &[Message], budget: usize) -> Option<usize> {
         }
     }
     None
-}
-
-/// The length of `value` as JSON, without building the text.
-fn json_len(value: &impl Serialize) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, value) {
-        Ok(()) => count.0,
-        Err(_) => usize::MAX,
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

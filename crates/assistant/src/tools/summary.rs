@@ -6,6 +6,7 @@
 //! to the chat is slimmed here, to at most [`MAX_SUMMARY_BYTES`] per tool call part.
 
 use serde_json::{Map, Value, json};
+use taskflow_domain::json_size::json_len;
 
 /// Most bytes of JSON kept of a tool call's result, and of its arguments.
 pub const MAX_SUMMARY_BYTES: usize = 2_048;
@@ -115,11 +116,6 @@ fn drop_some(value: &mut Value, halve: bool) -> bool {
         }
         _ => false,
     }
-}
-
-/// The length of `value` as compact JSON.
-fn json_len(value: &Value) -> usize {
-    serde_json::to_string(value).map_or(usize::MAX, |s| s.len())
 }
 
 #[cfg(test)]
