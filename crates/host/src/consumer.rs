@@ -104,5 +104,6 @@ pub async fn run_consumer(
             .stop_within(shutdown.remaining(config.service.shutdown_timeout))
             .await;
     }
+    store.close().await;
     Ok(())
 }

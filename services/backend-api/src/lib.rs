@@ -203,6 +203,7 @@ pub async fn migrate(database_url: &str) -> Result<(), StartupError> {
     let store = Store::connect(database_url, &options).await?;
     store.migrate().await?;
     tracing::info!("migrations applied");
+    store.close().await;
     Ok(())
 }
 
@@ -239,5 +240,6 @@ pub async fn run_under_dapr(config: DaprApiConfig) -> Result<(), StartupError> {
     relay
         .stop_within(shutdown.remaining(state.shutdown_timeout))
         .await;
+    state.store.clone().close().await;
     served.map_err(|e| StartupError::Serve(e.into()))
 }

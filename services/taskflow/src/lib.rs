@@ -145,7 +145,8 @@ impl Running {
 
     /// Serves until SIGTERM/SIGINT, then — all within `SHUTDOWN_TIMEOUT_SECS` — lets requests
     /// finish (WebSockets are closed with 1001 and SSE streams end), stops the reminder timer after
-    /// its current tick, and lets the relay finish its deliveries and flush the outbox.
+    /// its current tick, lets the relay finish its deliveries and flush the outbox, and closes the
+    /// database pool cleanly.
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.app.shutdown();
         let served = self.app.run().await;
@@ -160,6 +161,7 @@ impl Running {
             }
         }
         self.relay.stop_within(shutdown.remaining(deadline)).await;
+        self.state.store.clone().close().await;
         tracing::info!("taskflow stopped");
         served
     }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod binary;
+mod clean_disconnect;
 mod connections;
 mod cors;
 mod faults;
