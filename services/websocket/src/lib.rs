@@ -29,7 +29,7 @@ pub use hub::{Hub, HubConfig, Push, Replay};
 
 pub const SERVICE: &str = "websocket";
 pub const DEFAULT_PORT: u16 = 8001;
-/// Heartbeat period: WebSocket ping / SSE comment.
+/// WebSocket ping period (SSE streams probe more often: `sse::PROBE`).
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// Turns bus events into pushes.

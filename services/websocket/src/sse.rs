@@ -16,7 +16,13 @@ use taskflow_runtime::server::Shutdown;
 
 use crate::hub::{Connection, Hub, Push, Replay};
 use crate::replay::{Cursor, Step};
-use crate::{HEARTBEAT, authenticate, query_param, too_many};
+use crate::{authenticate, query_param, too_many};
+
+/// How often an idle stream writes a comment line (`:`, which clients ignore). actix notices that a
+/// client went away only when a write fails (actix-web issue 1313): the write after the peer's
+/// reset fails, so a departed client's slot is freed within about two probes, not two 25-second
+/// heartbeats. The probes also keep proxies from timing the stream out.
+pub const PROBE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The frame of `push` as chunks: its header, then the shared JSON itself.
 fn frame(push: &Push) -> [Bytes; 3] {
@@ -83,7 +89,7 @@ pub async fn stream(
             None
         }
     };
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut heartbeat = tokio::time::interval(PROBE);
     heartbeat.reset();
     let shutdown = req.app_data::<web::Data<Shutdown>>().map(|s| s.get_ref().clone());
     let state = State {
@@ -119,7 +125,7 @@ pub async fn stream(
                 state.backlog.extend([json, end]);
                 (Ok(head), state)
             }),
-            _ = state.heartbeat.tick() => Some((Ok(Bytes::from_static(b": heartbeat\n\n")), state)),
+            _ = state.heartbeat.tick() => Some((Ok(Bytes::from_static(b":\n")), state)),
         }
     });
     tracing::info!(user_id = %identity.user_id, "sse connected");

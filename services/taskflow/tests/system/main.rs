@@ -8,6 +8,7 @@ mod binary;
 mod clean_disconnect;
 mod connections;
 mod cors;
+mod departures;
 mod faults;
 mod metrics;
 mod pipeline;
