@@ -147,7 +147,8 @@ impl Modify for CommonErrors {
     paths(
         auth::register, auth::login, auth::me, auth::update_me,
         tasks::list, tasks::create, tasks::get, tasks::update, tasks::patch, tasks::complete, tasks::delete,
-        tasks::stats, tasks::occurrences, crate::routes::quick_add::create, crate::routes::quick_add::preview, crate::routes::audit::list,
+        tasks::stats, tasks::occurrences, crate::routes::quick_add::create, crate::routes::quick_add::preview,
+        crate::routes::recurrence_preview::preview, crate::routes::audit::list,
         crate::routes::notifications::list, crate::routes::notifications::mark_read,
         crate::routes::notifications::read_all, crate::routes::notifications::delete,
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,

@@ -21,6 +21,7 @@ mod quick_add;
 mod quotas;
 mod rates;
 mod recurrence_limits;
+mod recurrence_preview;
 mod shared_throttle;
 mod tasks;
 mod validation;

@@ -90,6 +90,7 @@ async fn the_openapi_document_covers_every_route() {
         ("/api/{user_id}/tasks/{task_id}/complete", vec!["patch"]),
         ("/api/{user_id}/tasks/quick", vec!["post"]),
         ("/api/{user_id}/tasks/quick/preview", vec!["post"]),
+        ("/api/{user_id}/recurrence/preview", vec!["post"]),
         ("/api/{user_id}/stats", vec!["get"]),
         ("/api/{user_id}/chat", vec!["post"]),
         ("/api/{user_id}/chat/stream", vec!["post"]),

@@ -206,6 +206,11 @@ async fn every_rated_operation_answers_a_documented_429() {
             "/api/{user_id}/tasks/quick/preview",
             json!({"text": "call mum"}),
         ),
+        (
+            "post",
+            "/api/{user_id}/recurrence/preview",
+            json!({"recurrence": "daily"}),
+        ),
         ("post", "/api/{user_id}/chat", json!({"message": "hello"})),
         ("post", "/api/{user_id}/chat/stream", json!({"message": "hello"})),
         (
