@@ -198,6 +198,10 @@ def deployment_rules(problems: list[str]) -> None:
             problems.append(f"{where}: no pubsub.kafka component rendered")
         for component in rendered.of_kind("Component"):
             checked += component_rules(component, where, problems)
+        web_notes_problem = web_notes(rendered)
+        if web_notes_problem:
+            problems.append(f"{where}: NOTES.txt: {web_notes_problem}")
+        checked += 1
         routes = ingress_routes(rendered)
         if overrides and overrides.get("ingress", {}).get("enabled") and not routes:
             problems.append(f"{where}: no Ingress rendered")
@@ -208,7 +212,24 @@ def deployment_rules(problems: list[str]) -> None:
                 problems.append(f"{where}: Ingress (host {host or '*'}): {MCP_PATH} reaches {got or 'nothing'}, must reach {MCP_APP} (its MCP endpoint)")
     if len(problems) == before:
         print(f"  ok: {checked} checks: sidecars can start (API token or built-in secret store disabled), Kafka backoff "
-              f"as designed, publishing scopes as designed, {MCP_PATH} routed to {MCP_APP}")
+              f"as designed, publishing scopes as designed, {MCP_PATH} routed to {MCP_APP}, NOTES.txt opens the web app")
+
+
+def web_notes(rendered: Rendered) -> str | None:
+    """NOTES.txt must say how to open the web app when it is deployed: the Ingress address with the
+    ingress on, else a port-forward to the `web` Service (or minikube's URL for a NodePort)."""
+    web = rendered.values["services"]["web"]
+    notes = rendered.notes or ""
+    if not web.get("enabled"):
+        return None
+    if "Open the web app" not in notes:
+        return "says nothing about the web app"
+    if rendered.values["ingress"].get("enabled"):
+        host = rendered.values["ingress"].get("host") or "<ingress address>"
+        return None if f"://{host}/\n" in notes else f"no web app URL on the Ingress host {host}"
+    if web["service"]["type"] == "NodePort":
+        return None if "minikube service" in notes and "-web -n" in notes else "no minikube URL for the web Service"
+    return None if "port-forward svc/" in notes and "-web 8080:" in notes else "no port-forward to the web Service"
 
 
 def compose_secrets(problems: list[str]) -> None:
