@@ -2,16 +2,17 @@
 
 import { $, showError } from './dom.js';
 import { get, me, saveSession, session, whenUnauthorized } from './api.js';
-import { setZone } from './time.js';
 import { setupAuth, showSignIn } from './auth.js';
-import { setupTasks, refreshTasks, applyEvent } from './tasks.js';
+import { setupTasks, refreshTasks, applyEvent, flushDeletes } from './tasks.js';
 import { setupInbox, refreshInbox, onReminder } from './inbox.js';
 import { setupChat } from './chat.js';
 import { connectLive, disconnectLive } from './live.js';
+import { setProfile, setupSettings } from './settings.js';
 
 let started = false;
 
 function signOut(message) {
+  flushDeletes();
   disconnectLive();
   saveSession(null);
   showSignIn(message);
@@ -25,10 +26,7 @@ async function enter() {
     if (err.status !== 401) showError(err);
     return;
   }
-  const s = session();
-  saveSession({ ...s, user: { ...s.user, id: profile.id, name: profile.name, timezone: profile.timezone } });
-  setZone(profile.timezone);
-  $('#who').textContent = profile.name;
+  setProfile(profile);
   $('#signed-out').hidden = true;
   $('#signed-in').hidden = false;
   if (!started) {
@@ -36,6 +34,7 @@ async function enter() {
     setupTasks();
     setupInbox();
     setupChat();
+    setupSettings(() => refreshTasks());
   }
   $('#new-task').focus();
   await Promise.all([refreshTasks(), refreshInbox()]);

@@ -21,15 +21,16 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Shows a message for a while; `action` adds a button (e.g. Undo). */
-export function toast(message, { action, kind = 'info', timeout = 5000 } = {}) {
+/** Shows a message for a while; `action` adds a button (e.g. Undo); `dismissed` runs when the ✕ is
+ * pressed (not when it times out or the action runs). Returns a function that removes it. */
+export function toast(message, { action, dismissed, kind = 'info', timeout = 5000 } = {}) {
   const box = h('div', { class: `toast ${kind}` }, h('span', {}, message));
   let timer;
   const close = () => { clearTimeout(timer); box.remove(); };
   if (action) {
     box.append(h('button', { type: 'button', class: 'link', onclick: () => { close(); action.run(); } }, action.label));
   }
-  box.append(h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss', onclick: close }, '✕'));
+  box.append(h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss', onclick: () => { close(); if (dismissed) dismissed(); } }, '✕'));
   $('#toasts').append(box);
   timer = setTimeout(close, timeout);
   return close;

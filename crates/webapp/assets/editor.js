@@ -1,8 +1,10 @@
 // The edit dialog: every field of a task, saved as one partial update with If-Match (a change made
-// elsewhere meanwhile is reported, not overwritten), and the next dates of a repeating task.
+// elsewhere meanwhile is reported, not overwritten), and the next dates of a repeating task: the saved
+// series' when the dialog opens, then the rule being typed's (POST /recurrence/preview, debounced),
+// with the server's reason in words when the rule is refused.
 
-import { $, h, showError } from './dom.js';
-import { get, request, me } from './api.js';
+import { $, h, showError, debounce } from './dom.js';
+import { get, post, request, me } from './api.js';
 import { friendly, toInput, fromInput } from './time.js';
 
 const PRESETS = ['daily', 'weekdays', 'weekly', 'monthly', 'yearly'];
@@ -45,15 +47,49 @@ function syncRepeat() {
   f.anchor.disabled = !f.repeat.value;
 }
 
-async function showNext(task) {
+/** "Next: …" for a list of dates, or that the series ends. */
+function nextText(dates) {
+  return dates.length ? `Next: ${dates.map(friendly).join(' · ')}` : 'No further dates.';
+}
+
+/** Shows `text` under the rule; `bad` marks it as the reason the rule is refused. */
+function setNext(text, bad = false) {
   const out = $('#e-next');
-  out.textContent = '';
+  out.textContent = text;
+  out.classList.toggle('error', bad);
+}
+
+let asked = 0;
+
+async function showNext(task) {
+  const mine = ++asked;
+  setNext('');
   if (!task.recurrence) return;
   try {
     const o = await get(me(`/tasks/${task.id}/occurrences?limit=3`));
-    out.textContent = o.occurrences.length ? `Next: ${o.occurrences.map(friendly).join(' · ')}` : 'No further dates.';
+    if (mine === asked) setNext(nextText(o.occurrences));
   } catch { /* a preview only */ }
 }
+
+/** The next dates of the rule as it stands in the form, unsaved. */
+async function previewRule() {
+  const f = $('#editor-form');
+  const mine = ++asked;
+  const rule = f.repeat.value === 'custom' ? f.rule.value.trim() : f.repeat.value;
+  if (!f.repeat.value) { setNext(''); return; }
+  if (!rule) { setNext('Type a rule, e.g. FREQ=WEEKLY;BYDAY=MO,WE'); return; }
+  const body = { recurrence: { rule, anchor: f.anchor.value }, limit: 3 };
+  const due = fromInput(f.due.value);
+  if (due) body.due_at = due;
+  try {
+    const o = await post(me('/recurrence/preview'), body);
+    if (mine === asked) setNext(nextText(o.occurrences));
+  } catch (err) {
+    if (mine === asked) setNext(err.status === 422 ? `This rule cannot be used: ${err.message}` : err.message, true);
+  }
+}
+
+const previewSoon = debounce(previewRule, 300);
 
 /** Opens the dialog for `task`; `cbs.saved(task)` after a save, `cbs.remove()` on Delete. */
 export function openEditor(task, cbs) {
@@ -126,13 +162,16 @@ async function save(e) {
 export function setupEditor() {
   const f = $('#editor-form');
   f.addEventListener('submit', save);
-  f.repeat.addEventListener('change', () => { syncRepeat(); $('#e-next').textContent = 'The next dates show once saved.'; });
+  f.repeat.addEventListener('change', () => { syncRepeat(); previewSoon(); });
+  for (const input of [f.rule, f.due]) input.addEventListener('input', previewSoon);
+  f.anchor.addEventListener('change', previewSoon);
   $('#e-add-reminder').addEventListener('click', () => {
     const li = reminderRow(null);
     $('#e-reminders').append(li);
     li.querySelector('select').focus();
   });
   $('#e-cancel').addEventListener('click', () => $('#editor').close());
+  $('#editor').addEventListener('close', () => { previewSoon.cancel(); asked += 1; });
   $('#e-delete').addEventListener('click', () => {
     $('#editor').close();
     callbacks.remove();

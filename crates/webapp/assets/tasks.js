@@ -1,9 +1,9 @@
-// The task list: quick-add, filters, search, sort, cursor paging, completion, delete with undo, stats,
-// and live events applied in place. Rows are keyed by task id and updated in place, so a refresh never
-// steals the keyboard focus.
+// The task list: quick-add, filters, search, sort, cursor paging, completion, delete with undo (the
+// DELETE waits out the undo window), stats, and live events applied in place. Rows are keyed by task
+// id and updated in place, so a refresh never steals the keyboard focus.
 
 import { $, h, toast, showError, debounce } from './dom.js';
-import { get, post, del, request, me } from './api.js';
+import { get, post, del, request, me, session } from './api.js';
 import { friendly, urgency } from './time.js';
 import { openEditor, setupEditor } from './editor.js';
 
@@ -12,6 +12,11 @@ const list = () => $('#tasks');
 let rows = new Map(); // id → {task, li}
 let cursor = null;
 let generation = 0;
+/** Deletes waiting out their undo window: id → {task, timer, close}. The row is hidden at once; the
+ * DELETE is sent only when the window ends, so Undo keeps the task itself (its id, series link and
+ * history), and other windows see the deletion when it is sent. */
+const pending = new Map();
+const UNDO_MS = 8000;
 
 function query(limit, after) {
   const f = $('#filters');
@@ -83,6 +88,7 @@ function show(tasks, replace) {
   const focusedIndex = focused ? [...ul.children].indexOf(focused.closest('li')) : -1;
   const next = replace ? new Map() : rows;
   for (const task of tasks) {
+    if (pending.has(task.id)) continue;
     const old = rows.get(task.id);
     const li = old ? old.li : h('li');
     if (!old || old.task.version !== task.version || replace) renderRow(li, task);
@@ -178,43 +184,57 @@ async function setCompleted(id, completed) {
   }
 }
 
-/** The create body that brings `task` back (a new id, the same content). */
-function recreateBody(task) {
-  const body = {
-    title: task.title, description: task.description, priority: task.priority, category: task.category,
-    tags: task.tags, due_at: task.due_at,
-    reminders: task.reminders.map((r) => (r.minutes_before_due != null ? { minutes_before_due: r.minutes_before_due } : { remind_at: r.remind_at })),
-  };
-  if (task.recurrence) body.recurrence = { rule: String(task.recurrence.rule), anchor: task.recurrence.anchor, ends_at: task.recurrence.ends_at };
-  return body;
-}
-
-export async function remove(id) {
-  const row = rows.get(id);
-  if (!row) return;
-  const { task } = row;
+/** Sends the DELETE for a pending delete whose window ended (or that was dismissed). */
+async function commitDelete(id) {
+  const p = pending.get(id);
+  if (!p) return;
+  clearTimeout(p.timer);
+  pending.delete(id);
   try {
     await del(me(`/tasks/${id}`));
-    row.li.remove();
-    rows.delete(id);
-    $('#empty').hidden = rows.size > 0;
-    toast(`Deleted “${task.title}”.`, {
-      timeout: 8000,
-      action: {
-        label: 'Undo',
-        run: async () => {
-          try {
-            const again = await post(me('/tasks'), recreateBody(task));
-            if (task.completed) await request('PATCH', me(`/tasks/${again.id}/complete`), { completed: true });
-            refreshTasks();
-          } catch (err) { showError(err); }
-        },
-      },
-    });
-    refreshSoon();
   } catch (err) {
-    showError(err);
+    // Already gone elsewhere is what was wanted; anything else brings the row back.
+    if (err.status !== 404) { showError(err); refreshTasks(); return; }
   }
+  refreshStats();
+}
+
+function undoDelete(id) {
+  const p = pending.get(id);
+  if (!p) return;
+  clearTimeout(p.timer);
+  pending.delete(id);
+  refreshTasks();
+}
+
+/** The page is going away (or hidden, when it may never come back): every pending delete is sent
+ * now, with keepalive so the request outlives the page. */
+export function flushDeletes() {
+  const s = session();
+  for (const [id, p] of pending) {
+    clearTimeout(p.timer);
+    p.close();
+    if (s && s.token) {
+      fetch(me(`/tasks/${id}`), { method: 'DELETE', keepalive: true, headers: { Authorization: `Bearer ${s.token}` } })
+        .catch(() => {});
+    }
+  }
+  pending.clear();
+}
+
+export function remove(id) {
+  const row = rows.get(id);
+  if (!row || pending.has(id)) return;
+  const { task } = row;
+  row.li.remove();
+  rows.delete(id);
+  $('#empty').hidden = rows.size > 0;
+  const close = toast(`Deleted “${task.title}”.`, {
+    timeout: UNDO_MS,
+    action: { label: 'Undo', run: () => undoDelete(id) },
+    dismissed: () => commitDelete(id),
+  });
+  pending.set(id, { task, close, timer: setTimeout(() => commitDelete(id), UNDO_MS) });
 }
 
 async function edit(id) {
@@ -292,4 +312,6 @@ export function setupTasks() {
   $('#more').addEventListener('click', loadMore);
   // Due-today and overdue change with the clock.
   setInterval(() => { for (const { li, task } of rows.values()) renderRow(li, task); }, 60000);
+  window.addEventListener('pagehide', flushDeletes);
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'hidden') flushDeletes(); });
 }

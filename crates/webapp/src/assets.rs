@@ -33,6 +33,7 @@ pub(crate) const ALL: &[Asset] = &[
     asset!("auth.js", JS),
     asset!("tasks.js", JS),
     asset!("editor.js", JS),
+    asset!("settings.js", JS),
     asset!("live.js", JS),
     asset!("inbox.js", JS),
     asset!("chat.js", JS),
