@@ -24,7 +24,7 @@ function syncReminder() {
   f.remind_minutes.disabled = !f.remind_on.checked;
 }
 
-/** Opens the dialog with `p`, the profile from /api/auth/me. */
+/** Opens the dialog with the signed-in profile. */
 function open() {
   const f = $('#settings-form');
   f.querySelector('.form-error').textContent = '';
@@ -38,7 +38,12 @@ function open() {
   f.name.focus();
 }
 
-const FIELDS = { name: 'name', timezone: 'timezone', default_reminder_minutes: 'remind_minutes' };
+/** The API's error `field` → the control and its label. */
+const FIELDS = {
+  name: { input: 'name', label: 'Name' },
+  timezone: { input: 'timezone', label: 'Time zone' },
+  default_reminder_minutes: { input: 'remind_minutes', label: 'Minutes before due' },
+};
 
 async function save(e) {
   e.preventDefault();
@@ -63,9 +68,9 @@ async function save(e) {
     toast('Settings saved.');
     onSaved(data);
   } catch (ex) {
-    err.textContent = ex.message;
-    const input = ex.field && f.elements[FIELDS[ex.field]];
-    if (input) input.focus();
+    const field = FIELDS[ex.field];
+    err.textContent = field ? `${field.label}: ${ex.message}` : ex.message;
+    if (field) f.elements[field.input].focus();
   }
 }
 
