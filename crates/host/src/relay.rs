@@ -4,8 +4,12 @@
 //!   and notification each run a relay over their own rows, through their own sidecar, so one
 //!   service being down never holds back another's events. The single binary runs one relay over
 //!   every app's rows ([`OutboxScope::All`]).
-//! - One relay per scope works at a time across replicas (a lease row renewed while it runs), so
-//!   order per key holds even with several pods of a service.
+//! - One relay per scope works at a time across replicas, so order per key holds even with several
+//!   pods of a service. Its exclusivity ends when its holder dies ([`ExclusiveLock`]: a PostgreSQL
+//!   session advisory lock, or an OS file lock beside an SQLite database), so after a `kill -9` a
+//!   surviving or restarted relay publishes within [`RelayConfig::takeover_poll`] — not after a
+//!   lease's lifetime, as the lease row this replaced did. The holder confirms its lock before each
+//!   pass and stops at the first doubt; a pass publishes for at most [`PASS_BUDGET`] after that.
 //! - It wakes on the store's commit signal (milliseconds after a write in this process) and polls as
 //!   a fallback for rows written elsewhere.
 //! - A failed publish defers that row and blocks the rest of its key until the retry, so a user's
@@ -21,7 +25,7 @@ use futures_util::future::join_all;
 use taskflow_bus::{CloudEvent, OutgoingEvent, Publisher};
 use taskflow_domain::time;
 pub use taskflow_store::OutboxScope;
-use taskflow_store::{OutboxMessage, Store, StoreError};
+use taskflow_store::{ExclusiveLock, OutboxMessage, PASS_BUDGET, Store, StoreError};
 use tokio::sync::watch;
 
 #[derive(Debug, Clone)]
@@ -33,7 +37,11 @@ pub struct RelayConfig {
     pub poll_interval: Duration,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
-    pub lease_ttl: Duration,
+    /// How often a relay without the lock tries to take it: the takeover delay after a holder dies.
+    pub takeover_poll: Duration,
+    /// How long one pass may publish after the lock was confirmed (a slow broker cannot stretch a
+    /// pass past what the lock guarantees).
+    pub pass_budget: Duration,
     /// Published rows older than this are deleted.
     pub retention: Duration,
     pub prune_interval: Duration,
@@ -57,14 +65,15 @@ impl RelayConfig {
             poll_interval: Duration::from_secs(1),
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(60),
-            lease_ttl: Duration::from_secs(15),
+            takeover_poll: Duration::from_millis(500),
+            pass_budget: PASS_BUDGET,
             retention: Duration::from_secs(24 * 3600),
             prune_interval: Duration::from_secs(60),
         }
     }
 
-    /// The lease that makes this relay the only one publishing its scope.
-    fn lease_name(&self) -> String {
+    /// The lock that makes this relay the only one publishing its scope.
+    fn lock_name(&self) -> String {
         match &self.scope {
             OutboxScope::All => "outbox-relay".into(),
             OutboxScope::Source(source) => format!("outbox-relay:{source}"),
@@ -91,19 +100,19 @@ pub struct OutboxRelay {
     store: Store,
     publisher: Arc<dyn Publisher>,
     config: RelayConfig,
-    lease: String,
+    lock: String,
     owner: String,
 }
 
 impl OutboxRelay {
     pub fn new(store: Store, publisher: Arc<dyn Publisher>, config: RelayConfig) -> Self {
-        let lease = config.lease_name();
-        let owner = format!("{lease}-{}", uuid::Uuid::new_v4());
+        let lock = config.lock_name();
+        let owner = format!("{lock}-{}", uuid::Uuid::new_v4());
         Self {
             store,
             publisher,
             config,
-            lease,
+            lock,
             owner,
         }
     }
@@ -129,23 +138,24 @@ impl OutboxRelay {
     }
 
     /// Publishes one key's rows in order, stopping at the first failure — or at `deadline`, so a slow
-    /// broker cannot keep a pass going past the lease. Returns (published ids, failure).
+    /// broker cannot keep a pass going past what the lock guarantees. Returns (published ids,
+    /// failure, whether the deadline cut it short).
     async fn publish_key(
         &self,
         rows: Vec<&OutboxMessage>,
         deadline: tokio::time::Instant,
-    ) -> (Vec<i64>, Option<(i64, i32, String)>) {
+    ) -> (Vec<i64>, Option<(i64, i32, String)>, bool) {
         let mut done = Vec::with_capacity(rows.len());
         for m in rows {
             if tokio::time::Instant::now() >= deadline {
-                break;
+                return (done, None, true);
             }
             match self.publisher.publish(&self.outgoing(m)).await {
                 Ok(()) => done.push(m.id),
-                Err(e) => return (done, Some((m.id, m.attempts, e.to_string()))),
+                Err(e) => return (done, Some((m.id, m.attempts, e.to_string())), false),
             }
         }
-        (done, None)
+        (done, None, false)
     }
 
     /// One pass: publishes every row that is due, keeping per-key order.
@@ -173,7 +183,7 @@ impl OutboxRelay {
             }
             by_key.entry(key).or_default().push(m);
         }
-        let deadline = tokio::time::Instant::now() + self.config.lease_ttl / 2;
+        let deadline = tokio::time::Instant::now() + self.config.pass_budget;
         let results = join_all(by_key.into_values().map(|rows| self.publish_key(rows, deadline))).await;
 
         let mut report = DrainReport {
@@ -182,8 +192,9 @@ impl OutboxRelay {
             ..DrainReport::default()
         };
         let mut published = Vec::new();
-        for (ids, failure) in results {
+        for (ids, failure, cut_short) in results {
             published.extend(ids);
+            report.more |= cut_short;
             if let Some((id, attempts, error)) = failure {
                 report.failed += 1;
                 let retry_at = time::now() + delta(self.backoff(attempts));
@@ -204,21 +215,24 @@ impl OutboxRelay {
         Ok(report)
     }
 
-    async fn holds_lease(&self) -> bool {
-        match self
-            .store
-            .leases()
-            .try_acquire(
-                &self.lease,
-                &self.owner,
-                delta(self.config.lease_ttl),
-                time::now(),
-            )
-            .await
-        {
-            Ok(held) => held,
+    /// Whether this relay may publish now: confirms a held lock (stopping at the first doubt) or
+    /// tries to take a free one. Logs each takeover and each loss.
+    async fn exclusive(&self, lock: &mut ExclusiveLock) -> bool {
+        let was_held = lock.is_held();
+        match lock.try_acquire().await {
+            Ok(true) => {
+                if !was_held {
+                    tracing::info!(lock = lock.name(), owner = %self.owner, "outbox relay took over: it alone publishes its scope now");
+                }
+                true
+            }
+            Ok(false) => false,
+            Err(e) if was_held => {
+                tracing::warn!(lock = lock.name(), owner = %self.owner, error = %e, "outbox relay lost its exclusivity; it stops publishing until it takes the lock again");
+                false
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot reach the database to renew the relay lease");
+                tracing::warn!(lock = lock.name(), error = %e, "outbox relay cannot reach the database to take its lock");
                 false
             }
         }
@@ -234,8 +248,9 @@ impl OutboxRelay {
         }
     }
 
-    /// Runs until `shutdown` turns true, then drains what is due once more and gives up the lease.
+    /// Runs until `shutdown` turns true, then drains what is due once more and gives up the lock.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut lock = self.store.exclusive_lock(&self.lock);
         tracing::info!(owner = %self.owner, scope = ?self.config.scope, "outbox relay started");
         let signal = self.store.outbox_signal().clone();
         let mut last_prune = tokio::time::Instant::now();
@@ -251,7 +266,7 @@ impl OutboxRelay {
             if !publisher_up {
                 // The sidecar is not up yet (or went away): events stay safely in the outbox.
                 tracing::debug!("publisher not ready; outbox relay waiting");
-            } else if self.holds_lease().await {
+            } else if self.exclusive(&mut lock).await {
                 match self.drain_once().await {
                     Ok(report) if report.failed > 0 => {
                         publisher_up = false;
@@ -282,7 +297,7 @@ impl OutboxRelay {
                     }
                 }
             } else {
-                wait = self.config.lease_ttl / 3;
+                wait = self.config.takeover_poll;
             }
             if wait.is_zero() {
                 continue;
@@ -294,12 +309,13 @@ impl OutboxRelay {
             }
         }
         // Flush: whatever is due goes out before the process exits.
-        if self.holds_lease().await {
+        if self.exclusive(&mut lock).await {
             if let Err(e) = self.drain_once().await {
                 tracing::warn!(error = %e, "final outbox flush failed");
             }
-            let _ = self.store.leases().release(&self.lease, &self.owner).await;
         }
+        // At once, so another replica (or the next start) takes over without waiting.
+        lock.release().await;
         tracing::info!("outbox relay stopped");
     }
 }

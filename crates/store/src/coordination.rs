@@ -1,71 +1,15 @@
-//! Coordination through the database: leases (one relay at a time across replicas) and processed-event
-//! keys (a consumer's effect happens once per event), plus the in-process bus's dead letters.
+//! Coordination through the database: processed-event keys (a consumer's effect happens once per
+//! event), plus the in-process bus's dead letters. (One relay at a time is `exclusive.rs`.)
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TryInsertResult,
 };
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entity::{dead_letters, leases, processed_events};
-
-pub struct LeaseRepo<'a> {
-    db: &'a DatabaseConnection,
-}
-
-impl<'a> LeaseRepo<'a> {
-    pub(crate) fn new(db: &'a DatabaseConnection) -> Self {
-        Self { db }
-    }
-
-    /// Takes or renews the lease `name` for `owner` until `now + ttl`; `false` while someone else holds it.
-    pub async fn try_acquire(
-        &self,
-        name: &str,
-        owner: &str,
-        ttl: TimeDelta,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let inserted = leases::Entity::insert(leases::ActiveModel {
-            name: Set(name.to_owned()),
-            owner: Set(owner.to_owned()),
-            expires_at: Set(now + ttl),
-        })
-        .on_conflict_do_nothing_on([leases::Column::Name])
-        .exec_without_returning(self.db)
-        .await?;
-        if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-            return Ok(true);
-        }
-        let updated = leases::Entity::update_many()
-            .set(leases::ActiveModel {
-                owner: Set(owner.to_owned()),
-                expires_at: Set(now + ttl),
-                ..Default::default()
-            })
-            .filter(leases::Column::Name.eq(name))
-            .filter(
-                Condition::any()
-                    .add(leases::Column::Owner.eq(owner))
-                    .add(leases::Column::ExpiresAt.lt(now)),
-            )
-            .exec(self.db)
-            .await?;
-        Ok(updated.rows_affected == 1)
-    }
-
-    /// Gives the lease up (on shutdown), so another replica takes over at once.
-    pub async fn release(&self, name: &str, owner: &str) -> Result<(), StoreError> {
-        leases::Entity::delete_many()
-            .filter(leases::Column::Name.eq(name))
-            .filter(leases::Column::Owner.eq(owner))
-            .exec(self.db)
-            .await?;
-        Ok(())
-    }
-}
+use crate::entity::{dead_letters, processed_events};
 
 pub struct ProcessedEventRepo<'a> {
     db: &'a DatabaseConnection,

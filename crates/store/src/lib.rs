@@ -8,6 +8,7 @@ mod conversations;
 mod coordination;
 pub mod entity;
 mod error;
+mod exclusive;
 mod legacy_users;
 mod notifications;
 mod outbox;
@@ -24,8 +25,9 @@ use taskflow_migration::{Migrator, MigratorTrait};
 
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
 pub use conversations::{Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage};
-pub use coordination::{DeadLetter, DeadLetterRepo, LeaseRepo, ProcessedEventRepo};
+pub use coordination::{DeadLetter, DeadLetterRepo, ProcessedEventRepo};
 pub use error::StoreError;
+pub use exclusive::{ExclusiveLock, LockError, PASS_BUDGET};
 pub use notifications::{
     DueReminder, NewNotification, Notification, NotificationFilter, NotificationPage, NotificationRepo,
     PendingEmail,
@@ -81,6 +83,8 @@ pub struct Store {
     db: DatabaseConnection,
     outbox: OutboxWriter,
     quotas: Quotas,
+    /// An SQLite database in memory: exclusive locks stay within the process.
+    in_memory: bool,
 }
 
 impl Store {
@@ -130,6 +134,7 @@ impl Store {
                 signal: OutboxSignal::default(),
             },
             quotas: Quotas::default(),
+            in_memory,
         })
     }
 
@@ -178,6 +183,7 @@ impl Store {
                 signal: self.outbox.signal.clone(),
             },
             quotas: self.quotas,
+            in_memory: self.in_memory,
         }
     }
 
@@ -221,8 +227,28 @@ impl Store {
         &self.outbox.signal
     }
 
-    pub fn leases(&self) -> LeaseRepo<'_> {
-        LeaseRepo::new(&self.db)
+    /// The lock that makes its holder the only process doing `name` (one relay per scope); it ends
+    /// when the holder releases it or dies. See [`ExclusiveLock`].
+    pub fn exclusive_lock(&self, name: &str) -> ExclusiveLock {
+        use exclusive::Target;
+        use sea_orm::DatabaseConnectionType as Kind;
+        let target = match &self.db.inner {
+            Kind::SqlxPostgresPoolConnection(_) => {
+                Target::Postgres(self.db.get_postgres_connection_pool().connect_options())
+            }
+            Kind::SqlxSqlitePoolConnection(_) => {
+                let options = self.db.get_sqlite_connection_pool().connect_options();
+                let file = options.get_filename();
+                if self.in_memory {
+                    Target::Memory(file.to_string_lossy().into_owned())
+                } else {
+                    Target::File(exclusive::lock_file_path(file, name))
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => Target::Unsupported,
+        };
+        ExclusiveLock::new(name, target)
     }
 
     pub fn processed_events(&self) -> ProcessedEventRepo<'_> {

@@ -3,7 +3,6 @@
 pub mod audit_logs;
 pub mod conversations;
 pub mod dead_letters;
-pub mod leases;
 pub mod messages;
 pub mod notifications;
 pub mod outbox;
