@@ -330,27 +330,6 @@ async fn stopping_the_relay_flushes_what_is_due() {
 }
 
 #[tokio::test]
-async fn one_relay_at_a_time_holds_the_lease() {
-    let (store, _db) = store().await;
-    let now = taskflow_domain::time::now();
-    let ttl = chrono::TimeDelta::seconds(15);
-    let leases = store.leases();
-    assert!(leases.try_acquire("outbox-relay", "a", ttl, now).await.unwrap());
-    assert!(!leases.try_acquire("outbox-relay", "b", ttl, now).await.unwrap());
-    assert!(
-        leases.try_acquire("outbox-relay", "a", ttl, now).await.unwrap(),
-        "the holder renews"
-    );
-    let later = now + chrono::TimeDelta::seconds(16);
-    assert!(
-        leases.try_acquire("outbox-relay", "b", ttl, later).await.unwrap(),
-        "an expired lease is taken over"
-    );
-    leases.release("outbox-relay", "b").await.unwrap();
-    assert!(leases.try_acquire("outbox-relay", "a", ttl, later).await.unwrap());
-}
-
-#[tokio::test]
 async fn published_rows_are_pruned_after_retention() {
     let (store, _db) = store().await;
     create_task(&store, "alice", "old").await;
