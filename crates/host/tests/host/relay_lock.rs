@@ -68,7 +68,10 @@ async fn one_contender_at_a_time_holds_the_lock_until_it_lets_go() {
     // soon as the server sees the socket close.
     let start = Instant::now();
     while !a.try_acquire().await.unwrap() {
-        assert!(start.elapsed() < Duration::from_secs(2), "dropping the holder freed the lock");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "dropping the holder freed the lock"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

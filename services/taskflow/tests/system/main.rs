@@ -18,4 +18,5 @@ mod reminders;
 mod shutdown;
 mod startup_safety;
 mod support;
+mod takeover;
 mod tracing;
