@@ -288,7 +288,7 @@ async fn the_running_relay_publishes_on_commit_without_waiting_for_a_poll() {
     let mut config = relay_config();
     config.poll_interval = Duration::from_secs(3600);
     let handle = taskflow_host::relay::spawn(store.clone(), bus, config);
-    // Let the relay take its lease and go to sleep on the signal.
+    // Let the relay take its lock and go to sleep on the signal.
     tokio::time::sleep(Duration::from_millis(100)).await;
     add_task(&store, "alice", "signalled").await;
     for _ in 0..200 {

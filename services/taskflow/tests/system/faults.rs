@@ -212,8 +212,8 @@ async fn stop_under_load_then_restart(signal: &str) {
     }
 
     // Every stored task — acknowledged or committed just before the stop — gets exactly one
-    // task-created audit entry once the restarted relay has drained the outbox (after a SIGKILL
-    // it first waits out the dead process's lease, 15 s).
+    // task-created audit entry once the restarted relay has drained the outbox (the dead
+    // process's relay lock ended with it: see takeover.rs).
     let mut audited = HashMap::new();
     for _ in 0..600 {
         audited = created_audit(&client, &second.base, &user, &token).await;
