@@ -309,10 +309,10 @@ impl OutboxRelay {
             }
         }
         // Flush: whatever is due goes out before the process exits.
-        if self.exclusive(&mut lock).await {
-            if let Err(e) = self.drain_once().await {
-                tracing::warn!(error = %e, "final outbox flush failed");
-            }
+        if self.exclusive(&mut lock).await
+            && let Err(e) = self.drain_once().await
+        {
+            tracing::warn!(error = %e, "final outbox flush failed");
         }
         // At once, so another replica (or the next start) takes over without waiting.
         lock.release().await;
