@@ -145,8 +145,8 @@ impl Running {
 
     /// Serves until SIGTERM/SIGINT, then — all within `SHUTDOWN_TIMEOUT_SECS` — lets requests
     /// finish (WebSockets are closed with 1001 and SSE streams end), stops the reminder timer after
-    /// its current tick, lets the relay finish its deliveries and flush the outbox, and closes the
-    /// database pool cleanly.
+    /// its current tick, and lets the relay finish its deliveries and flush the outbox. The pool stays
+    /// open for the caller (the binary closes it last; tests read the outcome through it).
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.app.shutdown();
         let served = self.app.run().await;
@@ -161,7 +161,6 @@ impl Running {
             }
         }
         self.relay.stop_within(shutdown.remaining(deadline)).await;
-        self.state.store.clone().close().await;
         tracing::info!("taskflow stopped");
         served
     }

@@ -38,8 +38,10 @@ async fn run() -> Result<(), settings::SettingsError> {
     println!("  Web app:   {base}/");
     println!("  API docs:  {base}/docs");
     println!("  Database:  {}", settings.database_label);
-    app.run()
-        .await
-        .map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))?;
+    let store = app.state.store.clone();
+    let served = app.run().await;
+    // Every connection ends with a goodbye, after the relay's last flush.
+    store.close().await;
+    served.map_err(|e| taskflow_backend_api::StartupError::Serve(e.into()))?;
     Ok(())
 }
