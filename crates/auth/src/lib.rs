@@ -3,6 +3,7 @@
 //! - Local accounts: Argon2id password hashes and HS256 tokens signed with `JWT_SECRET`.
 //! - An external identity provider (Better Auth and the like): EdDSA, ES256 or RS256 tokens checked
 //!   against its JWKS, fetched and cached here, with users provisioned on first sight.
+//! - Stream tickets: 60-second, single-use HS256 tokens for `?ticket=` on WebSocket/SSE URLs.
 //! - An actix extractor, [`AuthenticatedUser`], so a handler that takes one cannot run unauthenticated.
 
 pub mod config;
@@ -10,10 +11,12 @@ mod error;
 mod extractor;
 mod jwks;
 mod password;
+mod tickets;
 mod tokens;
 
 pub use error::AuthError;
 pub use extractor::{AuthenticatedUser, ProvisionFuture, ProvisionedUsers, Provisioner, bearer_token};
 pub use jwks::{JwksConfig, JwksVerifier};
 pub use password::{hash_password, verify_password};
+pub use tickets::{IssuedTicket, RedeemedTicket, STREAM_AUDIENCE, TICKET_LEEWAY_SECS, TICKET_TTL_SECS};
 pub use tokens::{Authenticator, Claims, Identity, IssuedToken, LOCAL_ISSUER, LocalTokenConfig};
