@@ -148,7 +148,10 @@ mod tests {
     fn an_expired_ticket_is_refused() {
         let a = auth(SECRET);
         let old = a.issue_ticket_for("u1", -10).unwrap();
-        assert!(matches!(a.verify_ticket(&old.ticket), Err(AuthError::Rejected(_))));
+        assert!(matches!(
+            a.verify_ticket(&old.ticket),
+            Err(AuthError::Rejected(_))
+        ));
     }
 
     #[test]
@@ -160,7 +163,9 @@ mod tests {
 
     #[test]
     fn another_secret_s_ticket_is_refused() {
-        let ticket = auth(b"another-secret-another-secret-xx").issue_ticket("u1").unwrap();
+        let ticket = auth(b"another-secret-another-secret-xx")
+            .issue_ticket("u1")
+            .unwrap();
         assert!(auth(SECRET).verify_ticket(&ticket.ticket).is_err());
     }
 
@@ -169,14 +174,21 @@ mod tests {
     async fn a_ticket_is_not_an_access_token() {
         let a = auth(SECRET);
         let ticket = a.issue_ticket("u1").unwrap();
-        assert!(matches!(a.verify(&ticket.ticket).await, Err(AuthError::Rejected(_))));
+        assert!(matches!(
+            a.verify(&ticket.ticket).await,
+            Err(AuthError::Rejected(_))
+        ));
     }
 
     #[tokio::test]
     async fn a_token_with_any_audience_is_not_an_access_token() {
         let a = auth(SECRET);
         let now = Utc::now().timestamp();
-        for aud in [serde_json::json!("taskflow"), serde_json::json!(["x"]), serde_json::json!([])] {
+        for aud in [
+            serde_json::json!("taskflow"),
+            serde_json::json!(["x"]),
+            serde_json::json!([]),
+        ] {
             let claims = serde_json::json!({"sub": "u1", "iss": LOCAL_ISSUER, "exp": now + 600, "aud": aud});
             let token = encode(&Header::new(Algorithm::HS256), &claims, a.encoding_key()).unwrap();
             assert!(a.verify(&token).await.is_err(), "aud {aud} accepted");

@@ -5,8 +5,9 @@
 use actix_web::web;
 use reqwest::Method;
 use taskflow_auth::LocalTokenConfig;
+use taskflow_bus::dapr::{DaprClient, DaprConfig};
 use taskflow_runtime::cors::CorsPolicy;
-use taskflow_websocket::{AuthConfig, HubConfig, standalone};
+use taskflow_websocket::{AuthConfig, HubConfig, StreamConfig, standalone};
 
 async fn serve(cors: &str) -> String {
     let auth = AuthConfig {
@@ -16,7 +17,23 @@ async fn serve(cors: &str) -> String {
         },
         jwks: None,
     };
-    let service = standalone(&auth, &CorsPolicy::parse(cors).unwrap(), &HubConfig::default()).unwrap();
+    // No sidecar: these requests never reach the ticket ledger.
+    let dapr = DaprClient::new(DaprConfig {
+        host: "127.0.0.1".into(),
+        http_port: 9,
+        api_token: None,
+        pubsub: "pubsub".into(),
+        state_store: "statestore".into(),
+    })
+    .unwrap();
+    let service = standalone(
+        &auth,
+        &CorsPolicy::parse(cors).unwrap(),
+        &HubConfig::default(),
+        StreamConfig::default(),
+        dapr,
+    )
+    .unwrap();
     let routes = service.routes.unwrap();
     taskflow_test_support::consumer::serve(move |cfg: &mut web::ServiceConfig| routes(cfg))
 }

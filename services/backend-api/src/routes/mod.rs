@@ -8,6 +8,7 @@ pub mod chat_stream;
 pub mod mcp;
 pub mod notifications;
 pub mod quick_add;
+pub mod stream_tickets;
 pub mod task_query;
 pub mod tasks;
 

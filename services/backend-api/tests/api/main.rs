@@ -22,5 +22,6 @@ mod quotas;
 mod rates;
 mod recurrence_limits;
 mod shared_throttle;
+mod stream_tickets;
 mod tasks;
 mod validation;
