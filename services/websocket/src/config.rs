@@ -21,6 +21,8 @@ pub struct WebsocketConfig {
     pub realtime: HubConfig,
     /// Whether `?token=` is accepted (`STREAM_TOKEN_IN_URL`, discouraged).
     pub stream: StreamConfig,
+    /// The Dapr state store of spent stream tickets (`STREAM_TICKET_STATE_STORE`).
+    pub ticket_state_store: String,
 }
 
 /// How the endpoints verify tokens.
@@ -46,6 +48,7 @@ impl WebsocketConfig {
             cors: CorsPolicy::from_env()?,
             realtime: HubConfig::from_env()?,
             stream: StreamConfig::from_env()?,
+            ticket_state_store: crate::tickets::ticket_state_store_from_env(),
             auth: AuthConfig {
                 local: LocalTokenConfig { secret, ttl_days },
                 jwks,

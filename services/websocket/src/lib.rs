@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
 use taskflow_auth::{Authenticator, Identity, JwksVerifier, bearer_token};
-use taskflow_bus::dapr::DaprClient;
 use taskflow_bus::service::{Consumer, Routes, ServiceError};
 use taskflow_bus::{
     EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler,
@@ -220,14 +219,13 @@ pub fn configure(hub: Arc<Hub>, access: StreamAccess) -> impl FnOnce(&mut web::S
 
 /// The standalone service: subscriptions into a hub, and the endpoints with an authenticator as
 /// `auth` says (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider), answering browsers on
-/// the origins `cors` lists, with queues and replay buffers as `realtime` says, and stream tickets
-/// spent in the sidecar's state store (shared by every replica) through `dapr`.
+/// the origins `cors` lists, with queues and replay buffers as `realtime` says, admitting stream
+/// tickets and tokens as `access` says (under Dapr: a [`DaprLedger`], shared by every replica).
 pub fn standalone(
     auth: &AuthConfig,
     cors: &CorsPolicy,
     realtime: &HubConfig,
-    stream: StreamConfig,
-    dapr: DaprClient,
+    access: StreamAccess,
 ) -> Result<Consumer, ServiceError> {
     let jwks = auth
         .jwks
@@ -237,7 +235,6 @@ pub fn standalone(
         .map_err(|e| ServiceError::Auth(e.to_string()))?;
     let auth = Authenticator::new(auth.local.clone(), jwks);
     let hub = Hub::new(realtime.clone());
-    let access = StreamAccess::new(Arc::new(DaprLedger(dapr)), stream);
     let endpoints = configure(hub.clone(), access);
     let cors = web::Data::new(cors.clone());
     let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {

@@ -8,8 +8,9 @@
 //! - [`MemoryLedger`] in the single binary: one process, so a map is the truth. It is bounded: entries
 //!   leave when their ticket expires, and past the cap new tickets are refused (503) rather than the
 //!   map growing without bound.
-//! - [`DaprLedger`] in the standalone service: several replicas, so the spent ids live in the Dapr
-//!   state store, claimed with set-if-absent (`etag "0"` + first-write, TTL = the ticket's remaining
+//! - [`DaprLedger`] in the standalone service: several replicas, so the spent ids live in a Dapr
+//!   state store all replicas share (`STREAM_TICKET_STATE_STORE`, default `statestore`), read first
+//!   and then claimed with set-if-absent (`etag "0"` + first-write, TTL = the ticket's remaining
 //!   life) under `stream-ticket:{jti}`. If the store cannot be reached the ticket is refused with 503:
 //!   accepting it could let it be used once per replica.
 //!
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
-use taskflow_bus::dapr::DaprClient;
+use taskflow_bus::dapr::{DaprClient, DaprConfig, DaprError};
 use taskflow_runtime::config::{self, ConfigError};
 
 /// How many spent tickets the in-memory ledger remembers at most.
@@ -125,18 +126,39 @@ impl TicketLedger for MemoryLedger {
     }
 }
 
-/// The standalone service's ledger: spent ids in the Dapr state store, shared by every replica.
-pub struct DaprLedger(pub DaprClient);
+/// The standalone service's ledger: spent ids in a Dapr state store shared by every replica
+/// (`STREAM_TICKET_STATE_STORE`, keys prefixed with the app id — not websocket's per-pod
+/// `statestore-replica`, where each replica would keep its own ledger).
+pub struct DaprLedger(DaprClient);
+
+impl DaprLedger {
+    /// A ledger in the state store named `store`, through `dapr`'s sidecar.
+    pub fn new(dapr: &DaprClient, store: &str) -> Result<Self, DaprError> {
+        let config = DaprConfig {
+            state_store: store.to_owned(),
+            ..dapr.config().clone()
+        };
+        DaprClient::new(config).map(Self)
+    }
+}
 
 impl TicketLedger for DaprLedger {
     fn spend<'a>(&'a self, jti: &'a str, until: i64) -> SpendFuture<'a> {
         Box::pin(async move {
+            let key = format!("{DAPR_KEY_PREFIX}{jti}");
+            let unavailable = |e: DaprError| LedgerError::Unavailable(e.to_string());
+            // Read first: a replay is then answered without a refused save, which daprd's circuit
+            // breaker would count as a failure (5 replays in a row would open it for every ticket).
+            if self.0.get_state(&key).await.map_err(unavailable)?.is_some() {
+                return Ok(false);
+            }
             let remaining = until.saturating_sub(Utc::now().timestamp()).max(1);
             let ttl = Duration::from_secs(u64::try_from(remaining).unwrap_or(1));
+            // Two replicas racing past the read: the store's first-write claim lets one through.
             self.0
-                .set_if_absent(&format!("{DAPR_KEY_PREFIX}{jti}"), json!(1), ttl)
+                .set_if_absent(&key, json!(1), ttl)
                 .await
-                .map_err(|e| LedgerError::Unavailable(e.to_string()))
+                .map_err(unavailable)
         })
     }
 }
@@ -155,6 +177,15 @@ impl StreamConfig {
         })
     }
 }
+
+/// `STREAM_TICKET_STATE_STORE`: the Dapr state store of the standalone service's ticket ledger
+/// (default `statestore`, whose keys every replica shares).
+pub fn ticket_state_store_from_env() -> String {
+    config::var("STREAM_TICKET_STATE_STORE").unwrap_or_else(|| DEFAULT_TICKET_STATE_STORE.to_owned())
+}
+
+/// The default of `STREAM_TICKET_STATE_STORE`.
+pub const DEFAULT_TICKET_STATE_STORE: &str = "statestore";
 
 /// What the endpoints need to admit a connection besides the authenticator: the ledger of spent
 /// tickets and whether `?token=` is allowed.

@@ -5,9 +5,8 @@
 use actix_web::web;
 use reqwest::Method;
 use taskflow_auth::LocalTokenConfig;
-use taskflow_bus::dapr::{DaprClient, DaprConfig};
 use taskflow_runtime::cors::CorsPolicy;
-use taskflow_websocket::{AuthConfig, HubConfig, StreamConfig, standalone};
+use taskflow_websocket::{AuthConfig, HubConfig, StreamAccess, StreamConfig, standalone};
 
 async fn serve(cors: &str) -> String {
     let auth = AuthConfig {
@@ -17,21 +16,11 @@ async fn serve(cors: &str) -> String {
         },
         jwks: None,
     };
-    // No sidecar: these requests never reach the ticket ledger.
-    let dapr = DaprClient::new(DaprConfig {
-        host: "127.0.0.1".into(),
-        http_port: 9,
-        api_token: None,
-        pubsub: "pubsub".into(),
-        state_store: "statestore".into(),
-    })
-    .unwrap();
     let service = standalone(
         &auth,
         &CorsPolicy::parse(cors).unwrap(),
         &HubConfig::default(),
-        StreamConfig::default(),
-        dapr,
+        StreamAccess::in_memory(StreamConfig::default()),
     )
     .unwrap();
     let routes = service.routes.unwrap();
