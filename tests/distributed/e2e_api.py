@@ -57,6 +57,11 @@ class Api:
         login = self.request("POST", "/api/auth/login", {"email": email, "password": password})
         return User(id=login["user"]["id"], email=email, token=login["access_token"])
 
+    # --- stream tickets
+    def stream_ticket(self, user: User) -> str:
+        """A single-use, 60-second ticket for `?ticket=` on a websocket replica's /ws or SSE URL."""
+        return self.request("POST", f"/api/{user.id}/stream-tickets", token=user.token, expect=(201,))["ticket"]
+
     # --- tasks
     def create_task(self, user: User, body: dict) -> dict:
         return self.request("POST", f"/api/{user.id}/tasks", body, token=user.token, expect=(201,))
@@ -92,7 +97,7 @@ class Api:
 
 
 class WsClient:
-    """One WebSocket connection to `ws://…/ws?token=…`, recording every message it receives."""
+    """One WebSocket connection to `ws://…/ws?ticket=…`, recording every message it receives."""
 
     def __init__(self, name: str, url: str):
         self.name = name

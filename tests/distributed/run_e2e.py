@@ -8,7 +8,7 @@ Streams pub/sub and Redis state in a Redis database of its own (issue 16, DESIGN
 
 Needs tests/distributed/requirements.txt (redis, PyYAML, websockets) and `psql`. The stand-ins deliver
 every message twice. Scenarios: a REST create reaches a WebSocket client and is audited once; two
-websocket replicas each push every event once; a completed recurring task yields one next occurrence;
+websocket replicas each push every event once; a stream ticket works once across both replicas; a completed recurring task yields one next occurrence;
 kill -9 of audit, then of recurring, mid-stream loses nothing; with backend-api stopped a due reminder
 still reaches the WebSocket client and the audit trail; no sidecar refused a state save or a publish.
 The last line is `e2e: N passed, M failed`; the exit status is non-zero if any failed. Every process,
@@ -28,7 +28,9 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -95,7 +97,9 @@ class Ctx:
 
     def ws(self, replica: str, user: User) -> WsClient:
         service = self.cluster.services[replica]
-        url = f"ws://127.0.0.1:{service.app_port}/ws?token={urllib.parse.quote(user.token)}"
+        # A single-use ticket from backend-api (the long-lived token stays out of URLs).
+        ticket = self.api.stream_ticket(user)
+        url = f"ws://127.0.0.1:{service.app_port}/ws?ticket={urllib.parse.quote(ticket)}"
         client = WsClient(f"{replica}/{user.email}", url)
         self.ws_clients.append(client)
         return client.start()
@@ -224,6 +228,30 @@ def scenario_two_websocket_replicas_each_push_every_event(ctx: Ctx) -> None:
         check(got == expected, f"{client.name}: events {dict(got)}, expected {dict(expected)}")
     check(set(ws_event_ids(c0, task_ids)) == set(ws_event_ids(c1, task_ids)),
           "the two replicas pushed different event ids")
+
+
+def http_status(url: str) -> int:
+    """The status of a GET of `url` (an SSE stream: only the head is read)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def scenario_a_stream_ticket_works_once_across_replicas(ctx: Ctx) -> None:
+    """2b. A stream ticket opens one SSE stream on replica 0; replayed on replica 1 or on replica 0
+    it is refused (401): the replicas share the ledger of spent tickets in the state store. The
+    long-lived token in the URL is refused too."""
+    a = ctx.user("a")
+    ticket = urllib.parse.quote(ctx.api.stream_ticket(a))
+    r0, r1 = (ctx.cluster.services[f"websocket-{i}"] for i in (0, 1))
+    sse = lambda service, query: f"http://127.0.0.1:{service.app_port}/api/sse/{a.id}?{query}"  # noqa: E731
+    check(http_status(sse(r0, f"ticket={ticket}")) == 200, "a fresh ticket did not open the stream on replica 0")
+    check(http_status(sse(r1, f"ticket={ticket}")) == 401, "a spent ticket opened the stream on replica 1")
+    check(http_status(sse(r0, f"ticket={ticket}")) == 401, "a spent ticket opened the stream again on replica 0")
+    token = urllib.parse.quote(a.token)
+    check(http_status(sse(r1, f"token={token}")) == 401, "the access token in the URL was accepted")
 
 
 def series_tasks(ctx: Ctx, user: User, title: str) -> list[dict]:
@@ -441,6 +469,7 @@ def scenario_no_state_save_or_publish_refused(ctx: Ctx) -> None:
 SCENARIOS = [
     scenario_rest_create_reaches_websocket_and_audit_once,
     scenario_two_websocket_replicas_each_push_every_event,
+    scenario_a_stream_ticket_works_once_across_replicas,
     scenario_recurring_completion_yields_one_next_occurrence,
     scenario_kill9_audit_loses_nothing,
     scenario_kill9_recurring_loses_nothing,

@@ -137,6 +137,9 @@ UNREACHABLE_REDIS = "redis://127.0.0.1:6379"
 # What the binaries read when DAPR_PUBSUB_NAME / DAPR_STATE_STORE are unset (DaprConfig::from_env).
 DEFAULT_PUBSUB = "pubsub"
 DEFAULT_STATE_STORE = "statestore"
+# The app that keeps a ledger of spent stream tickets in a state store all its replicas share
+# (STREAM_TICKET_STATE_STORE, default statestore): a ticket must work once, whichever replica it reaches.
+TICKET_LEDGER_APPS = {"websocket"}
 # The Dapr HTTP APIs the services call on their sidecar (outbox relay; idempotency claims), and
 # those of the apps that call others (a frontend: service invocation only).
 APIS_USED = {"publish", "state"}
@@ -691,6 +694,12 @@ def store_of(app: App) -> str:
     return str(app.env.get("DAPR_STATE_STORE") or DEFAULT_STATE_STORE)
 
 
+def ticket_store_of(app: App) -> str | None:
+    if app.binary not in TICKET_LEDGER_APPS:
+        return None
+    return str(app.env.get("STREAM_TICKET_STATE_STORE") or DEFAULT_STATE_STORE)
+
+
 def manifest_settings(topologies: list[Topology], binary: str, report: Report) -> dict[str, str]:
     """The Dapr names the manifests give `binary` (DAPR_PUBSUB_NAME, DAPR_STATE_STORE), which every
     deployment path must agree on; the binary is started with them."""
@@ -843,6 +852,14 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
                 else:
                     report.check(prefix.lower() in ("appid", "namespace"), where, f"state store {store}: keyPrefix {prefix!r}: a competing consumer's replicas must share their claims, apart from other services' (keyPrefix appid, the default)")
 
+        # Stream tickets: spent in a store every replica shares (keys not per pod).
+        ticket_store = ticket_store_of(app)
+        if ticket_store is not None:
+            comp = by_name.get(ticket_store)
+            if report.check(comp is not None and comp["spec"]["type"].startswith("state."), where, f"redeems stream tickets but state store {ticket_store!r} (STREAM_TICKET_STATE_STORE) is not scoped to it"):
+                prefix = str(next((v for k, v in metadata_map(comp).items() if k.lower() == "keyprefix"), "appid"))
+                report.check("{podName}" not in prefix, where, f"state store {ticket_store}: keyPrefix {prefix!r}: the ledger of spent stream tickets must be shared by every replica, or a ticket works once per replica")
+
         # Cron: every binding route the binary serves must be bound to it here.
         for route in sorted(srv.cron_routes):
             comp = by_name.get(route)
@@ -876,7 +893,7 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
             if ctype.startswith("pubsub."):
                 needed = cname == pubsub_of(app) and (app_id in PUBLISHES or bool(srv.subscriptions))
             elif ctype.startswith("state."):
-                needed = cname == store_of(app) and bool(srv.subscriptions)
+                needed = (cname == store_of(app) and bool(srv.subscriptions)) or cname == ticket_store_of(app)
             elif ctype == "bindings.cron":
                 needed = cname in srv.cron_routes
             else:

@@ -30,6 +30,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -112,6 +113,9 @@ class Watch:
         self.base = base
         self.errors: list[str] = []
         self.foreign: list[str] = []
+        # The access token must never be in a URL; the live stream opens with single-use tickets.
+        self.token_in_url: list[str] = []
+        self.streams: list[str] = []
 
     def attach(self, page: Page, name: str) -> Page:
         page.on("console", lambda m: m.type == "error" and self.errors.append(f"{name}: console: {m.text}"))
@@ -121,6 +125,11 @@ class Watch:
             url = req.url
             if not (url.startswith(self.base + "/") or url == self.base or url.startswith(("data:", "blob:"))):
                 self.foreign.append(f"{name}: {url}")
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+            if "token" in query:
+                self.token_in_url.append(f"{name}: {url.split('?')[0]}?token=…")
+            if "/api/sse/" in url:
+                self.streams.append(url)
 
         page.on("request", request)
         return page
@@ -522,7 +531,11 @@ def run(base: str, out: Path, axe_source: str) -> None:
 
         assert not watch.errors, "console errors:\n  " + "\n  ".join(watch.errors)
         assert not watch.foreign, "requests to other origins:\n  " + "\n  ".join(watch.foreign)
-        log("no console errors, no request to another origin")
+        assert not watch.token_in_url, "access token in a URL:\n  " + "\n  ".join(watch.token_in_url)
+        tickets = [urllib.parse.parse_qs(urllib.parse.urlsplit(u).query).get("ticket", [None])[0] for u in watch.streams]
+        assert watch.streams and all(tickets), f"live streams opened without a ticket: {watch.streams}"
+        assert len(set(tickets)) == len(tickets), "a stream ticket was used twice"
+        log(f"no console errors, no request to another origin, no token in a URL; {len(tickets)} live streams, each with its own ticket")
         browser.close()
 
 

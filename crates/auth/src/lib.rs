@@ -4,6 +4,7 @@
 //! - An external identity provider (Better Auth and the like): EdDSA, ES256 or RS256 tokens checked
 //!   against its JWKS, fetched and cached here, with users provisioned on first sight under an id
 //!   derived from `iss` and `sub` ([`ExternalSubject`]), never the raw `sub`.
+//! - Stream tickets: 60-second, single-use HS256 tokens for `?ticket=` on WebSocket/SSE URLs.
 //! - An actix extractor, [`AuthenticatedUser`], so a handler that takes one cannot run unauthenticated.
 
 pub mod config;
@@ -12,6 +13,7 @@ mod external_id;
 mod extractor;
 mod jwks;
 mod password;
+mod tickets;
 mod tokens;
 
 pub use error::AuthError;
@@ -19,4 +21,5 @@ pub use external_id::ExternalSubject;
 pub use extractor::{AuthenticatedUser, ProvisionFuture, ProvisionedUsers, Provisioner, bearer_token};
 pub use jwks::{JwksConfig, JwksVerifier};
 pub use password::{hash_password, verify_password};
+pub use tickets::{IssuedTicket, RedeemedTicket, STREAM_AUDIENCE, TICKET_LEEWAY_SECS, TICKET_TTL_SECS};
 pub use tokens::{Authenticator, Claims, Identity, IssuedToken, LOCAL_ISSUER, LocalTokenConfig};

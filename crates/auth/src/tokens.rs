@@ -110,6 +110,14 @@ impl Authenticator {
         }
     }
 
+    pub(crate) fn encoding_key(&self) -> &EncodingKey {
+        &self.inner.encoding
+    }
+
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.inner.decoding
+    }
+
     /// Signs an HS256 token for a local user.
     pub fn issue(&self, user_id: &str, email: Option<&str>, name: &str) -> Result<IssuedToken, AuthError> {
         let now = Utc::now().timestamp();
@@ -168,7 +176,8 @@ impl Authenticator {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
-        validation.validate_aud = false;
+        // No audience is accepted: a token with any `aud` (a stream ticket) is not an access token.
+        validation.validate_aud = true;
         validation.set_issuer(&[LOCAL_ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         decode::<Claims>(token, &self.inner.decoding, &validation)

@@ -135,6 +135,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .configure(routes::notifications::configure)
             .configure(routes::quick_add::configure)
             .configure(routes::recurrence_preview::configure)
+            .configure(routes::stream_tickets::configure)
             .configure(routes::tasks::configure)
             .configure(openapi::configure);
     }

@@ -153,7 +153,7 @@ impl Modify for CommonErrors {
         crate::routes::notifications::read_all, crate::routes::notifications::delete,
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
-        crate::routes::mcp::post,
+        crate::routes::mcp::post, crate::routes::stream_tickets::create,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(
@@ -165,7 +165,7 @@ impl Modify for CommonErrors {
         crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
     modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders),
-    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

@@ -17,7 +17,7 @@ use taskflow_host::StoreDeadLetters;
 use taskflow_host::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
 use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
 use taskflow_runtime::server::Shutdown;
-use taskflow_websocket::{Hub, HubConfig};
+use taskflow_websocket::{Hub, HubConfig, StreamAccess, StreamConfig};
 use tokio::sync::watch;
 
 /// The whole system, bound and ready to run.
@@ -38,6 +38,8 @@ pub struct SystemOptions {
     pub mailer: Option<Mailer>,
     /// Per-connection queue and replay buffer of the WebSocket/SSE hub.
     pub realtime: HubConfig,
+    /// Whether the WebSocket/SSE endpoints accept `?token=` (`STREAM_TOKEN_IN_URL`).
+    pub stream: StreamConfig,
 }
 
 impl Default for SystemOptions {
@@ -47,6 +49,7 @@ impl Default for SystemOptions {
             reminder_tick: Some(Duration::from_secs(10)),
             mailer: None,
             realtime: HubConfig::default(),
+            stream: StreamConfig::default(),
         }
     }
 }
@@ -85,6 +88,7 @@ pub async fn start_with(
         reminder_tick,
         mailer,
         realtime,
+        stream,
     } = options;
     let state = ApiState::connect(config).await?;
     let mut subscriptions = taskflow_recurring::subscriptions(state.store.clone());
@@ -102,8 +106,9 @@ pub async fn start_with(
         scope: OutboxScope::All,
         dead_letters_in_db: true,
     });
-    // WebSocket and SSE on the API's port (they use the API's authenticator), and the web app at `/`.
-    let realtime = taskflow_websocket::configure(hub);
+    // WebSocket and SSE on the API's port (they use the API's authenticator; one process, so the
+    // in-memory ledger of spent stream tickets is the whole truth), and the web app at `/`.
+    let realtime = taskflow_websocket::configure(hub, StreamAccess::in_memory(stream));
     let extra = move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.configure(realtime).configure(taskflow_webapp::configure);
     };

@@ -121,6 +121,7 @@ impl Settings {
             reminder_tick: Some(std::time::Duration::from_secs(tick)),
             mailer: taskflow_notification::mailer_from_env()?,
             realtime: taskflow_websocket::HubConfig::from_env()?,
+            stream: taskflow_websocket::StreamConfig::from_env()?,
             ..crate::SystemOptions::default()
         };
         Ok(Self {

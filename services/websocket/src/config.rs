@@ -8,6 +8,7 @@ use taskflow_runtime::cors::CorsPolicy;
 
 use crate::DEFAULT_PORT;
 use crate::hub::HubConfig;
+use crate::tickets::StreamConfig;
 
 #[derive(Debug, Clone)]
 pub struct WebsocketConfig {
@@ -18,6 +19,10 @@ pub struct WebsocketConfig {
     pub cors: CorsPolicy,
     /// Connection queues and replay buffers (`REALTIME_REPLAY_*`).
     pub realtime: HubConfig,
+    /// Whether `?token=` is accepted (`STREAM_TOKEN_IN_URL`, discouraged).
+    pub stream: StreamConfig,
+    /// The Dapr state store of spent stream tickets (`STREAM_TICKET_STATE_STORE`).
+    pub ticket_state_store: String,
 }
 
 /// How the endpoints verify tokens.
@@ -42,6 +47,8 @@ impl WebsocketConfig {
             service,
             cors: CorsPolicy::from_env()?,
             realtime: HubConfig::from_env()?,
+            stream: StreamConfig::from_env()?,
+            ticket_state_store: crate::tickets::ticket_state_store_from_env(),
             auth: AuthConfig {
                 local: LocalTokenConfig { secret, ttl_days },
                 jwks,

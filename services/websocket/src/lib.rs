@@ -1,21 +1,25 @@
 //! websocket: pushes every change of a user's data to that user's WebSocket and SSE clients.
 //!
 //! Both endpoints require a valid token for that user before anything is streamed (the FastAPI
-//! predecessors let anyone listen by naming a user id). Events arrive through the bus: under Dapr
+//! predecessors let anyone listen by naming a user id): in a header, or — for browsers, which cannot
+//! set one — as a single-use stream ticket in `?ticket=` ([`tickets`]); never, by default, the
+//! long-lived token itself in the URL. Events arrive through the bus: under Dapr
 //! from a broadcast pub/sub component (every replica sees every event), in the single binary from
 //! the in-process bus.
 
+mod admission;
 pub mod config;
 pub mod hub;
 mod payload;
 pub mod replay;
 mod sse;
+pub mod tickets;
 mod ws;
 
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, web};
-use taskflow_auth::{Authenticator, Identity, JwksVerifier, bearer_token};
+use taskflow_auth::{Authenticator, JwksVerifier};
 use taskflow_bus::service::{Consumer, Routes, ServiceError};
 use taskflow_bus::{
     EventHandler, HandlerFuture, Outcome, ReceivedEvent, Subscription, TaskEventHandler, task_handler,
@@ -24,8 +28,11 @@ use taskflow_domain::{EventType, TaskEvent};
 use taskflow_runtime::cors::CorsPolicy;
 use taskflow_runtime::{ApiError, ErrorCode};
 
+use admission::authenticate;
+
 pub use config::{AuthConfig, WebsocketConfig};
 pub use hub::{Hub, HubConfig, Push, Replay};
+pub use tickets::{DaprLedger, MemoryLedger, StreamAccess, StreamConfig, TicketLedger};
 
 pub const SERVICE: &str = "websocket";
 pub const DEFAULT_PORT: u16 = 8001;
@@ -71,40 +78,17 @@ fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-/// The token of a WebSocket or SSE request: `Authorization: Bearer`, else `?token=` (browsers cannot
-/// set headers on these requests), else the `Sec-WebSocket-Protocol: bearer, <token>` carrier.
-fn token(req: &HttpRequest) -> Option<(String, bool)> {
-    if let Some(t) = bearer_token(req) {
-        return Some((t.to_owned(), false));
-    }
-    if let Some(t) = query_param(req, "token") {
-        return Some((t, false));
-    }
-    let protocols = req.headers().get("sec-websocket-protocol")?.to_str().ok()?;
-    let mut parts = protocols.split(',').map(str::trim);
-    (parts.next()? == "bearer")
-        .then(|| parts.next().map(|t| (t.to_owned(), true)))
-        .flatten()
-}
-
-/// Verifies the request's token; 401 without a valid one.
-async fn authenticate(req: &HttpRequest, auth: &Authenticator) -> Result<(Identity, bool), ApiError> {
-    let (token, via_protocol) = token(req).ok_or_else(|| ApiError::unauthorized("a token is required"))?;
-    let identity = auth.verify(&token).await.map_err(ApiError::from)?;
-    // The access-log line of the upgrade names the user, as the API's extractor does.
-    tracing::Span::current().record("user_id", identity.user_id.as_str());
-    Ok((identity, via_protocol))
-}
-
 fn too_many() -> ApiError {
     ApiError::new(ErrorCode::RateLimited, "too many open connections for this user")
         .with_header("Retry-After", "5")
 }
 
-/// Mounts `GET /ws` and `GET /api/sse/{user_id}`; the app must provide `web::Data<Authenticator>`.
-pub fn configure(hub: Arc<Hub>) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
+/// Mounts `GET /ws` and `GET /api/sse/{user_id}`, admitting connections as `access` says; the app
+/// must provide `web::Data<Authenticator>`.
+pub fn configure(hub: Arc<Hub>, access: StreamAccess) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::from(hub))
+            .app_data(web::Data::new(access))
             .service(web::resource("/ws").route(web::get().to(ws::connect)))
             .service(web::resource("/api/sse/{user_id}").route(web::get().to(sse::stream)));
     }
@@ -112,11 +96,13 @@ pub fn configure(hub: Arc<Hub>) -> impl FnOnce(&mut web::ServiceConfig) + Clone 
 
 /// The standalone service: subscriptions into a hub, and the endpoints with an authenticator as
 /// `auth` says (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider), answering browsers on
-/// the origins `cors` lists, with queues and replay buffers as `realtime` says.
+/// the origins `cors` lists, with queues and replay buffers as `realtime` says, admitting stream
+/// tickets and tokens as `access` says (under Dapr: a [`DaprLedger`], shared by every replica).
 pub fn standalone(
     auth: &AuthConfig,
     cors: &CorsPolicy,
     realtime: &HubConfig,
+    access: StreamAccess,
 ) -> Result<Consumer, ServiceError> {
     let jwks = auth
         .jwks
@@ -126,7 +112,7 @@ pub fn standalone(
         .map_err(|e| ServiceError::Auth(e.to_string()))?;
     let auth = Authenticator::new(auth.local.clone(), jwks);
     let hub = Hub::new(realtime.clone());
-    let endpoints = configure(hub.clone());
+    let endpoints = configure(hub.clone(), access);
     let cors = web::Data::new(cors.clone());
     let routes: Routes = Arc::new(move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::new(auth.clone())).app_data(cors.clone());

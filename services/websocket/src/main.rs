@@ -1,16 +1,22 @@
 //! The websocket service, run beside a Dapr sidecar with a broadcast pub/sub component: every replica
 //! receives every event and pushes it to its own clients. Its configuration ([`WebsocketConfig`]) is
-//! read once here. It keeps no data: it runs on the store-free runner and links no database driver.
+//! read once here. Stream tickets are spent in a state store every replica shares
+//! (`STREAM_TICKET_STATE_STORE`), so a ticket works once across all replicas. It keeps no data: it runs on the store-free runner and links no database driver.
 
+use std::sync::Arc;
 use taskflow_bus::service;
-use taskflow_websocket::{SERVICE, WebsocketConfig, standalone};
+
+use taskflow_websocket::{DaprLedger, SERVICE, StreamAccess, WebsocketConfig, standalone};
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     service::main(SERVICE, async {
         let config = WebsocketConfig::from_env()?;
-        service::run_stateless(SERVICE, &config.service, |_dapr| {
-            standalone(&config.auth, &config.cors, &config.realtime)
+        service::run_stateless(SERVICE, &config.service, |dapr| {
+            let ledger = DaprLedger::new(&dapr, &config.ticket_state_store)
+                .map_err(|e| service::ServiceError::Dapr(e.to_string()))?;
+            let access = StreamAccess::new(Arc::new(ledger), config.stream);
+            standalone(&config.auth, &config.cors, &config.realtime, access)
         })
         .await
     })

@@ -16,6 +16,7 @@ use taskflow_runtime::server::Shutdown;
 
 use crate::hub::{Connection, Hub, Push, Replay};
 use crate::replay::{Cursor, Step};
+use crate::tickets::StreamAccess;
 use crate::{authenticate, query_param, too_many};
 
 /// How often an idle stream writes a comment line (`:`, which clients ignore). actix notices that a
@@ -65,10 +66,12 @@ pub async fn stream(
     path: web::Path<String>,
     auth: web::Data<Authenticator>,
     hub: web::Data<Hub>,
+    access: web::Data<StreamAccess>,
 ) -> Result<HttpResponse, ApiError> {
-    let (identity, _) = authenticate(&req, &auth).await?;
+    let path_user = path.into_inner();
+    let (identity, _) = authenticate(&req, &auth, &access, Some(&path_user)).await?;
     // Another user's stream is refused like a missing token: nothing about it is revealed.
-    if identity.user_id != path.into_inner() {
+    if identity.user_id != path_user {
         return Err(ApiError::unauthorized("this token is not for this user's stream"));
     }
     let last = last_event_id(&req);

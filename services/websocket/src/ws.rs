@@ -11,6 +11,7 @@ use taskflow_runtime::ApiError;
 use taskflow_runtime::server::Shutdown;
 
 use crate::hub::{Connection, Hub};
+use crate::tickets::StreamAccess;
 use crate::{HEARTBEAT, authenticate, too_many};
 
 /// A client that has not answered a ping for this long is gone.
@@ -21,8 +22,9 @@ pub async fn connect(
     body: web::Payload,
     auth: web::Data<Authenticator>,
     hub: web::Data<Hub>,
+    access: web::Data<StreamAccess>,
 ) -> Result<HttpResponse, ApiError> {
-    let (identity, via_protocol) = authenticate(&req, &auth).await?;
+    let (identity, via_protocol) = authenticate(&req, &auth, &access, None).await?;
     let (connection, _) = hub
         .clone()
         .into_inner()

@@ -6,7 +6,7 @@ use actix_web::web;
 use reqwest::Method;
 use taskflow_auth::LocalTokenConfig;
 use taskflow_runtime::cors::CorsPolicy;
-use taskflow_websocket::{AuthConfig, HubConfig, standalone};
+use taskflow_websocket::{AuthConfig, HubConfig, StreamAccess, StreamConfig, standalone};
 
 async fn serve(cors: &str) -> String {
     let auth = AuthConfig {
@@ -16,7 +16,13 @@ async fn serve(cors: &str) -> String {
         },
         jwks: None,
     };
-    let service = standalone(&auth, &CorsPolicy::parse(cors).unwrap(), &HubConfig::default()).unwrap();
+    let service = standalone(
+        &auth,
+        &CorsPolicy::parse(cors).unwrap(),
+        &HubConfig::default(),
+        StreamAccess::in_memory(StreamConfig::default()),
+    )
+    .unwrap();
     let routes = service.routes.unwrap();
     taskflow_test_support::consumer::serve(move |cfg: &mut web::ServiceConfig| routes(cfg))
 }

@@ -9,6 +9,7 @@ pub mod mcp;
 pub mod notifications;
 pub mod quick_add;
 pub mod recurrence_preview;
+pub mod stream_tickets;
 pub mod task_query;
 pub mod tasks;
 

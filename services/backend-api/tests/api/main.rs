@@ -23,5 +23,6 @@ mod rates;
 mod recurrence_limits;
 mod recurrence_preview;
 mod shared_throttle;
+mod stream_tickets;
 mod tasks;
 mod validation;

@@ -211,6 +211,7 @@ async fn every_rated_operation_answers_a_documented_429() {
             "/api/{user_id}/recurrence/preview",
             json!({"recurrence": "daily"}),
         ),
+        ("post", "/api/{user_id}/stream-tickets", Value::Null),
         ("post", "/api/{user_id}/chat", json!({"message": "hello"})),
         ("post", "/api/{user_id}/chat/stream", json!({"message": "hello"})),
         (

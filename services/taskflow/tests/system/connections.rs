@@ -19,7 +19,7 @@ async fn a_user_gets_at_most_twenty_streams_and_429_beyond() {
     let (base, client) = (sys.base.clone(), sys.client.clone());
     let (alice, alice_token) = sys.sign_up(json!({})).await;
     let (_bob, bob_token) = sys.sign_up(json!({})).await;
-    let ws = |token: &str| format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+    let ws = |token: &str| support::ws_request(&base, token);
 
     let mut sockets = Vec::new();
     for _ in 0..PER_USER - 1 {
@@ -106,8 +106,7 @@ async fn streams_refuse_tokens_signed_by_anyone_else() {
         &jsonwebtoken::EncodingKey::from_secret(b"a-secret-this-server-never-had-0123456789"),
     )
     .unwrap();
-    let ws = format!("{}/ws?token={foreign}", base.replace("http://", "ws://"));
-    match tokio_tungstenite::connect_async(ws).await {
+    match tokio_tungstenite::connect_async(support::ws_request(&base, &foreign)).await {
         Err(WsError::Http(res)) => assert_eq!(res.status(), 401),
         other => panic!("expected 401, got {:?}", other.map(|_| ())),
     }

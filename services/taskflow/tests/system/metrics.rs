@@ -127,7 +127,8 @@ async fn metrics_expose_each_series_and_move_when_things_happen() {
     let before = scrape(&client, &base).await;
 
     let (user, token) = sys.sign_up(json!({})).await;
-    let ws_url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+    let ticket = support::stream_ticket(&client, &base, &user, &token).await;
+    let ws_url = format!("{}/ws?ticket={ticket}", base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let remind_at = (chrono::Utc::now() + chrono::TimeDelta::milliseconds(300)).to_rfc3339();
     let task: Value = client

@@ -1,5 +1,6 @@
 //! Real-time updates end to end in the single binary: REST writes reach the user's WebSocket and SSE
-//! clients, in order, and nobody else's; tokens are checked before anything is streamed.
+//! clients, in order, and nobody else's; tokens and single-use stream tickets are checked before
+//! anything is streamed, and the long-lived token is refused in the URL unless `STREAM_TOKEN_IN_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -25,8 +26,11 @@ struct User {
 }
 
 async fn start() -> System {
-    let support::System { base, client, db, .. } =
-        support::system(Vec::new(), support::no_reminder_ticks()).await;
+    start_with(support::no_reminder_ticks()).await
+}
+
+async fn start_with(options: taskflow::SystemOptions) -> System {
+    let support::System { base, client, db, .. } = support::system(Vec::new(), options).await;
     let ws = format!("{}/ws", base.replace("http://", "ws://"));
     System {
         base,
@@ -40,6 +44,10 @@ impl System {
     async fn user(&self) -> User {
         let (id, token) = support::sign_up(&self.client, &self.base, json!({})).await;
         User { id, token }
+    }
+
+    async fn ticket(&self, user: &User) -> String {
+        support::stream_ticket(&self.client, &self.base, &user.id, &user.token).await
     }
 
     async fn create(&self, user: &User, title: &str) -> Value {
@@ -85,16 +93,18 @@ async fn silent(socket: &mut Socket) -> bool {
 async fn each_of_a_users_sockets_gets_their_events_in_order_and_nobody_elses() {
     let sys = start().await;
     let (alice, bob) = (sys.user().await, sys.user().await);
-    // Three ways to carry the token: header, query string, WebSocket sub-protocol.
+    // Three ways in: the token in a header, a stream ticket in the query string, the token as a
+    // WebSocket sub-protocol.
     let mut with_header = sys.ws.as_str().into_client_request().unwrap();
     with_header.headers_mut().insert(
         "authorization",
         format!("Bearer {}", alice.token).parse().unwrap(),
     );
     let (mut a1, _) = tokio_tungstenite::connect_async(with_header).await.unwrap();
-    let (mut a2, _) = tokio_tungstenite::connect_async(format!("{}?token={}", sys.ws, alice.token))
-        .await
-        .unwrap();
+    let (mut a2, _) =
+        tokio_tungstenite::connect_async(format!("{}?ticket={}", sys.ws, sys.ticket(&alice).await))
+            .await
+            .unwrap();
     let mut with_protocol = sys.ws.as_str().into_client_request().unwrap();
     with_protocol.headers_mut().insert(
         "sec-websocket-protocol",
@@ -160,8 +170,10 @@ async fn sockets_without_a_valid_token_are_refused_before_the_upgrade() {
     .unwrap();
     for url in [
         sys.ws.clone(),
-        format!("{}?token=garbage", sys.ws),
-        format!("{}?token={expired}", sys.ws),
+        format!("{}?ticket=garbage", sys.ws),
+        format!("{}?ticket={expired}", sys.ws),
+        // A valid access token, but in the URL.
+        format!("{}?token={}", sys.ws, user.token),
     ] {
         match tokio_tungstenite::connect_async(url.clone()).await {
             Err(WsError::Http(response)) => assert_eq!(response.status(), 401, "{url}"),
@@ -238,10 +250,13 @@ async fn sse_streams_events_and_replays_what_a_reconnecting_client_missed() {
     sys.create(&user, "two").await;
     sys.create(&user, "three").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // A browser reopening EventSource with a fresh ticket resumes with `?last_event_id=`.
     let mut again = sys
         .client
-        .get(format!("{url}?token={}", user.token))
-        .header("last-event-id", &last_id)
+        .get(format!(
+            "{url}?ticket={}&last_event_id={last_id}",
+            sys.ticket(&user).await
+        ))
         .send()
         .await
         .unwrap();
@@ -265,6 +280,95 @@ async fn sse_streams_events_and_replays_what_a_reconnecting_client_missed() {
         resync[0].1, "resync",
         "a too-old id is told to resync, not silently skipped"
     );
+}
+
+#[tokio::test]
+async fn a_ticket_opens_one_socket_or_stream_once() {
+    let sys = start().await;
+    let (alice, bob) = (sys.user().await, sys.user().await);
+    let refused = |url: String| async move {
+        match tokio_tungstenite::connect_async(url.clone()).await {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status(), 401, "{url}");
+                let body: Value =
+                    serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+                assert_eq!(body["error"]["code"], "unauthorized", "{url}");
+            }
+            other => panic!("{url}: expected 401, got {:?}", other.map(|_| ())),
+        }
+    };
+    let ticket = sys.ticket(&alice).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{}?ticket={ticket}", sys.ws))
+        .await
+        .unwrap();
+    refused(format!("{}?ticket={ticket}", sys.ws)).await;
+    sys.create(&alice, "Seen").await;
+    assert_eq!(next_json(&mut socket).await["type"], "task-created");
+
+    let sse = |user_path: &str, ticket: &str| {
+        sys.client
+            .get(format!("{}/api/sse/{user_path}?ticket={ticket}", sys.base))
+            .send()
+    };
+    let ticket = sys.ticket(&alice).await;
+    assert_eq!(sse(&alice.id, &ticket).await.unwrap().status(), 200);
+    let again = sse(&alice.id, &ticket).await.unwrap();
+    assert_eq!(again.status(), 401);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    // Bob's ticket does not open Alice's stream.
+    let bobs = sys.ticket(&bob).await;
+    assert_eq!(sse(&alice.id, &bobs).await.unwrap().status(), 401);
+    // A ticket is not an access token.
+    let ticket = sys.ticket(&alice).await;
+    let api = sys
+        .client
+        .get(format!("{}/api/{}/tasks", sys.base, alice.id))
+        .bearer_auth(&ticket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
+}
+
+#[tokio::test]
+async fn stream_token_in_url_lets_old_clients_put_the_token_in_the_url() {
+    let sys = start_with(taskflow::SystemOptions {
+        stream: taskflow_websocket::StreamConfig { token_in_url: true },
+        ..support::no_reminder_ticks()
+    })
+    .await;
+    let user = sys.user().await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{}?token={}", sys.ws, user.token))
+        .await
+        .unwrap();
+    sys.create(&user, "Legacy").await;
+    assert_eq!(next_json(&mut socket).await["type"], "task-created");
+    let sse = sys
+        .client
+        .get(format!("{}/api/sse/{}?token={}", sys.base, user.id, user.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+}
+
+#[test]
+fn the_binary_names_stream_token_in_url_when_it_is_not_a_boolean() {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_taskflow"))
+        .env("TASKFLOW_DATA_DIR", data.path())
+        .env("PORT", "0")
+        .env("STREAM_TOKEN_IN_URL", "maybe")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("STREAM_TOKEN_IN_URL"), "{said}");
 }
 
 #[test]

@@ -123,7 +123,8 @@ async fn shutdown_closes_websockets_with_going_away_and_lets_deliveries_finish()
 
     let http = client();
     let (user, token) = support::sign_up(&http, &base, json!({})).await;
-    let ws_url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+    let ticket = support::stream_ticket(&http, &base, &user, &token).await;
+    let ws_url = format!("{}/ws?ticket={ticket}", base.replace("http://", "ws://"));
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     let res = http
         .post(format!("{base}/api/{user}/tasks"))
@@ -170,8 +171,9 @@ async fn the_binary_on_sigterm_closes_websockets_with_going_away_and_exits_clean
 
     let http = client();
     let (_user, token) = support::sign_up(&http, &base, json!({})).await;
-    let ws_url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(support::ws_request(&base, &token))
+        .await
+        .unwrap();
 
     binary.terminate();
     let close = loop {

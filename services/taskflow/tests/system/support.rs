@@ -127,6 +127,31 @@ pub async fn sign_up(client: &reqwest::Client, base: &str, extra: Value) -> (Str
     )
 }
 
+/// A WebSocket handshake to `base`'s `/ws` carrying `token` in `Authorization` (clients that can set
+/// headers; the long-lived token never goes into the URL).
+pub fn ws_request(base: &str, token: &str) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("{}/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req
+}
+
+/// A single-use stream ticket for `user` (what a browser puts in `?ticket=`).
+pub async fn stream_ticket(client: &reqwest::Client, base: &str, user: &str, token: &str) -> String {
+    let res = client
+        .post(format!("{base}/api/{user}/stream-tickets"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    body["ticket"].as_str().unwrap().to_owned()
+}
+
 /// One subscription per topic, recording every event it receives.
 pub fn recorder(topics: &[&str]) -> (Vec<Subscription>, Arc<Mutex<Vec<ReceivedEvent>>>) {
     let seen: Arc<Mutex<Vec<ReceivedEvent>>> = Arc::default();

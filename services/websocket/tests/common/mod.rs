@@ -1,4 +1,4 @@
-//! Shared set-up of the replay tests: the SSE endpoint on a free port over a hub, large
+//! Shared set-up of the replay and ticket tests: the SSE endpoint on a free port over a hub, large
 //! `task-updated` events delivered through the service's own subscription, and an SSE reader.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,8 +11,10 @@ use serde_json::Value;
 use taskflow_auth::{Authenticator, LocalTokenConfig};
 use taskflow_bus::{EventHandler, ReceivedEvent};
 use taskflow_domain::{Category, Priority, Task, TaskChanges, TaskEvent};
-use taskflow_websocket::{Hub, subscriptions};
+use taskflow_websocket::{Hub, StreamAccess, StreamConfig, subscriptions};
 use uuid::Uuid;
+
+pub const SECRET: &[u8] = b"websocket-replay-test-secret-of-32-bytes";
 
 pub struct Service {
     pub base: String,
@@ -23,9 +25,14 @@ pub struct Service {
 
 /// The endpoints over `hub`, served on a free port.
 pub fn serve(hub: Arc<Hub>) -> Service {
+    serve_with(hub, StreamAccess::in_memory(StreamConfig::default()))
+}
+
+/// The endpoints over `hub`, admitting connections as `access` says.
+pub fn serve_with(hub: Arc<Hub>, access: StreamAccess) -> Service {
     let auth = Authenticator::new(
         LocalTokenConfig {
-            secret: b"websocket-replay-test-secret-of-32-bytes".to_vec(),
+            secret: SECRET.to_vec(),
             ttl_days: 1,
         },
         None,
@@ -35,7 +42,7 @@ pub fn serve(hub: Arc<Hub>) -> Service {
         .find(|s| s.topic == "task-updated")
         .unwrap()
         .handler;
-    let endpoints = taskflow_websocket::configure(hub.clone());
+    let endpoints = taskflow_websocket::configure(hub.clone(), access);
     let data = web::Data::new(auth.clone());
     let base = taskflow_test_support::consumer::serve(move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(data);
