@@ -110,7 +110,7 @@ async fn redeem(
         user_id: redeemed.user_id,
         email: None,
         name: None,
-        external: false,
+        external: None,
     })
 }
 
