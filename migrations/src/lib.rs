@@ -15,6 +15,7 @@ mod m20261123_000004_notifications;
 mod m20261123_000005_trace_context;
 mod m20261123_000006_conversations;
 mod m20261205_000007_outbox_source;
+mod m20261206_000009_list_indexes;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_trace_context::Migration),
             Box::new(m20261123_000006_conversations::Migration),
             Box::new(m20261205_000007_outbox_source::Migration),
+            Box::new(m20261206_000009_list_indexes::Migration),
         ]
     }
 }
