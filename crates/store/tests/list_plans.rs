@@ -14,6 +14,9 @@
 //!
 //! PostgreSQL only (`TEST_DATABASE_URL`; required on CI): SQLite plans are not what this checks.
 
+// A test: a failed step is the failure, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::Value;
