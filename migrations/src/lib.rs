@@ -16,6 +16,7 @@ mod m20261123_000005_trace_context;
 mod m20261123_000006_conversations;
 mod m20261205_000007_outbox_source;
 mod m20261206_000008_drop_leases;
+mod m20261206_000009_list_indexes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_conversations::Migration),
             Box::new(m20261205_000007_outbox_source::Migration),
             Box::new(m20261206_000008_drop_leases::Migration),
+            Box::new(m20261206_000009_list_indexes::Migration),
         ]
     }
 }

@@ -6,21 +6,20 @@
 
 use std::collections::HashMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering, Order};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
 };
 use serde::{Deserialize, Serialize};
 use taskflow_domain::{Category, Priority, Task};
 use uuid::Uuid;
 
+use super::cursor::{Cursor, postgres_key};
 use super::mapping;
+use crate::StoreError;
 use crate::entity::{task_reminders, tasks};
-use crate::{StoreError, is_postgres};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StatusFilter {
@@ -72,108 +71,6 @@ pub struct TaskPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CursorError {
-    #[error("the cursor is not one this server issued")]
-    Malformed,
-    #[error("the cursor was issued for a different sort; start again without it")]
-    SortMismatch,
-}
-
-/// The position after which the next page starts.
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    #[serde(rename = "s")]
-    sort_by: SortBy,
-    #[serde(rename = "o")]
-    order: SortOrder,
-    #[serde(rename = "k")]
-    key: SortKey,
-    #[serde(rename = "i")]
-    id: Uuid,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum SortKey {
-    Rank(i16),
-    Time(Option<DateTime<Utc>>),
-    Text(String),
-}
-
-impl Cursor {
-    fn after(task: &Task, sort_by: SortBy, order: SortOrder) -> Self {
-        let key = match sort_by {
-            SortBy::CreatedAt => SortKey::Time(Some(task.created_at)),
-            SortBy::DueAt => SortKey::Time(task.due_at),
-            SortBy::Priority => SortKey::Rank(task.priority.rank()),
-            SortBy::Title => SortKey::Text(task.title.clone()),
-        };
-        Self {
-            sort_by,
-            order,
-            key,
-            id: task.id,
-        }
-    }
-
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    fn decode(raw: &str, sort_by: SortBy, order: SortOrder) -> Result<Self, CursorError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(raw.trim())
-            .map_err(|_| CursorError::Malformed)?;
-        let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)?;
-        if cursor.sort_by != sort_by || cursor.order != order {
-            return Err(CursorError::SortMismatch);
-        }
-        let key_fits = matches!(
-            (&cursor.key, sort_by),
-            (SortKey::Time(Some(_)), SortBy::CreatedAt)
-                | (SortKey::Time(_), SortBy::DueAt)
-                | (SortKey::Rank(_), SortBy::Priority)
-                | (SortKey::Text(_), SortBy::Title)
-        );
-        if !key_fits {
-            return Err(CursorError::Malformed);
-        }
-        Ok(cursor)
-    }
-
-    /// Rows strictly after this cursor in `(key, id)` order; `NULL` due dates come last.
-    fn condition(self) -> Condition {
-        let asc = self.order == SortOrder::Asc;
-        let after = |col: tasks::Column, value: sea_orm::Value| -> Condition {
-            let (past_key, past_id) = if asc {
-                (col.gt(value.clone()), tasks::Column::Id.gt(self.id))
-            } else {
-                (col.lt(value.clone()), tasks::Column::Id.lt(self.id))
-            };
-            Condition::any()
-                .add(past_key)
-                .add(Condition::all().add(col.eq(value)).add(past_id))
-        };
-        let id_after = if asc {
-            tasks::Column::Id.gt(self.id)
-        } else {
-            tasks::Column::Id.lt(self.id)
-        };
-        match (self.sort_by, self.key) {
-            (SortBy::DueAt, SortKey::Time(None)) => {
-                Condition::all().add(tasks::Column::DueAt.is_null()).add(id_after)
-            }
-            (SortBy::DueAt, SortKey::Time(Some(t))) => {
-                after(tasks::Column::DueAt, t.into()).add(tasks::Column::DueAt.is_null())
-            }
-            (_, SortKey::Time(t)) => after(tasks::Column::CreatedAt, t.into()),
-            (_, SortKey::Rank(r)) => after(tasks::Column::Priority, r.into()),
-            (_, SortKey::Text(s)) => after(tasks::Column::Title, s.into()),
-        }
-    }
-}
-
 fn escape_like(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 2);
     out.push('%');
@@ -187,8 +84,8 @@ fn escape_like(raw: &str) -> String {
     out
 }
 
-fn has_tag(db: &impl ConnectionTrait, tag: &str) -> sea_orm::sea_query::Expr {
-    if is_postgres(db) {
+fn has_tag(backend: DbBackend, tag: &str) -> Expr {
+    if backend == DbBackend::Postgres {
         Expr::cust_with_values(r#""tasks"."tags" @> $1::jsonb"#, [serde_json::json!([tag])])
     } else {
         Expr::cust_with_values(
@@ -198,11 +95,14 @@ fn has_tag(db: &impl ConnectionTrait, tag: &str) -> sea_orm::sea_query::Expr {
     }
 }
 
-pub(super) async fn list(
-    db: &DatabaseConnection,
+/// The select a list request runs on `backend`: its filters, the cursor's position, the order and
+/// `LIMIT limit + 1` (one more row tells whether another page follows).
+pub(super) fn list_select(
+    backend: DbBackend,
     user_id: &str,
     filter: &TaskFilter,
-) -> Result<TaskPage, StoreError> {
+) -> Result<Select<tasks::Entity>, StoreError> {
+    let postgres = backend == DbBackend::Postgres;
     let mut cond = Condition::all().add(tasks::Column::UserId.eq(user_id));
     match filter.status {
         StatusFilter::All => {}
@@ -216,7 +116,7 @@ pub(super) async fn list(
         cond = cond.add(tasks::Column::Category.eq(c.as_str()));
     }
     for tag in &filter.tags {
-        cond = cond.add(has_tag(db, tag));
+        cond = cond.add(has_tag(backend, tag));
     }
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
         let pattern = escape_like(search);
@@ -230,39 +130,40 @@ pub(super) async fn list(
                 .add(like(tasks::Column::Description)),
         );
     }
+    // Ordered by due date on PostgreSQL, a due range is also stated on the index's key expression,
+    // so that it bounds the index scan instead of filtering it (the same rows: the plain condition
+    // stays, and the key equals `due_at` wherever `due_at` is set).
+    let due_key = (postgres && filter.sort_by == SortBy::DueAt)
+        .then(|| postgres_key(filter.sort_by, filter.sort_order));
     if let Some(t) = filter.due_before {
         cond = cond.add(tasks::Column::DueAt.lt(t));
+        if let Some(key) = due_key {
+            cond = cond.add(Expr::cust_with_values(format!("{key} < $1"), [t]));
+        }
     }
     if let Some(t) = filter.due_after {
         cond = cond.add(tasks::Column::DueAt.gt(t));
+        if let Some(key) = due_key {
+            cond = cond.add(Expr::cust_with_values(format!("{key} > $1"), [t]));
+        }
     }
     if let Some(raw) = &filter.cursor {
         let cursor =
             Cursor::decode(raw, filter.sort_by, filter.sort_order).map_err(StoreError::InvalidCursor)?;
-        cond = cond.add(cursor.condition());
+        cond = cond.add(cursor.condition(backend));
     }
-
-    let order = if filter.sort_order == SortOrder::Asc {
-        Order::Asc
-    } else {
-        Order::Desc
-    };
-    let key = match filter.sort_by {
-        SortBy::CreatedAt => tasks::Column::CreatedAt,
-        SortBy::DueAt => tasks::Column::DueAt,
-        SortBy::Priority => tasks::Column::Priority,
-        SortBy::Title => tasks::Column::Title,
-    };
-    let mut select = tasks::Entity::find().filter(cond);
-    select = if filter.sort_by == SortBy::DueAt {
-        select.order_by_with_nulls(key, order.clone(), NullOrdering::Last)
-    } else {
-        select.order_by(key, order.clone())
-    };
+    let select = tasks::Entity::find().filter(cond);
     let limit = Ord::max(filter.limit, 1);
-    let mut models = select
-        .order_by(tasks::Column::Id, order)
-        .limit(limit + 1)
+    Ok(super::cursor::ordered(select, backend, filter.sort_by, filter.sort_order).limit(limit + 1))
+}
+
+pub(super) async fn list(
+    db: &DatabaseConnection,
+    user_id: &str,
+    filter: &TaskFilter,
+) -> Result<TaskPage, StoreError> {
+    let limit = Ord::max(filter.limit, 1);
+    let mut models = list_select(db.get_database_backend(), user_id, filter)?
         .all(db)
         .await?;
     let has_more = models.len() as u64 > limit;
@@ -304,35 +205,5 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(escape_like("50%_OFF\\"), "%50\\%\\_off\\\\%");
-    }
-
-    #[test]
-    fn cursors_are_checked_against_the_sort() {
-        let c = Cursor {
-            sort_by: SortBy::Title,
-            order: SortOrder::Asc,
-            key: SortKey::Text("a".into()),
-            id: Uuid::nil(),
-        };
-        let raw = c.encode();
-        assert!(Cursor::decode(&raw, SortBy::Title, SortOrder::Asc).is_ok());
-        assert_eq!(
-            Cursor::decode(&raw, SortBy::Title, SortOrder::Desc).unwrap_err(),
-            CursorError::SortMismatch
-        );
-        assert_eq!(
-            Cursor::decode("not-a-cursor", SortBy::Title, SortOrder::Asc).unwrap_err(),
-            CursorError::Malformed
-        );
-        let wrong_key = Cursor {
-            sort_by: SortBy::Priority,
-            order: SortOrder::Asc,
-            key: SortKey::Text("a".into()),
-            id: Uuid::nil(),
-        };
-        assert_eq!(
-            Cursor::decode(&wrong_key.encode(), SortBy::Priority, SortOrder::Asc).unwrap_err(),
-            CursorError::Malformed
-        );
     }
 }
