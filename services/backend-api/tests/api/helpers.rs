@@ -89,6 +89,13 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The served `/openapi.json`.
+    pub async fn openapi(&self) -> Value {
+        let res = self.client.get(self.url("/openapi.json")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
         let mut req = self.client.post(self.url(path)).json(body);
         if let Some(t) = token {

@@ -66,15 +66,7 @@ async fn request_ids_are_echoed_or_generated() {
 #[tokio::test]
 async fn the_openapi_document_covers_every_route() {
     let app = TestApp::spawn().await;
-    let spec: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = app.openapi().await;
     let paths = spec["paths"].as_object().unwrap();
     for (path, methods) in [
         ("/api/auth/register", vec!["post"]),

@@ -184,15 +184,7 @@ async fn every_rated_operation_answers_a_documented_429() {
         c.auth_limits.rates.mcp = tiny(1);
     })
     .await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let task = "/api/{user_id}/tasks/{task_id}";
     let operations = [
         ("post", "/api/{user_id}/tasks", json!({"title": "t"})),

@@ -114,15 +114,7 @@ async fn tickets_draw_from_the_writes_bucket() {
 #[tokio::test]
 async fn the_route_is_in_the_openapi_document() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let op = &doc["paths"]["/api/{user_id}/stream-tickets"]["post"];
     for status in ["201", "401", "404", "429"] {
         assert!(op["responses"][status].is_object(), "{status} missing: {op}");
