@@ -498,6 +498,19 @@ def run(base: str, out: Path, axe_source: str) -> None:
         b.evaluate("() => document.querySelectorAll('.toast').forEach((t) => t.remove())")
         b.screenshot(path=str(out / "06-phone-dark.png"), full_page=False)
         axe_check(b, axe_source, "phone-dark", out)
+        # Nothing sticks out of a phone's width: every control of the header is on screen.
+        clipped = b.evaluate("""() => {
+            const width = document.documentElement.clientWidth;
+            const out = [...document.querySelectorAll('.topbar button, .filters select, .filters input')]
+                .filter((e) => e.offsetParent !== null)
+                .filter((e) => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > width + 0.5; })
+                .map((e) => e.id || e.textContent.trim());
+            if (document.documentElement.scrollWidth > width) out.push('page wider than the screen');
+            return out;
+        }""")
+        if clipped:
+            raise AssertionError(f"cut off on a phone-sized screen: {clipped}")
+        log("phone-sized screen: every header and filter control fits")
 
         # An error is shown in words: the API's message.
         with watch.provoking(422):

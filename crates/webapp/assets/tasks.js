@@ -17,6 +17,25 @@ let generation = 0;
  * history), and other windows see the deletion when it is sent. */
 const pending = new Map();
 const UNDO_MS = 8000;
+/** Deletes sent as the page went away (id → when), kept for the tab in sessionStorage: after a reload
+ * the list may be read before the server has applied them, and the stream that would report them is
+ * not open yet, so those rows stay hidden for a while. */
+const SENT_KEY = 'taskflow.sentDeletes';
+const SENT_MS = 30000;
+
+function sentDeletes() {
+  try {
+    const all = JSON.parse(sessionStorage.getItem(SENT_KEY) || '{}');
+    const now = Date.now();
+    return Object.fromEntries(Object.entries(all).filter(([, at]) => now - at < SENT_MS));
+  } catch { return {}; }
+}
+
+function rememberSent(ids) {
+  const all = sentDeletes();
+  for (const id of ids) all[id] = Date.now();
+  try { sessionStorage.setItem(SENT_KEY, JSON.stringify(all)); } catch { /* storage full or off */ }
+}
 
 function query(limit, after) {
   const f = $('#filters');
@@ -87,8 +106,9 @@ function show(tasks, replace) {
   const focused = ul.contains(document.activeElement) ? document.activeElement : null;
   const focusedIndex = focused ? [...ul.children].indexOf(focused.closest('li')) : -1;
   const next = replace ? new Map() : rows;
+  const sent = sentDeletes();
   for (const task of tasks) {
-    if (pending.has(task.id)) continue;
+    if (pending.has(task.id) || task.id in sent) continue;
     const old = rows.get(task.id);
     const li = old ? old.li : h('li');
     if (!old || old.task.version !== task.version || replace) renderRow(li, task);
@@ -211,6 +231,7 @@ function undoDelete(id) {
  * now, with keepalive so the request outlives the page. */
 export function flushDeletes() {
   const s = session();
+  rememberSent(pending.keys());
   for (const [id, p] of pending) {
     clearTimeout(p.timer);
     p.close();
