@@ -8,6 +8,7 @@ mod conversations;
 mod coordination;
 pub mod entity;
 mod error;
+mod event_history;
 mod exclusive;
 mod legacy_users;
 mod notifications;
@@ -27,6 +28,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
 pub use conversations::{Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage};
 pub use coordination::{DeadLetter, DeadLetterRepo, ProcessedEventRepo};
 pub use error::StoreError;
+pub use event_history::{EventsAfter, PublishedEvent};
 pub use exclusive::{ExclusiveLock, LockError, PASS_BUDGET};
 pub use notifications::{
     DueReminder, NewNotification, Notification, NotificationFilter, NotificationPage, NotificationRepo,

@@ -128,7 +128,7 @@ impl OutboxWriter {
 }
 
 pub struct OutboxRepo<'a> {
-    db: &'a DatabaseConnection,
+    pub(crate) db: &'a DatabaseConnection,
 }
 
 impl<'a> OutboxRepo<'a> {

@@ -232,7 +232,23 @@ pub async fn run_under_dapr(config: DaprApiConfig) -> Result<(), StartupError> {
             scope: relay_config.scope.clone(),
             dead_letters_in_db: false,
         });
-    let callbacks = DaprApp::new(&dapr.config().pubsub, Vec::new(), app_token).configure();
+    // The websocket service's resume reads from the outbox here; a route that trusts its caller for
+    // the user id needs a sidecar that authenticates itself, so without APP_API_TOKEN it is absent.
+    let history = app_token
+        .is_some()
+        .then(|| routes::internal_events::configure(state.store.clone()));
+    if history.is_none() {
+        tracing::warn!(
+            "APP_API_TOKEN is unset: /internal/events is off, so websocket clients resuming on another replica or after a restart resync"
+        );
+    }
+    let dapr_app = DaprApp::new(&dapr.config().pubsub, Vec::new(), app_token).configure();
+    let callbacks = move |cfg: &mut web::ServiceConfig| {
+        cfg.configure(dapr_app);
+        if let Some(history) = history {
+            cfg.configure(history);
+        }
+    };
     let listener = server::bind(&config.host, config.port)?;
     let app = Application::serve_with(&state, listener, checks, callbacks)?;
     tracing::info!(port = app.port(), "backend-api listening");

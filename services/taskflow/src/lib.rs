@@ -2,6 +2,7 @@
 //! database, the in-process bus in place of Dapr — same envelope, same outcomes, same handler code —
 //! and a timer in place of the cron binding — plus the web app (`taskflow-webapp`) at `/`.
 
+mod history;
 mod private_files;
 pub mod settings;
 
@@ -19,6 +20,8 @@ use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
 use taskflow_runtime::server::Shutdown;
 use taskflow_websocket::{Hub, HubConfig, StreamAccess, StreamConfig};
 use tokio::sync::watch;
+
+use history::StoreHistory;
 
 /// The whole system, bound and ready to run.
 pub struct Running {
@@ -108,7 +111,10 @@ pub async fn start_with(
     });
     // WebSocket and SSE on the API's port (they use the API's authenticator; one process, so the
     // in-memory ledger of spent stream tickets is the whole truth), and the web app at `/`.
-    let realtime = taskflow_websocket::configure(hub, StreamAccess::in_memory(stream));
+    // A client whose last event the hub no longer buffers (this process restarted since) resumes
+    // from the outbox.
+    let access = StreamAccess::in_memory(stream).with_history(Arc::new(StoreHistory(state.store.clone())));
+    let realtime = taskflow_websocket::configure(hub, access);
     let extra = move |cfg: &mut actix_web::web::ServiceConfig| {
         cfg.configure(realtime).configure(taskflow_webapp::configure);
     };

@@ -23,6 +23,10 @@ pub struct WebsocketConfig {
     pub stream: StreamConfig,
     /// The Dapr state store of spent stream tickets (`STREAM_TICKET_STATE_STORE`).
     pub ticket_state_store: String,
+    /// The app whose `GET /internal/events/{user_id}` serves missed events from the outbox when a
+    /// replica's buffer lacks them (`EVENT_HISTORY_APP_ID`, default `backend-api`; empty turns it
+    /// off, and such clients resync).
+    pub history_app_id: Option<String>,
 }
 
 /// How the endpoints verify tokens.
@@ -49,6 +53,11 @@ impl WebsocketConfig {
             realtime: HubConfig::from_env()?,
             stream: StreamConfig::from_env()?,
             ticket_state_store: crate::tickets::ticket_state_store_from_env(),
+            history_app_id: match std::env::var("EVENT_HISTORY_APP_ID") {
+                Ok(id) if id.trim().is_empty() => None,
+                Ok(id) => Some(id.trim().to_owned()),
+                Err(_) => Some(crate::history::DEFAULT_HISTORY_APP_ID.to_owned()),
+            },
             auth: AuthConfig {
                 local: LocalTokenConfig { secret, ttl_days },
                 jwks,

@@ -267,8 +267,15 @@ impl Hub {
         delivered
     }
 
+    /// The most events a reconnecting client is replayed (`REALTIME_REPLAY_EVENTS`).
+    pub fn replay_limit(&self) -> usize {
+        self.config.replay_len
+    }
+
     /// Registers a connection for `user_id`, with what it missed since `last_event_id`, atomically:
-    /// nothing published in between is lost or repeated.
+    /// nothing published in between is lost or repeated. When the buffer cannot tell
+    /// ([`Replay::Resync`]), the caller may still find the missed events in the durable history
+    /// (`crate::resume`).
     pub fn connect(
         self: &Arc<Self>,
         user_id: &str,
@@ -296,9 +303,6 @@ impl Hub {
                 },
             })
         })?;
-        if matches!(replay, Replay::Resync(_)) {
-            metrics::counter!("realtime_resyncs_total").increment(1);
-        }
         metrics::gauge!("realtime_connections").increment(1.0);
         Ok((
             Connection {

@@ -9,9 +9,11 @@
 
 mod admission;
 pub mod config;
+pub mod history;
 pub mod hub;
 mod payload;
 pub mod replay;
+mod resume;
 mod sse;
 pub mod tickets;
 mod ws;
@@ -31,6 +33,10 @@ use taskflow_runtime::{ApiError, ErrorCode};
 use admission::authenticate;
 
 pub use config::{AuthConfig, WebsocketConfig};
+pub use history::{
+    DEFAULT_HISTORY_APP_ID, DaprHistory, EventHistory, History, HistoryError, HistoryEvent, HistoryFuture,
+    NoHistory,
+};
 pub use hub::{Hub, HubConfig, Push, Replay};
 pub use tickets::{DaprLedger, MemoryLedger, StreamAccess, StreamConfig, TicketLedger};
 
@@ -47,11 +53,7 @@ pub struct Pusher {
 impl TaskEventHandler for Pusher {
     fn handle<'a>(&'a self, e: TaskEvent, event: &'a ReceivedEvent) -> HandlerFuture<'a> {
         Box::pin(async move {
-            let push = Push::new(
-                e.event_id.to_string(),
-                e.event_type.topic().to_owned(),
-                payload::body(&e, event),
-            );
+            let push = payload::push(&e, &event.data);
             let delivered = self.hub.publish(&e.user_id, push);
             // Inside the delivery's `event` span: this line carries the event's trace id.
             tracing::debug!(user_id = %e.user_id, event_id = %e.event_id, connections = delivered, "pushed");
@@ -88,6 +90,7 @@ fn too_many() -> ApiError {
 pub fn configure(hub: Arc<Hub>, access: StreamAccess) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |cfg: &mut web::ServiceConfig| {
         cfg.app_data(web::Data::from(hub))
+            .app_data(web::Data::from(access.history.clone()))
             .app_data(web::Data::new(access))
             .service(web::resource("/ws").route(web::get().to(ws::connect)))
             .service(web::resource("/api/sse/{user_id}").route(web::get().to(sse::stream)));

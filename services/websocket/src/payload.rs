@@ -7,19 +7,29 @@
 //! `before` and `after`.
 
 use serde_json::{Map, Value, json};
-use taskflow_bus::ReceivedEvent;
 use taskflow_domain::TaskEvent;
+
+use crate::hub::Push;
 
 /// The largest change (before and after together, roughly as JSON) sent in full.
 pub const INLINE_CHANGE_BYTES: usize = 1024;
 
+/// The push for `e`, whose serialised form (the CloudEvent's `data`, the outbox payload) is `data`.
+pub fn push(e: &TaskEvent, data: &Value) -> Push {
+    Push::new(
+        e.event_id.to_string(),
+        e.event_type.topic().to_owned(),
+        body(e, data),
+    )
+}
+
 /// `{id, type, task_id, data, occurred_at}` for `e`, with `data` slimmed.
-pub fn body(e: &TaskEvent, event: &ReceivedEvent) -> String {
+fn body(e: &TaskEvent, data: &Value) -> String {
     json!({
         "id": e.event_id,
         "type": e.event_type.topic(),
         "task_id": e.task.id,
-        "data": slim(&event.data),
+        "data": slim(data),
         "occurred_at": e.occurred_at,
     })
     .to_string()

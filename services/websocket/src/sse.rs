@@ -1,8 +1,10 @@
 //! `GET /api/sse/{user_id}`: Server-Sent Events, with `Last-Event-ID` replay.
 //!
 //! A replay is streamed: each missed event is read from the hub's buffer when the client is ready
-//! for it and sent as the shared JSON (no copy per reconnect). When the client's id is no longer
-//! buffered, or the buffer drops what the replay still needs, the client gets `resync` instead.
+//! for it and sent as the shared JSON (no copy per reconnect). When the client's id is not buffered
+//! here (this process restarted, or the client was on another replica), the missed events come from
+//! the durable history ([`crate::resume`]); only when neither has them, or the buffer drops what the
+//! replay still needs, does the client get `resync`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,8 +16,9 @@ use taskflow_auth::Authenticator;
 use taskflow_runtime::ApiError;
 use taskflow_runtime::server::Shutdown;
 
-use crate::hub::{Connection, Hub, Push, Replay};
-use crate::replay::{Cursor, Step};
+use crate::history::EventHistory;
+use crate::hub::{Connection, Hub, Push};
+use crate::resume::{Next, Resumption};
 use crate::tickets::StreamAccess;
 use crate::{authenticate, query_param, too_many};
 
@@ -56,7 +59,8 @@ struct State {
     /// Chunks ready to send (the greeting, one frame, a resync).
     backlog: VecDeque<Bytes>,
     /// The replay still to send.
-    replay: Option<Cursor>,
+    resumption: Resumption,
+    replaying: bool,
     heartbeat: tokio::time::Interval,
     shutdown: Shutdown,
 }
@@ -67,6 +71,7 @@ pub async fn stream(
     auth: web::Data<Authenticator>,
     hub: web::Data<Hub>,
     access: web::Data<StreamAccess>,
+    history: web::Data<dyn EventHistory>,
 ) -> Result<HttpResponse, ApiError> {
     let path_user = path.into_inner();
     let (identity, _) = authenticate(&req, &auth, &access, Some(&path_user)).await?;
@@ -79,26 +84,28 @@ pub async fn stream(
     let (connection, replay) = hub
         .connect(&identity.user_id, last.as_deref())
         .map_err(|_| too_many())?;
+    let limit = hub.replay_limit();
+    let resumption = Resumption::start(
+        replay,
+        &identity.user_id,
+        last.as_deref(),
+        history.get_ref(),
+        limit,
+    )
+    .await;
     let mut backlog: VecDeque<Bytes> = VecDeque::new();
     backlog.push_back(Bytes::from(format!(
         "retry: 3000\n: connected as {}\n\n",
         identity.user_id
     )));
-    let replay = match replay {
-        Replay::None => None,
-        Replay::Events(cursor) => Some(cursor),
-        Replay::Resync(newest) => {
-            backlog.push_back(resync(newest.as_deref()));
-            None
-        }
-    };
     let mut heartbeat = tokio::time::interval(PROBE);
     heartbeat.reset();
     let shutdown = req.app_data::<web::Data<Shutdown>>().map(|s| s.get_ref().clone());
     let state = State {
         connection,
         backlog,
-        replay,
+        resumption,
+        replaying: true,
         heartbeat,
         shutdown: shutdown.unwrap_or_default(),
     };
@@ -107,16 +114,16 @@ pub async fn stream(
             if let Some(bytes) = state.backlog.pop_front() {
                 return Some((Ok::<_, actix_web::Error>(bytes), state));
             }
-            let Some(mut cursor) = state.replay.take() else {
+            if !state.replaying {
                 break;
-            };
-            match state.connection.replayed(&mut cursor) {
-                Step::Event(push) => {
-                    state.backlog.extend(frame(&push));
-                    state.replay = Some(cursor);
+            }
+            match state.resumption.next(&state.connection) {
+                Next::Event(push) => state.backlog.extend(frame(&push)),
+                Next::Resync(newest) => {
+                    state.backlog.push_back(resync(newest.as_deref()));
+                    state.replaying = false;
                 }
-                Step::Done => {}
-                Step::Resync(newest) => state.backlog.push_back(resync(newest.as_deref())),
+                Next::Done => state.replaying = false,
             }
         }
         tokio::select! {
@@ -124,6 +131,9 @@ pub async fn stream(
             () = state.shutdown.wait() => None,
             // `None` — dropped by the hub as too slow — ends the stream.
             push = state.connection.recv() => push.map(|push| {
+                if state.resumption.is_repeat(&push) {
+                    return (Ok(Bytes::new()), state);
+                }
                 let [head, json, end] = frame(&push);
                 state.backlog.extend([json, end]);
                 (Ok(head), state)

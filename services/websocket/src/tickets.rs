@@ -27,6 +27,8 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use taskflow_bus::dapr::{DaprClient, DaprConfig, DaprError};
+
+use crate::history::{EventHistory, NoHistory};
 use taskflow_runtime::config::{self, ConfigError};
 
 /// How many spent tickets the in-memory ledger remembers at most.
@@ -187,17 +189,29 @@ pub fn ticket_state_store_from_env() -> String {
 /// The default of `STREAM_TICKET_STATE_STORE`.
 pub const DEFAULT_TICKET_STATE_STORE: &str = "statestore";
 
-/// What the endpoints need to admit a connection besides the authenticator: the ledger of spent
-/// tickets and whether `?token=` is allowed.
+/// What the endpoints need besides the authenticator and the hub: the ledger of spent tickets,
+/// whether `?token=` is allowed, and the durable history a resuming client's missed events come
+/// from when the hub's buffer lacks them (none by default: such a client resyncs).
 #[derive(Clone)]
 pub struct StreamAccess {
     pub ledger: Arc<dyn TicketLedger>,
     pub config: StreamConfig,
+    pub history: Arc<dyn EventHistory>,
 }
 
 impl StreamAccess {
     pub fn new(ledger: Arc<dyn TicketLedger>, config: StreamConfig) -> Self {
-        Self { ledger, config }
+        Self {
+            ledger,
+            config,
+            history: Arc::new(NoHistory),
+        }
+    }
+
+    /// Resumes clients the buffer cannot serve from `history`.
+    pub fn with_history(mut self, history: Arc<dyn EventHistory>) -> Self {
+        self.history = history;
+        self
     }
 
     /// One process: the in-memory ledger.

@@ -156,6 +156,29 @@ impl DaprClient {
         }
     }
 
+    /// `GET`s `method` (a path with its query, percent-encoded by the caller) of app `app_id`
+    /// through the sidecar's service invocation (`/v1.0/invoke/{app_id}/method/{method}`), waiting
+    /// at most `timeout`. A 200 from the app is its body; anything else (the app's own error, or
+    /// daprd's `ERR_DIRECT_INVOKE` when it cannot reach the app) is an error.
+    pub async fn invoke_get(
+        &self,
+        app_id: &str,
+        method: &str,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, DaprError> {
+        let path = format!("/v1.0/invoke/{app_id}/method/{}", method.trim_start_matches('/'));
+        let mut req = self.request(reqwest::Method::GET, &path).timeout(timeout);
+        // The callee's sidecar continues the caller's trace.
+        if let Some(trace) = taskflow_trace::current() {
+            req = req.header("traceparent", trace.header());
+        }
+        let res = req.send().await.map_err(unreachable)?;
+        if res.status() != StatusCode::OK {
+            return Err(status_error(res).await);
+        }
+        Ok(res.bytes().await.map_err(unreachable)?.to_vec())
+    }
+
     /// A state entry and its etag; `None` when the key does not exist.
     pub async fn get_state(&self, key: &str) -> Result<Option<(Value, Option<String>)>, DaprError> {
         let path = format!("/v1.0/state/{}/{}", self.config.state_store, urlencode(key));

@@ -4,6 +4,7 @@
 //! claim-once helper.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod event_history;
 mod fixtures;
 mod processed_events;
 mod relay;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod chat;
 pub mod chat_confirm;
 pub mod chat_stream;
+pub mod internal_events;
 pub mod mcp;
 pub mod notifications;
 pub mod quick_add;

@@ -15,6 +15,7 @@ mod pipeline;
 mod realtime;
 mod recurring;
 mod reminders;
+mod resume;
 mod shutdown;
 mod startup_safety;
 mod support;

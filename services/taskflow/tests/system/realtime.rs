@@ -11,7 +11,7 @@ use taskflow_test_support::TestDb;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::support;
+use crate::support::{self, Socket, next_json, sse_events};
 
 struct System {
     base: String,
@@ -61,21 +61,6 @@ impl System {
             .json()
             .await
             .unwrap()
-    }
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message within 5 s")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(text) = msg {
-            return serde_json::from_str(&text).unwrap();
-        }
     }
 }
 
@@ -194,37 +179,6 @@ async fn sockets_without_a_valid_token_are_refused_before_the_upgrade() {
         401,
         "another user's stream"
     );
-}
-
-/// Reads SSE frames until `n` events (ignoring comments) have arrived.
-async fn sse_events(res: &mut reqwest::Response, n: usize) -> Vec<(String, String, Value)> {
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    while events.len() < n {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), res.chunk())
-            .await
-            .expect("SSE data within 5 s")
-            .unwrap()
-            .unwrap();
-        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            let field = |name: &str| {
-                frame
-                    .lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .map(str::to_owned)
-            };
-            if let (Some(event), Some(data)) = (field("event: "), field("data: ")) {
-                events.push((
-                    field("id: ").unwrap_or_default(),
-                    event,
-                    serde_json::from_str(&data).unwrap(),
-                ));
-            }
-        }
-    }
-    events
 }
 
 #[tokio::test]

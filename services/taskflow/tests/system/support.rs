@@ -3,6 +3,10 @@
 //! subscribers — instead of each test module repeating them.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
 
 use serde_json::{Value, json};
 use taskflow::SystemOptions;
@@ -173,4 +177,54 @@ pub fn recorder(topics: &[&str]) -> (Vec<Subscription>, Arc<Mutex<Vec<ReceivedEv
         })
         .collect();
     (subs, seen)
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message as JSON, within 5 s.
+pub async fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = msg {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+/// Reads SSE frames until `n` events (ignoring comments) have arrived, within 10 s in all (the
+/// stream's keep-alive comments would otherwise keep a wait for a missing event going forever).
+pub async fn sse_events(res: &mut reqwest::Response, n: usize) -> Vec<(String, String, Value)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    while events.len() < n {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{n} SSE events within 10 s; got {events:?}"))
+            .unwrap()
+            .unwrap();
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                frame
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            if let (Some(event), Some(data)) = (field("event: "), field("data: ")) {
+                events.push((
+                    field("id: ").unwrap_or_default(),
+                    event,
+                    serde_json::from_str(&data).unwrap(),
+                ));
+            }
+        }
+    }
+    events
 }
