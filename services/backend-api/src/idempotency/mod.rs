@@ -8,7 +8,7 @@
 //! the body buffered and fingerprinted, and a marker row claimed in the database for (caller, key)
 //! — the database decides races across replicas. Then:
 //! - the key is new: the handler runs; a kept result ([`request::keep`]) is stored, any other
-//!   deletes the marker so a retry runs again (as does a request dropped half-way, see [`Marker`]);
+//!   deletes the marker so a retry runs again (as does a request cancelled half-way, see [`Marker`]);
 //! - the same request finished before: its stored response, byte for byte, with
 //!   `Idempotent-Replayed: true`;
 //! - the key came with a different method, path or body: 422 `idempotency_key_reused`;
@@ -118,9 +118,11 @@ fn in_progress() -> ApiError {
     .with_header("Retry-After", "1")
 }
 
-/// The marker this request holds. Settled by storing the response or deleting the marker; when a
-/// request is dropped before (the client went away, the server shuts down) the marker is deleted
-/// in the background, so the key does not stay "in progress".
+/// The marker this request holds. Settled by storing the response or deleting the marker. If the
+/// request's future is dropped before that (cancelled at shutdown), the marker is deleted in the
+/// background, so the key does not stay "in progress" until its lease ends. A client that merely
+/// disconnects does not stop its request: actix runs the handler to the end, so the response is
+/// stored and the client's retry gets it.
 struct Marker {
     store: Store,
     user_id: String,

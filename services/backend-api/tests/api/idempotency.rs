@@ -452,3 +452,49 @@ async fn the_document_offers_the_header_where_it_works_and_only_there() {
         assert!(!has_key(path), "{path}");
     }
 }
+
+/// A client that gives up mid-request (a timeout) does not stop the request on the server: the
+/// retry meets 409 while it runs, then gets the response the client never received.
+#[tokio::test]
+async fn a_response_the_client_gave_up_on_is_what_the_retry_gets() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let model = ModelServer::start(vec![Reply::Gated(gate.clone(), "Hello!")]).await;
+    let mut config = model.config();
+    config.timeout = Duration::from_secs(30);
+    let app = TestApp::spawn_with_model(config).await;
+    let alice = app.user().await;
+    let body = json!({"message": "hi"});
+    let abandoned = app
+        .client
+        .post(app.url(&format!("/api/{}/chat", alice.id)))
+        .bearer_auth(&alice.token)
+        .header(KEY, "lost-answer")
+        .json(&body)
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(abandoned.unwrap_err().is_timeout());
+    assert_eq!(model.requests().len(), 1, "it reached the model");
+    let res = post(&app, &alice, "chat", Some("lost-answer"), &body).await;
+    assert_error(res, StatusCode::CONFLICT, "request_in_progress", Some(KEY)).await;
+
+    gate.notify_one();
+    let mut replayed = None;
+    for _ in 0..200 {
+        let (status, _, reply, was_replayed) =
+            parts(post(&app, &alice, "chat", Some("lost-answer"), &body).await).await;
+        if status != StatusCode::CONFLICT {
+            replayed = Some((
+                status,
+                was_replayed,
+                serde_json::from_slice::<Value>(&reply).unwrap(),
+            ));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (status, was_replayed, reply) = replayed.expect("the first request finished");
+    assert_eq!((status, was_replayed), (StatusCode::OK, true));
+    assert_eq!(reply["response"], "Hello!");
+    assert_eq!(model.requests().len(), 1, "the turn ran once");
+}
