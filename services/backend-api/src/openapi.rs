@@ -189,22 +189,34 @@ impl Modify for IdempotencyKeys {
                     );
                 }
             }
-            let mut add = |status: &str, description: &str| {
-                responses
-                    .entry(status.to_owned())
-                    .or_insert_with(|| error_response(description));
+            // Where the operation already answers with the status (a 400 or 422 for its body), the
+            // header's reason is added to the description.
+            let mut add = |status: &str, description: &str| match responses.get_mut(status) {
+                // An annotation without a description: its status's usual meaning.
+                Some(RefOr::T(existing)) if existing.description.is_empty() => {
+                    let usual = if status == "400" {
+                        "Malformed request"
+                    } else {
+                        "A field is invalid"
+                    };
+                    existing.description = format!("{usual}; or {description}");
+                }
+                Some(RefOr::T(existing)) => {
+                    existing.description = format!("{}; or {description}", existing.description);
+                }
+                Some(RefOr::Ref(_)) => {}
+                None => {
+                    responses.insert(status.to_owned(), error_response(description));
+                }
             };
-            add(
-                "400",
-                "A malformed request (e.g. an `Idempotency-Key` that is not 1-255 printable ASCII characters)",
-            );
+            add("400", "`Idempotency-Key` not 1-255 printable ASCII characters");
             add(
                 "409",
                 "`request_in_progress`: the first request with this `Idempotency-Key` is still running; see `Retry-After`",
             );
             add(
                 "422",
-                "`idempotency_key_reused`: this `Idempotency-Key` came with a different request; or a field is invalid",
+                "`idempotency_key_reused`: this `Idempotency-Key` came with a different request",
             );
         }
     }
