@@ -17,7 +17,8 @@ mod m20261123_000006_conversations;
 mod m20261205_000007_outbox_source;
 mod m20261206_000008_drop_leases;
 mod m20261206_000009_list_indexes;
-mod m20261207_000010_outbox_replay;
+mod m20261207_000010_idempotency_keys;
+mod m20261207_000011_outbox_replay;
 
 pub struct Migrator;
 
@@ -34,7 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_outbox_source::Migration),
             Box::new(m20261206_000008_drop_leases::Migration),
             Box::new(m20261206_000009_list_indexes::Migration),
-            Box::new(m20261207_000010_outbox_replay::Migration),
+            Box::new(m20261207_000010_idempotency_keys::Migration),
+            Box::new(m20261207_000011_outbox_replay::Migration),
         ]
     }
 }

@@ -39,6 +39,9 @@ elif [[ -n "$seed" ]]; then
     generation=(--seed "$seed")
 fi
 
+# hooks.py: unique Idempotency-Keys in the stateful phase (why: in the file).
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=hooks
+
 # From the scratch directory: schemathesis keeps per-project state in ./.schemathesis.
 cd "$work"
 st --config-file "$here/schemathesis.toml" run "$base/openapi.json" \

@@ -14,7 +14,8 @@
 //!   a fallback for rows written elsewhere.
 //! - A failed publish defers that row and blocks the rest of its key until the retry, so a user's
 //!   events never overtake each other; other keys carry on.
-//! - Published rows are pruned after a retention period.
+//! - Published rows are pruned after a retention period; backend-api's relay also prunes expired
+//!   `Idempotency-Key` rows.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -238,6 +239,24 @@ impl OutboxRelay {
         }
     }
 
+    /// backend-api's relay (or the binary's, which covers it) also forgets `Idempotency-Key`s past
+    /// their 24 hours: a periodic task already there, holding the lock, so one replica does it.
+    async fn prune_idempotency_keys(&self) {
+        let backend_api = match &self.config.scope {
+            OutboxScope::All => true,
+            OutboxScope::Source(source) => source == taskflow_store::DEFAULT_SOURCE,
+        };
+        if !backend_api {
+            return;
+        }
+        let cutoff = time::now() - taskflow_store::KEY_TTL;
+        match self.store.idempotency_keys().prune(cutoff).await {
+            Ok(n) if n > 0 => tracing::debug!(pruned = n, "pruned expired idempotency keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "idempotency key prune failed"),
+        }
+    }
+
     async fn record_gauges(&self) {
         if let Ok(stats) = self.store.outbox().stats(&self.config.scope).await {
             metrics::gauge!("outbox_pending_rows").set(stats.pending as f64);
@@ -295,6 +314,7 @@ impl OutboxRelay {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "outbox prune failed"),
                     }
+                    self.prune_idempotency_keys().await;
                 }
             } else {
                 wait = self.config.takeover_poll;

@@ -9,7 +9,7 @@
 //!   here, 204, with the methods and request headers the API understands and a max-age; from any
 //!   other origin it goes on to routing like any request and gets no CORS headers.
 //! - Every answer to a listed origin (errors too, so the page can read the JSON error) names that
-//!   origin and exposes the headers a client reads (`ETag`, `Location`, `Retry-After`, `X-Request-Id`).
+//!   origin and exposes the headers a client reads (`ETag`, `Idempotent-Replayed`, `Location`, `Retry-After`, `X-Request-Id`).
 //! - `Vary: Origin` on all of them, so a cache never serves one origin's answer to another.
 //!
 //! The policy is app data ([`CorsPolicy`], registered by the binaries that serve browsers); the
@@ -30,7 +30,7 @@ pub const VARIABLE: &str = "CORS_ALLOWED_ORIGINS";
 const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, If-Match, Idempotency-Key, Last-Event-ID, X-Request-Id, traceparent";
-const EXPOSE_HEADERS: &str = "ETag, Location, Retry-After, X-Request-Id";
+const EXPOSE_HEADERS: &str = "ETag, Idempotent-Replayed, Location, Retry-After, X-Request-Id";
 /// How long a browser may reuse a preflight's answer, in seconds.
 const MAX_AGE: &str = "600";
 

@@ -32,6 +32,10 @@ pub enum ErrorCode {
     ModelUnavailable,
     /// The assistant's model service did not answer in time.
     ModelTimeout,
+    /// An `Idempotency-Key` already used for a different request (method, path or body): 422.
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` is still running: 409 with `Retry-After`.
+    RequestInProgress,
 }
 
 impl ErrorCode {
@@ -53,6 +57,8 @@ impl ErrorCode {
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::ModelUnavailable => StatusCode::BAD_GATEWAY,
             Self::ModelTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RequestInProgress => StatusCode::CONFLICT,
         }
     }
 }

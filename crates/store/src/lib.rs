@@ -10,6 +10,7 @@ pub mod entity;
 mod error;
 mod event_history;
 mod exclusive;
+mod idempotency_keys;
 mod legacy_users;
 mod notifications;
 mod outbox;
@@ -30,6 +31,7 @@ pub use coordination::{DeadLetter, DeadLetterRepo, ProcessedEventRepo};
 pub use error::StoreError;
 pub use event_history::{EventsAfter, PublishedEvent};
 pub use exclusive::{ExclusiveLock, LockError, PASS_BUDGET};
+pub use idempotency_keys::{Claim, IN_FLIGHT_LEASE, IdempotencyRepo, KEY_TTL, StoredResponse};
 pub use notifications::{
     DueReminder, NewNotification, Notification, NotificationFilter, NotificationPage, NotificationRepo,
     PendingEmail,
@@ -259,6 +261,11 @@ impl Store {
 
     pub fn dead_letters(&self) -> DeadLetterRepo<'_> {
         DeadLetterRepo::new(&self.db)
+    }
+
+    /// The `Idempotency-Key` markers and stored responses.
+    pub fn idempotency_keys(&self) -> IdempotencyRepo<'_> {
+        IdempotencyRepo::new(&self.db)
     }
 
     /// Closes the pool at shutdown, once the connections in use are returned: each connection ends

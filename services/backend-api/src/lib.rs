@@ -9,6 +9,7 @@
 pub(crate) mod blocking;
 pub mod config;
 pub(crate) mod error;
+pub(crate) mod idempotency;
 pub(crate) mod openapi;
 pub mod rate_limit;
 pub(crate) mod routes;

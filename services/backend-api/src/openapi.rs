@@ -141,6 +141,87 @@ impl Modify for CommonErrors {
     }
 }
 
+/// `Idempotency-Key` on the operations [`crate::idempotency::ROUTES`] wraps: the header parameter,
+/// the answers it adds (400 for a malformed key, 409 while the first request runs, 422 for a key
+/// reused on another request) and `Idempotent-Replayed` on the success responses.
+struct IdempotencyKeys;
+
+impl Modify for IdempotencyKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use crate::idempotency::request;
+        use utoipa::openapi::Required;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::path::ParameterBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        for path in crate::idempotency::ROUTES {
+            let Some(operation) = openapi.paths.paths.get_mut(path).and_then(|i| i.post.as_mut()) else {
+                continue;
+            };
+            let key = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(request::MAX_KEY_LEN))
+                .pattern(Some(request::KEY_PATTERN))
+                .build();
+            operation.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
+                ParameterBuilder::new()
+                    .name(request::HEADER)
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(
+                        "Makes a retry safe (draft-ietf-httpapi-idempotency-key-header): the first \
+                         complete response for this key is stored for 24 hours and sent again, with \
+                         `Idempotent-Replayed: true`, for the same request. A new key per new request, \
+                         e.g. a UUID; keys are per user.",
+                    ))
+                    .schema(Some(key))
+                    .build(),
+            ));
+            let responses = &mut operation.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    response.headers.insert(
+                        request::REPLAYED.to_owned(),
+                        RefOr::T(HeaderBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["true"]))))
+                            .description(Some("`true` when this is the stored response of an earlier request with the same `Idempotency-Key`"))
+                            .build()),
+                    );
+                }
+            }
+            // Where the operation already answers with the status (a 400 or 422 for its body), the
+            // header's reason is added to the description.
+            let mut add = |status: &str, description: &str| match responses.get_mut(status) {
+                // An annotation without a description: its status's usual meaning.
+                Some(RefOr::T(existing)) if existing.description.is_empty() => {
+                    let usual = if status == "400" {
+                        "Malformed request"
+                    } else {
+                        "A field is invalid"
+                    };
+                    existing.description = format!("{usual}; or {description}");
+                }
+                Some(RefOr::T(existing)) => {
+                    existing.description = format!("{}; or {description}", existing.description);
+                }
+                Some(RefOr::Ref(_)) => {}
+                None => {
+                    responses.insert(status.to_owned(), error_response(description));
+                }
+            };
+            add("400", "`Idempotency-Key` not 1-255 printable ASCII characters");
+            add(
+                "409",
+                "`request_in_progress`: the first request with this `Idempotency-Key` is still running; see `Retry-After`",
+            );
+            add(
+                "422",
+                "`idempotency_key_reused`: this `Idempotency-Key` came with a different request",
+            );
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "TaskFlow API", description = "Tasks with recurrence rules, reminders and per-user isolation. Every change is published as a CloudEvent."),
@@ -164,7 +245,7 @@ impl Modify for CommonErrors {
         taskflow_domain::Priority, taskflow_domain::Category, TimeZoneName,
         crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
-    modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders),
+    modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders, &IdempotencyKeys),
     tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "operations")),
 )]
 pub struct ApiDoc;

@@ -365,3 +365,57 @@ async fn published_rows_are_pruned_after_retention() {
         "pending rows are never pruned"
     );
 }
+
+/// `Idempotency-Key` rows older than 24 h are pruned by backend-api's relay (or the binary's, which
+/// covers backend-api); fresh ones stay, and another service's relay leaves the table alone.
+#[tokio::test]
+async fn backend_apis_relay_prunes_idempotency_keys_past_a_day() {
+    use taskflow_store::{Claim, KEY_TTL};
+
+    let (store, _db) = store().await;
+    let now = taskflow_domain::time::now();
+    let keys = store.idempotency_keys();
+    let old = now - KEY_TTL - chrono::TimeDelta::seconds(1);
+    assert!(matches!(
+        keys.claim("alice", "old", "f", old).await.unwrap(),
+        Claim::Acquired(_)
+    ));
+    assert!(matches!(
+        keys.claim("alice", "new", "f", now).await.unwrap(),
+        Claim::Acquired(_)
+    ));
+    let count = || async {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        taskflow_store::entity::idempotency_keys::Entity::find()
+            .count(store.connection())
+            .await
+            .unwrap()
+    };
+    let bus = bus(&store, Vec::new());
+    let fast_prune = |mut c: RelayConfig| {
+        c.prune_interval = Duration::from_millis(20);
+        c.poll_interval = Duration::from_millis(20);
+        c
+    };
+
+    let other = RelayConfig::for_source("recurring");
+    let handle = taskflow_host::relay::spawn(store.clone(), bus.clone(), fast_prune(other));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    handle.stop().await;
+    assert_eq!(
+        count().await,
+        2,
+        "recurring's relay does not prune backend-api's keys"
+    );
+
+    let own = RelayConfig::for_source(taskflow_store::DEFAULT_SOURCE);
+    let handle = taskflow_host::relay::spawn(store.clone(), bus, fast_prune(own));
+    for _ in 0..100 {
+        if count().await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    handle.stop().await;
+    assert_eq!(count().await, 1, "only the expired key went");
+}

@@ -3,6 +3,7 @@
 pub mod audit_logs;
 pub mod conversations;
 pub mod dead_letters;
+pub mod idempotency_keys;
 pub mod messages;
 pub mod notifications;
 pub mod outbox;

@@ -5,6 +5,7 @@
 //! the reply — with the tools it ran — are stored together. A model failure stores nothing and
 //! answers 502/504, so a retry starts clean.
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_assistant::online::ModelError;
@@ -312,20 +313,18 @@ pub async fn clear(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/{user_id}/chat").route(web::post().to(chat)))
-        .service(
-            web::resource("/api/{user_id}/chat/confirm").route(web::post().to(super::chat_confirm::confirm)),
-        )
-        .service(
-            web::resource("/api/{user_id}/chat/stream").route(web::post().to(super::chat_stream::stream)),
-        )
-        .service(web::resource("/api/{user_id}/conversations").route(web::get().to(conversations)))
-        .service(web::resource("/api/{user_id}/conversations/clear").route(web::delete().to(clear)))
-        .service(
-            web::resource("/api/{user_id}/conversations/{conversation_id}").route(web::delete().to(delete)),
-        )
-        .service(
-            web::resource("/api/{user_id}/conversations/{conversation_id}/messages")
-                .route(web::get().to(messages)),
-        );
+    cfg.service(
+        web::resource("/api/{user_id}/chat")
+            .wrap(from_fn(crate::idempotency::middleware))
+            .route(web::post().to(chat)),
+    )
+    .service(web::resource("/api/{user_id}/chat/confirm").route(web::post().to(super::chat_confirm::confirm)))
+    .service(web::resource("/api/{user_id}/chat/stream").route(web::post().to(super::chat_stream::stream)))
+    .service(web::resource("/api/{user_id}/conversations").route(web::get().to(conversations)))
+    .service(web::resource("/api/{user_id}/conversations/clear").route(web::delete().to(clear)))
+    .service(web::resource("/api/{user_id}/conversations/{conversation_id}").route(web::delete().to(delete)))
+    .service(
+        web::resource("/api/{user_id}/conversations/{conversation_id}/messages")
+            .route(web::get().to(messages)),
+    );
 }

@@ -9,6 +9,7 @@
 //! then goes through the same validation and store call as `POST /tasks`, and the answer says what was
 //! understood so the client can show it. The preview answers the same without writing anything.
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -164,6 +165,10 @@ pub async fn preview(
 /// Mounts the two routes; register before [`super::tasks::configure`], whose `/tasks/{task_id}` would
 /// otherwise answer `POST /tasks/quick` with 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/{user_id}/tasks/quick").route(web::post().to(create)))
-        .service(web::resource("/api/{user_id}/tasks/quick/preview").route(web::post().to(preview)));
+    cfg.service(
+        web::resource("/api/{user_id}/tasks/quick")
+            .wrap(from_fn(crate::idempotency::middleware))
+            .route(web::post().to(create)),
+    )
+    .service(web::resource("/api/{user_id}/tasks/quick/preview").route(web::post().to(preview)));
 }

@@ -6,6 +6,7 @@
 //! the web app backs off on, so honest use stays far below the bucket, while a loop minting tickets
 //! is stopped without a new bucket, setting or Redis script to run and document.
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use taskflow_auth::Authenticator;
@@ -50,5 +51,9 @@ pub async fn create(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/{user_id}/stream-tickets").route(web::post().to(create)));
+    cfg.service(
+        web::resource("/api/{user_id}/stream-tickets")
+            .wrap(from_fn(crate::idempotency::middleware))
+            .route(web::post().to(create)),
+    );
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use taskflow_auth::AuthenticatedUser;
@@ -375,6 +376,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/stats").route(web::get().to(stats)))
             .service(
                 web::resource("/tasks")
+                    .wrap(from_fn(crate::idempotency::middleware))
                     .route(web::get().to(list))
                     .route(web::post().to(create)),
             )

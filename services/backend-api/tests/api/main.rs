@@ -9,6 +9,7 @@ mod auth;
 mod chat_confirm;
 mod chat_limits;
 mod helpers;
+mod idempotency;
 mod jwks;
 mod list;
 mod mcp;

@@ -20,6 +20,8 @@ pub enum Reply {
     Text(&'static str),
     /// Answers only after this long (to exceed the client's timeout).
     Slow(Duration),
+    /// Answers with this text once the test notifies the gate (a request held mid-turn).
+    Gated(Arc<tokio::sync::Notify>, &'static str),
     Status(u16),
 }
 
@@ -57,6 +59,10 @@ async fn completions(
         Some(Reply::Slow(d)) => {
             tokio::time::sleep(d).await;
             json!({"role": "assistant", "content": "too late"})
+        }
+        Some(Reply::Gated(gate, t)) => {
+            gate.notified().await;
+            json!({"role": "assistant", "content": t})
         }
         Some(Reply::Text(t)) => json!({"role": "assistant", "content": t}),
         Some(Reply::Tools(calls)) => json!({
