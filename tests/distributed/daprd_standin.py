@@ -3,17 +3,27 @@
 
 It follows what daprd 1.16.19 and components-contrib 1.16.13 are coded to do - not a convenient
 subset - for the building blocks TaskFlow uses: pub/sub on Redis Streams (pubsub.redis), state on
-Redis (state.redis), the cron input binding (bindings.cron), Resiliency policies and the API tokens.
+Redis (state.redis), the cron input binding (bindings.cron), HTTP service invocation (with the
+callee's access-control policy), Resiliency policies and the API tokens.
 Real Redis holds the state and the streams, through the same Redis commands and Lua scripts the
 Go components run.  Every rule below names the Dapr source file it comes from (dapr/dapr at tag
 v1.16.19, dapr/components-contrib at v1.16.13, dapr/kit v0.16.x); read them with e.g.
 ``git -C <mirror> show v1.16.19:pkg/runtime/subscription/subscription.go``.
 
-The stand-in emulates a daprd started with TaskFlow's dapr-components/config.yaml:
-``spec.api.allowed`` = publish + state (v1.0, http), tracing ``samplingRate: "1"``.  So only the
-health, publish and state routes exist (anything else is chi's 404, because the allow-list also
-removes the service-invocation fallback route - pkg/api/http/server.go setupRoutes/handle), and
-every API call gets a sampled W3C trace context.
+The Configuration (``--config``, daprd's ``-config``; by default TaskFlow's
+dapr-components/config.yaml) decides which APIs exist: ``spec.api.allowed``/``denied`` register only
+the admitted endpoints (pkg/api/http/server.go setupRoutes, endpoints/endpoint.go IsAllowed), health
+always.  With publish + state (config.yaml) anything else is chi's 404; with the invoke API
+(config-web.yaml) every unmatched request falls back to service invocation (onDirectMessage is chi's
+NotFound/MethodNotAllowed handler).  ``spec.accessControl`` is applied to invocations this sidecar
+receives.  Every API call gets a sampled W3C trace context (``samplingRate: "1"``).
+
+Service invocation (standin_invoke.py, which names its sources): the caller's sidecar resolves the
+target app id through ``--resolve`` (no mDNS here) to the target stand-in's internal port
+(``--dapr-internal-grpc-port``, standing in for daprd's internal gRPC API), which applies its access
+control to the identity the caller asserts (real daprd: the mTLS SPIFFE id) and calls its app with
+ITS ``APP_API_TOKEN``; statuses, headers and bodies come back as daprd passes them, daprd's own
+failures as ERR_DIRECT_INVOKE (403 when the callee's policy denies, else 500).
 
 Stand-in additions (not daprd): ``GET /standin/stats`` (no token) and, with
 ``--duplicate-deliveries`` (the default), a second delivery of every consumed message, as a
@@ -22,6 +32,7 @@ consumer-group rebalance produces in real deployments.
 Usage (the CLI contract the end-to-end runner relies on):
   daprd_standin.py --app-id ID --app-port PORT --dapr-http-port PORT --resources-path DIR
                    [--app-host 127.0.0.1] [--duplicate-deliveries | --no-duplicate-deliveries]
+                   [--config FILE] [--dapr-internal-grpc-port PORT] [--resolve APP_ID=HOST:PORT ...]
 Environment: APP_API_TOKEN, DAPR_API_TOKEN, POD_NAME, NAMESPACE (read as daprd reads them).
 """
 
