@@ -699,6 +699,9 @@ def call_local(sc: Sidecar, env: dict, remote: bool = True) -> dict:
             sc.log(msg)
             raise InvokeError("PermissionDenied", msg)
     verb = env["verb"]
+    if verb == "CONNECT":
+        # http_channel.go InvokeMethod: net/http cannot send CONNECT.
+        raise InvokeError("InvalidArgument", "invalid HTTP verb")
     path = go_clean(meth)
     if path == ".":
         path = ""
