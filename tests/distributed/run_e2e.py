@@ -486,7 +486,7 @@ def scenario_no_state_save_or_publish_refused(ctx: Ctx) -> None:
             print(f"    {name}: state_saves {saves}, deliveries {snap.get('deliveries')}, "
                   f"duplicates_sent {snap.get('duplicates_sent')}, dead_lettered {snap.get('dead_lettered')}, "
                   f"published {snap.get('published')}, publish_refused {snap.get('publish_refused')}, "
-                  f"cron_ticks {snap.get('cron_ticks')}", flush=True)
+                  f"cron_ticks {snap.get('cron_ticks')}, invoke {snap.get('invoke')}", flush=True)
             for status in ("500", "400"):
                 if saves.get(status):
                     problems.append(f"{name}: {saves[status]} state saves answered {status}")
