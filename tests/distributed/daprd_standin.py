@@ -18,12 +18,13 @@ always.  With publish + state (config.yaml) anything else is chi's 404; with the
 NotFound/MethodNotAllowed handler).  ``spec.accessControl`` is applied to invocations this sidecar
 receives.  Every API call gets a sampled W3C trace context (``samplingRate: "1"``).
 
-Service invocation (standin_invoke.py, which names its sources): the caller's sidecar resolves the
-target app id through ``--resolve`` (no mDNS here) to the target stand-in's internal port
-(``--dapr-internal-grpc-port``, standing in for daprd's internal gRPC API), which applies its access
-control to the identity the caller asserts (real daprd: the mTLS SPIFFE id) and calls its app with
-ITS ``APP_API_TOKEN``; statuses, headers and bodies come back as daprd passes them, daprd's own
-failures as ERR_DIRECT_INVOKE (403 when the callee's policy denies, else 500).
+Service invocation (standin_invoke.py; the Configuration in standin_config.py; both name their
+sources): the caller's sidecar resolves the target app id through ``--resolve`` (no mDNS here) to
+the target stand-in's internal port (``--dapr-internal-grpc-port``, standing in for daprd's internal
+gRPC API), which applies its access control to the identity the caller asserts (real daprd: the mTLS
+SPIFFE id) and calls its app with ITS ``APP_API_TOKEN``; statuses, headers and bodies come back as
+daprd passes them, daprd's own failures as ERR_DIRECT_INVOKE (403 when the callee's policy denies,
+else 500).
 
 Stand-in additions (not daprd): ``GET /standin/stats`` (no token) and, with
 ``--duplicate-deliveries`` (the default), a second delivery of every consumed message, as a
@@ -67,6 +68,7 @@ from standin_gojson import (GoEOF, GoJSONError, GoNumber, go_decode_first, go_ma
                             jsoniter_fastest_marshal, to_float64_tree)
 from standin_redis import (ComponentError, ETagError, RedisStateStore, RedisStreams,  # noqa: E402
                            StreamMessage)
+import standin_config  # noqa: E402
 import standin_invoke  # noqa: E402
 import standin_resiliency  # noqa: E402
 from standin_resiliency import (CodeError, DeadlineExceeded, PolicyDef, Resiliency,  # noqa: E402
@@ -383,7 +385,7 @@ class Runtime:
         self.runtime_ready = False
         self.outbound_ready = False
         self.subscriptions: list = []
-        self.config: Optional[standin_invoke.Configuration] = None  # set by main()
+        self.config: Optional[standin_config.Configuration] = None  # set by main()
 
     # -- metadata templating: pkg/runtime/meta/meta.go convertItemsToProps --------------------
     def to_props(self, comp_name: str, items: list) -> dict:
@@ -1900,9 +1902,9 @@ def main(argv=None):
     rt = Runtime(args)
     RT = rt
     try:
-        rt.config = standin_invoke.Configuration(args.config, log)
+        rt.config = standin_config.Configuration(args.config, log)
         registry = standin_invoke.Registry(args.resolve)
-    except (OSError, yaml.YAMLError, standin_invoke.ConfigError) as e:
+    except (OSError, yaml.YAMLError, standin_config.ConfigError) as e:
         fatal(f"configuration {args.config}: {e}")
     SIDECAR = standin_invoke.Sidecar(rt.app_id, rt.app_host, rt.app_port, rt.api_token, rt.app_token,
                                      rt.config, registry, log, STATS.invoke, child_span)
