@@ -923,7 +923,7 @@ def invoke_checks(base, caller_base):
     before = len(APP.requests)
     res = call("PATCH", inv + "/inv/echo/a%20b?x=1&y=two%2F", body=b'{"title":"t"}', token=CALLER_DAPR_TOKEN,
                headers={"Content-Type": "application/json", "Authorization": "Bearer user-jwt",
-                        "If-Match": '"v6"', "X-Custom": "kept", "traceparent": tp})
+                        "If-Match": '"v6"', "X-Custom": "kept", "traceparent": tp, "Keep-Alive": "timeout=5"})
     echo = res.json() if res.status == 200 else {}
     h = echo.get("headers", {})
     check("invoke: the app's status, body and headers come back (200, ETag, X-Request-Id)",
@@ -936,6 +936,10 @@ def invoke_checks(base, caller_base):
     check("invoke: request headers reach the app (Authorization, If-Match, X-Custom, Content-Type)",
           h.get("authorization") == "Bearer user-jwt" and h.get("if-match") == '"v6"'
           and h.get("x-custom") == "kept" and h.get("content-type") == "application/json", h)
+    # HTTPHeadersToInternalMetadata copies every header; net/http keeps all but Host and
+    # Transfer-Encoding out of r.Header, so daprd forwards hop-by-hop headers such as Keep-Alive.
+    check("invoke: hop-by-hop headers are forwarded as daprd forwards them (Keep-Alive)",
+          h.get("keep-alive") == "timeout=5", h.get("keep-alive"))
     check("invoke: the caller's dapr-api-token is stripped, the TARGET app's APP_API_TOKEN added",
           h.get("dapr-api-token") == APP_TOKEN, h.get("dapr-api-token"))
     check("invoke: dapr-caller-app-id, dapr-caller-namespace, dapr-callee-app-id; no destination-app-id",
