@@ -3,17 +3,28 @@
 
 It follows what daprd 1.16.19 and components-contrib 1.16.13 are coded to do - not a convenient
 subset - for the building blocks TaskFlow uses: pub/sub on Redis Streams (pubsub.redis), state on
-Redis (state.redis), the cron input binding (bindings.cron), Resiliency policies and the API tokens.
+Redis (state.redis), the cron input binding (bindings.cron), HTTP service invocation (with the
+callee's access-control policy), Resiliency policies and the API tokens.
 Real Redis holds the state and the streams, through the same Redis commands and Lua scripts the
 Go components run.  Every rule below names the Dapr source file it comes from (dapr/dapr at tag
 v1.16.19, dapr/components-contrib at v1.16.13, dapr/kit v0.16.x); read them with e.g.
 ``git -C <mirror> show v1.16.19:pkg/runtime/subscription/subscription.go``.
 
-The stand-in emulates a daprd started with TaskFlow's dapr-components/config.yaml:
-``spec.api.allowed`` = publish + state (v1.0, http), tracing ``samplingRate: "1"``.  So only the
-health, publish and state routes exist (anything else is chi's 404, because the allow-list also
-removes the service-invocation fallback route - pkg/api/http/server.go setupRoutes/handle), and
-every API call gets a sampled W3C trace context.
+The Configuration (``--config``, daprd's ``-config``; by default TaskFlow's
+dapr-components/config.yaml) decides which APIs exist: ``spec.api.allowed``/``denied`` register only
+the admitted endpoints (pkg/api/http/server.go setupRoutes, endpoints/endpoint.go IsAllowed), health
+always.  With publish + state (config.yaml) anything else is chi's 404; with the invoke API
+(config-web.yaml) every unmatched request falls back to service invocation (onDirectMessage is chi's
+NotFound/MethodNotAllowed handler).  ``spec.accessControl`` is applied to invocations this sidecar
+receives.  Every API call gets a sampled W3C trace context (``samplingRate: "1"``).
+
+Service invocation (standin_invoke.py; the Configuration in standin_config.py; both name their
+sources): the caller's sidecar resolves the target app id through ``--resolve`` (no mDNS here) to
+the target stand-in's internal port (``--dapr-internal-grpc-port``, standing in for daprd's internal
+gRPC API), which applies its access control to the identity the caller asserts (real daprd: the mTLS
+SPIFFE id) and calls its app with ITS ``APP_API_TOKEN``; statuses, headers and bodies come back as
+daprd passes them, daprd's own failures as ERR_DIRECT_INVOKE (403 when the callee's policy denies,
+else 500).
 
 Stand-in additions (not daprd): ``GET /standin/stats`` (no token) and, with
 ``--duplicate-deliveries`` (the default), a second delivery of every consumed message, as a
@@ -22,6 +33,7 @@ consumer-group rebalance produces in real deployments.
 Usage (the CLI contract the end-to-end runner relies on):
   daprd_standin.py --app-id ID --app-port PORT --dapr-http-port PORT --resources-path DIR
                    [--app-host 127.0.0.1] [--duplicate-deliveries | --no-duplicate-deliveries]
+                   [--config FILE] [--dapr-internal-grpc-port PORT] [--resolve APP_ID=HOST:PORT ...]
 Environment: APP_API_TOKEN, DAPR_API_TOKEN, POD_NAME, NAMESPACE (read as daprd reads them).
 """
 
@@ -30,6 +42,7 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import json
 import os
 import posixpath
 import random
@@ -55,11 +68,16 @@ from standin_gojson import (GoEOF, GoJSONError, GoNumber, go_decode_first, go_ma
                             jsoniter_fastest_marshal, to_float64_tree)
 from standin_redis import (ComponentError, ETagError, RedisStateStore, RedisStreams,  # noqa: E402
                            StreamMessage)
+import standin_config  # noqa: E402
+import standin_invoke  # noqa: E402
 import standin_resiliency  # noqa: E402
 from standin_resiliency import (CodeError, DeadlineExceeded, PolicyDef, Resiliency,  # noqa: E402
                                 ResiliencyError, run_policy)
 
 APP_ID = "?"
+# The Configuration a stand-in started without --config emulates, as before it read one.
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dapr-components",
+                              "config.yaml")
 
 
 def log(msg: str, level: str = "info"):
@@ -101,6 +119,10 @@ class Stats:
             "published": {},
             "publish_refused": {},
             "cron_ticks": {},
+            # Service invocation: calls this sidecar sent for its app, by the status it answered
+            # (403/500 for daprd's own errors), and calls it received on its internal API, by the
+            # app's status or the gRPC code it refused or failed them with.
+            "invoke": {"sent": {}, "received": {}},
         }
 
     def incr(self, key, sub=None, n=1):
@@ -109,6 +131,11 @@ class Stats:
                 self.d[key] += n
             else:
                 self.d[key][str(sub)] = self.d[key].get(str(sub), 0) + n
+
+    def invoke(self, direction: str, status):
+        with self.lock:
+            d = self.d["invoke"][direction]
+            d[str(status)] = d.get(str(status), 0) + 1
 
     def refusal(self, entry):
         with self.lock:
@@ -358,6 +385,7 @@ class Runtime:
         self.runtime_ready = False
         self.outbound_ready = False
         self.subscriptions: list = []
+        self.config: Optional[standin_config.Configuration] = None  # set by main()
 
     # -- metadata templating: pkg/runtime/meta/meta.go convertItemsToProps --------------------
     def to_props(self, comp_name: str, items: list) -> dict:
@@ -1090,6 +1118,7 @@ def apply_ttl_metadata(ce: dict, metadata: dict):
 # =================================================================================================
 
 RT: Optional[Runtime] = None
+SIDECAR: Optional[standin_invoke.Sidecar] = None
 
 
 def get_metadata_from_query(qs: dict) -> dict:
@@ -1105,6 +1134,14 @@ def clean_path(p: str) -> str:
     if not c.startswith("/"):
         c = "/" + c
     return c
+
+
+class _Unmatched(Exception):
+    """No registered route matched (404) or its method did not (405): chi's NotFound/MethodNotAllowed."""
+
+    def __init__(self, error: HTTPError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1172,6 +1209,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str):
         rt = RT
         raw_path, _, query = self.path.partition("?")
+        self._raw_path, self._query = raw_path, query
         qs = urllib.parse.parse_qs(query, keep_blank_values=True)
         body = self._body()
         try:
@@ -1192,6 +1230,7 @@ class Handler(BaseHTTPRequestHandler):
                                        "reason": "invalid api token"})
                     raise plain_error(401, "invalid api token")
             path = clean_path(raw_path)
+            self._method = method
             segs = path.split("/")[1:]
             self._route(method, segs, qs, body)
         except HTTPError as e:
@@ -1217,13 +1256,27 @@ class Handler(BaseHTTPRequestHandler):
             raise plain_error(400, f'failed to unescape request parameter "{name}". Error: invalid URL escape') from None
 
     def _route(self, method, segs, qs, body):
-        not_found = plain_error(404, "404 page not found")
+        """server.go setupRoutes: only the endpoints the Configuration's api allow/deny lists admit
+        are registered (endpoint.go IsAllowed); healthz always.  With the invoke API registered,
+        onDirectMessage is also chi's NotFound and MethodNotAllowed handler (server.go handle,
+        IsFallback), so every unmatched request becomes an invocation attempt."""
+        api = RT.config.api
+        invoke = api.endpoint_allowed("invoke", "v1.0/invoke/*")
+        try:
+            self._route_registered(method, segs, qs, body, api, invoke)
+        except _Unmatched as u:
+            if invoke:
+                return self._invoke(method, body)
+            raise u.error from None
+
+    def _route_registered(self, method, segs, qs, body, api, invoke):
+        not_found = _Unmatched(plain_error(404, "404 page not found"))
         if len(segs) < 2 or segs[0] != "v1.0":
             raise not_found
 
         def allow(*methods):
             if method not in methods:
-                raise HTTPError(405, b"", "", {"Allow": ", ".join(methods)})
+                raise _Unmatched(HTTPError(405, b"", "", {"Allow": ", ".join(methods)}))
 
         if segs[1] == "healthz" and len(segs) == 2:
             allow("GET")
@@ -1233,19 +1286,20 @@ class Handler(BaseHTTPRequestHandler):
             if not RT.outbound_ready:
                 raise api_error(500, "ERR_OUTBOUND_HEALTH_NOT_READY", "dapr outbound is not ready")
             return self._send(204)
-        if segs[1] == "publish" and len(segs) >= 4:
+        if segs[1] == "publish" and len(segs) >= 4 and api.endpoint_allowed("publish", "v1.0/publish/{pubsubname}/*"):
             if segs[2] == "bulk":
                 log("POST /v1.0/publish/bulk/... (bulk publish) is not implemented by the stand-in: 404")
-                raise not_found
+                raise plain_error(404, "404 page not found")
             allow("POST")
             return self._publish(self._param("pubsubname", segs[2]), self._param("*", "/".join(segs[3:])), qs, body)
-        if segs[1] == "state" and len(segs) == 3:
+        state = api.endpoint_allowed("state", "v1.0/state/{storeName}")
+        if state and segs[1] == "state" and len(segs) == 3:
             allow("POST")
             return self._post_state(self._param("storeName", segs[2]), qs, body)
-        if segs[1] == "state" and len(segs) == 4:
+        if state and segs[1] == "state" and len(segs) == 4:
             if method == "POST" and segs[3] in ("bulk", "transaction"):
                 log(f"POST /v1.0/state/{{store}}/{segs[3]} is not implemented by the stand-in: 404")
-                raise not_found
+                raise plain_error(404, "404 page not found")
             allow("GET", "DELETE")
             store = self._param("storeName", segs[2])
             key = self._param("key", segs[3])
@@ -1253,6 +1307,32 @@ class Handler(BaseHTTPRequestHandler):
                 return self._get_state(store, key, qs)
             return self._delete_state(store, key, qs)
         raise not_found
+
+    # -- directmessaging.go (standin_invoke.py) ------------------------------------------------
+    def _invoke(self, method, body):
+        # r.Header after APITokenAuthMiddleware, which deletes dapr-api-token only when it checked it.
+        headers = [(k, v) for k, v in self.headers.items()
+                   if not (RT.api_token and k.lower() == "dapr-api-token")]
+        span = child_span(self.headers.get("traceparent"))  # the tracing middleware's server span
+        path = urllib.parse.unquote(self._raw_path, errors="replace")  # r.URL.Path
+        reply = standin_invoke.on_direct_message(SIDECAR, method, path, self._query, headers, body, span)
+        self._send_reply(reply)
+
+    def _send_reply(self, reply):
+        """The response as net/http writes it: the given headers, Date when absent, a Content-Length
+        for the (whole) body unless the status has none."""
+        self.send_response_only(reply.status)
+        names = set()
+        for k, v in reply.headers:
+            names.add(k.lower())
+            self.send_header(k, v)
+        if "date" not in names:
+            self.send_header("Date", self.date_time_string())
+        if "content-length" not in names and reply.status not in (204, 304) and reply.status >= 200:
+            self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if reply.body and self.command != "HEAD" and reply.status not in (204, 304):
+            self.wfile.write(reply.body)
 
     # -- healthz.go ---------------------------------------------------------------------------
     def _healthz(self, qs):
@@ -1744,6 +1824,42 @@ def _send_binding_event(rt: Runtime, b: dict):
 
 
 # =================================================================================================
+# Internal API (pkg/api/grpc/daprinternal.go CallLocalStream; HTTP+JSON here, see standin_invoke.py)
+# =================================================================================================
+
+class InternalHandler(BaseHTTPRequestHandler):
+    """daprd's internal gRPC server (--dapr-internal-grpc-port): other sidecars' invocations of this
+    app.  No dapr-api-token here: daprd protects this port with mTLS, not with the API token."""
+    protocol_version = "HTTP/1.1"
+    server_version = "daprd-standin-internal"
+    sys_version = ""
+
+    def log_message(self, fmt, *a):
+        pass
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n > 0 else b""
+        if self.path != "/dapr.proto.internals.v1.ServiceInvocation/CallLocalStream":
+            doc = {"error": {"code": "Unimplemented", "message": f"unknown method {self.path}"}}
+        else:
+            try:
+                doc = standin_invoke.call_local(SIDECAR, json.loads(raw))
+            except standin_invoke.InvokeError as e:
+                doc = {"error": {"code": e.code or "Unknown", "message": e.message}}
+            except Exception as e:  # noqa: BLE001 - a stand-in bug: make it loud, never silent
+                import traceback
+                error(f"stand-in internal error on CallLocalStream: {e}\n{traceback.format_exc()}")
+                doc = {"error": {"code": "Internal", "message": f"daprd stand-in internal error: {e}"}}
+        body = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+# =================================================================================================
 # Startup (pkg/runtime/runtime.go initRuntime, blockUntilAppIsReady, appHealthChanged)
 # =================================================================================================
 
@@ -1765,13 +1881,19 @@ def wait_for_app(rt: Runtime):
 
 
 def main(argv=None):
-    global APP_ID, RT
+    global APP_ID, RT, SIDECAR
     p = argparse.ArgumentParser(description="daprd 1.16 stand-in")
     p.add_argument("--app-id", required=True)
     p.add_argument("--app-port", required=True, type=int)
     p.add_argument("--dapr-http-port", required=True, type=int)
     p.add_argument("--resources-path", required=True)
     p.add_argument("--app-host", default="127.0.0.1")
+    p.add_argument("--config", default=DEFAULT_CONFIG,
+                   help="the daprd Configuration (-config); default: dapr-components/config.yaml")
+    p.add_argument("--dapr-internal-grpc-port", type=int, default=0,
+                   help="port of the internal API other sidecars invoke this app through (0: none)")
+    p.add_argument("--resolve", action="append", default=[], metavar="APP_ID=HOST:PORT",
+                   help="name resolution: an app id's sidecar internal API address (repeatable)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--duplicate-deliveries", dest="duplicate_deliveries", action="store_true", default=True)
     g.add_argument("--no-duplicate-deliveries", dest="duplicate_deliveries", action="store_false")
@@ -1779,6 +1901,13 @@ def main(argv=None):
     APP_ID = args.app_id
     rt = Runtime(args)
     RT = rt
+    try:
+        rt.config = standin_config.Configuration(args.config, log)
+        registry = standin_invoke.Registry(args.resolve)
+    except (OSError, yaml.YAMLError, standin_config.ConfigError) as e:
+        fatal(f"configuration {args.config}: {e}")
+    SIDECAR = standin_invoke.Sidecar(rt.app_id, rt.app_host, rt.app_port, rt.api_token, rt.app_token,
+                                     rt.config, registry, log, STATS.invoke, child_span)
 
     def on_signal(signum, _frame):
         log(f"received signal {signal.Signals(signum).name}; shutting down")
@@ -1806,6 +1935,18 @@ def main(argv=None):
         fatal(f"failed to start HTTP server: {e}")
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     log(f"HTTP server is running on port {args.dapr_http_port}")
+    api = rt.config.api
+    log(f"configuration {rt.config.name}: APIs publish={api.endpoint_allowed('publish', 'v1.0/publish/{pubsubname}/*')} "
+        f"state={api.endpoint_allowed('state', 'v1.0/state/{storeName}')} "
+        f"invoke={api.endpoint_allowed('invoke', 'v1.0/invoke/*')}; access control "
+        f"{'on' if rt.config.acl else 'none'}; resolve {registry.table}")
+    if args.dapr_internal_grpc_port:
+        try:
+            internal = Server(("127.0.0.1", args.dapr_internal_grpc_port), InternalHandler)
+        except OSError as e:
+            fatal(f"failed to start the internal API server: {e}")
+        threading.Thread(target=internal.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+        log(f"internal API (gRPC stand-in) is running on port {args.dapr_internal_grpc_port}")
     rt.outbound_ready = True
 
     wait_for_app(rt)

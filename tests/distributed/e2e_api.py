@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import threading
 import time
@@ -94,6 +95,20 @@ class Api:
 
     def audit(self, user: User, **params) -> list[dict]:
         return self._pages(user, "audit", "entries", params)
+
+
+def raw_request(base: str, method: str, path: str, headers: dict[str, str] | None = None,
+                timeout: float = 15.0) -> tuple[int, dict[str, str], bytes]:
+    """One request with `path` sent exactly as given (no client-side normalisation of `..` or of
+    percent-encodings); (status, lower-cased headers, body)."""
+    parts = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
 
 
 class WsClient:

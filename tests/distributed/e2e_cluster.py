@@ -1,10 +1,15 @@
-"""The five TaskFlow services, each beside its own stand-in sidecar, as separate processes.
+"""The TaskFlow services, each beside its own stand-in sidecar, as separate processes.
 
 Environment as in dapr.yaml and README "Running the services under Dapr": PORT, DATABASE_URL (not for
 websocket), JWT_SECRET (backend-api and websocket, the same value), DAPR_HTTP_PORT, APP_API_TOKEN and
 DAPR_API_TOKEN (one pair per service, the same on the app and on its sidecar), DAPR_PUBSUB_NAME and
 DAPR_STATE_STORE for websocket, LOG_FORMAT=json, RUST_LOG=info. Sidecars get POD_NAME and NAMESPACE
 as the Dapr injector would set them.
+
+Each sidecar runs with its Dapr Configuration (--config, see `configs()`), serves its app's
+invocations on an internal port of its own (daprd's internal gRPC API) and resolves every app id to
+those ports (--resolve), so `web` reaches backend-api as under Dapr: web -> web's sidecar ->
+backend-api's sidecar (which applies its access-control policy) -> backend-api.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from e2e_procs import Proc, ProcessManager, clean_env, env_with, free_port, get_json, wait_http_ok
 
@@ -29,10 +36,13 @@ class ServiceSpec:
     uses_database: bool = True
     jwt: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Its sidecar's Configuration: one of the files `configs()` writes.
+    config: str = "config.yaml"
 
 
 SPECS = [
-    ServiceSpec("backend-api", "backend-api", "backend-api", "backend-api-0", jwt=True),
+    ServiceSpec("backend-api", "backend-api", "backend-api", "backend-api-0", jwt=True,
+                config="config-backend-api.yaml"),
     ServiceSpec("notification", "notification", "notification", "notification-0"),
     ServiceSpec("recurring", "recurring", "recurring", "recurring-0"),
     ServiceSpec("audit", "audit", "audit", "audit-0"),
@@ -41,7 +51,36 @@ SPECS = [
                     extra_env={"DAPR_PUBSUB_NAME": "pubsub-broadcast", "DAPR_STATE_STORE": "statestore-replica"})
         for i in (0, 1)
     ],
+    ServiceSpec("web", "web", "web", "web-0", uses_database=False, config="config-web.yaml"),
 ]
+
+# backend-api's access control as the Helm chart renders it with its defaults
+# (helm-charts/taskflow/templates/dapr/configuration.yaml, values dapr.frontendAppIds [web] and
+# dapr.trustDomain public; the release namespace is the sidecars' NAMESPACE, default).
+BACKEND_API_ACCESS_CONTROL = {
+    "defaultAction": "deny",
+    "trustDomain": "public",
+    "policies": [{
+        "appId": "web",
+        "defaultAction": "deny",
+        "trustDomain": "public",
+        "namespace": "default",
+        "operations": [{"name": "/api/**", "httpVerb": ["*"], "action": "allow"}],
+    }],
+}
+
+
+def configs(source_dir: Path, target_dir: Path) -> None:
+    """The sidecars' Configurations: dapr-components/local's config.yaml (publish + state) and
+    config-web.yaml (invoke only) as they are, and config-backend-api.yaml, config.yaml with the
+    Helm chart's access-control policy for backend-api."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("config.yaml", "config-web.yaml"):
+        (target_dir / name).write_text((source_dir / name).read_text())
+    doc = yaml.safe_load((source_dir / "config.yaml").read_text())
+    doc["metadata"]["name"] = doc["metadata"]["name"] + "-backend-api"
+    doc["spec"]["accessControl"] = BACKEND_API_ACCESS_CONTROL
+    (target_dir / "config-backend-api.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 @dataclass
@@ -49,6 +88,7 @@ class Service:
     spec: ServiceSpec
     app_port: int
     dapr_port: int
+    internal_port: int
     app: Proc
     sidecar: Proc
 
@@ -70,7 +110,7 @@ class Service:
 
 class Cluster:
     def __init__(self, procs: ProcessManager, repo: Path, bin_dir: Path, standin: Path, resources: Path,
-                 database_url: str, python: str = sys.executable):
+                 database_url: str, python: str = sys.executable, config_dir: Path | None = None):
         self.procs = procs
         self.repo = repo
         self.bin_dir = bin_dir
@@ -78,6 +118,7 @@ class Cluster:
         self.resources = resources
         self.database_url = database_url
         self.python = python
+        self.config_dir = config_dir or resources.parent / "configs"
         self.services: dict[str, Service] = {}
         # Stand-in stats taken just before a sidecar was stopped (its counters die with it).
         self.stats_history: dict[str, list[dict]] = {}
@@ -102,6 +143,7 @@ class Cluster:
     def add(self, spec: ServiceSpec) -> Service:
         app_port = free_port(self.taken_ports)
         dapr_port = free_port(self.taken_ports)
+        internal_port = free_port(self.taken_ports)
         app_token = secrets.token_hex(32)
         dapr_token = secrets.token_hex(32)
         app_env = env_with(
@@ -135,11 +177,14 @@ class Cluster:
             "--app-host", "127.0.0.1",
             "--dapr-http-port", str(dapr_port),
             "--resources-path", str(self.resources),
+            "--config", str(self.config_dir / spec.config),
+            "--dapr-internal-grpc-port", str(internal_port),
         ]
         service = Service(
             spec=spec,
             app_port=app_port,
             dapr_port=dapr_port,
+            internal_port=internal_port,
             app=self.procs.add(spec.name, [str(self.binary(spec.binary))], app_env),
             sidecar=self.procs.add(f"{spec.name}.daprd", sidecar_argv, sidecar_env),
         )
@@ -150,6 +195,11 @@ class Cluster:
     def start_all(self) -> None:
         for spec in SPECS:
             self.add(spec)
+        # Name resolution: every sidecar knows every app's internal address (websocket's two).
+        resolve = [arg for s in self.services.values()
+                   for arg in ("--resolve", f"{s.spec.app_id}=127.0.0.1:{s.internal_port}")]
+        for service in self.services.values():
+            service.sidecar.argv.extend(resolve)
         for service in self.services.values():
             service.sidecar.start()
             service.app.start()

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Five-service end-to-end test: the TaskFlow release binaries as separate processes, each beside its
-own stand-in daprd (tests/distributed/daprd_standin.py), on a fresh PostgreSQL database, with Redis
+"""Services end-to-end test: the TaskFlow release binaries (five services and web) as separate processes,
+each beside its own stand-in daprd (tests/distributed/daprd_standin.py), on a fresh PostgreSQL database, with Redis
 Streams pub/sub and Redis state in a Redis database of its own (issue 16, DESIGN.md §4-5).
 
     python3 tests/distributed/run_e2e.py --bin-dir target/release \\
@@ -8,7 +8,11 @@ Streams pub/sub and Redis state in a Redis database of its own (issue 16, DESIGN
 
 Needs tests/distributed/requirements.txt (redis, PyYAML, websockets) and `psql`. The stand-ins deliver
 every message twice. Scenarios: a REST create reaches a WebSocket client and is audited once; two
-websocket replicas each push every event once; a stream ticket works once across both replicas; a completed recurring task yields one next occurrence;
+websocket replicas each push every event once; a stream ticket works once across both replicas;
+through web's port (web -> its sidecar -> backend-api's sidecar -> backend-api, by service
+invocation under backend-api's Helm-shaped access control) a user signs up and in and creates, lists
+and updates a task, the events reach WebSocket, Authorization is forwarded and non-/api or `..`
+paths are not; a completed recurring task yields one next occurrence;
 kill -9 of audit, then of recurring, mid-stream loses nothing; with backend-api stopped a due reminder
 still reaches the WebSocket client and the audit trail; no sidecar refused a state save or a publish.
 The last line is `e2e: N passed, M failed`; the exit status is non-zero if any failed. Every process,
@@ -37,8 +41,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from e2e_api import Api, User, WsClient  # noqa: E402
-from e2e_cluster import Cluster  # noqa: E402
+from e2e_api import Api, User, WsClient, raw_request  # noqa: E402
+from e2e_cluster import SPECS, Cluster, configs  # noqa: E402
 from e2e_procs import ProcessManager, wait_until  # noqa: E402
 from e2e_setup import build_resources, claim_redis_db, production_replica_shape, create_database, drop_database, psql, release_redis_db  # noqa: E402
 
@@ -254,6 +258,49 @@ def scenario_a_stream_ticket_works_once_across_replicas(ctx: Ctx) -> None:
     check(http_status(sse(r1, f"token={token}")) == 401, "the access token in the URL was accepted")
 
 
+def invocations(service, direction: str) -> int:
+    """How many invocations `service`'s stand-in sent (for its app) or received (for its app)."""
+    return sum((service.stats().get("invoke", {}).get(direction) or {}).values())
+
+
+def scenario_web_forwards_through_dapr_invoke(ctx: Ctx) -> None:
+    """2c. Through web's port only: sign up, sign in, create, list and update a task (web -> its
+    sidecar -> backend-api's sidecar, whose Helm-shaped access control admits web -> backend-api);
+    the WebSocket client on websocket-0 gets the events; without Authorization backend-api's 401 comes
+    back through web; non-/api paths and `..` paths are answered by web and never forwarded."""
+    web, backend = ctx.cluster.services["web"], ctx.cluster.services["backend-api"]
+    api = Api(web.base)
+    sent0, received0 = invocations(web, "sent"), invocations(backend, "received")
+    user = api.register_and_login("E2E web", f"e2e-web-{ctx.run_id}@example.com")
+    ticket = urllib.parse.quote(api.stream_ticket(user))
+    client = WsClient(f"websocket-0/{user.email}",
+                      f"ws://127.0.0.1:{ctx.cluster.services['websocket-0'].app_port}/ws?ticket={ticket}")
+    ctx.ws_clients.append(client)
+    client.start()
+    task = api.create_task(user, {"title": "e2e: through web"})
+    listed = [t["id"] for t in api.tasks(user)]
+    check(listed == [task["id"]], f"tasks listed through web: {listed}, expected [{task['id']}]")
+    updated = api.update_task(user, task["id"], {"title": "e2e: through web, renamed"})
+    check(updated["title"] == "e2e: through web, renamed", f"update through web answered {updated}")
+    wait_ws(client, "task-created", task["id"])
+    pushed = wait_ws(client, "task-updated", task["id"])
+    check(pushed["data"].get("user_id") == user.id, f"task-updated names user {pushed['data'].get('user_id')!r}")
+    status, headers, body = raw_request(web.base, "GET", f"/api/{user.id}/tasks", {"Accept": "application/json"})
+    check(status == 401 and b'"error"' in body, f"without Authorization through web: {status} {body[:300]!r}")
+    # register, login, stream ticket, create, list, update, the 401: seven calls, each through both sidecars.
+    sent, received = invocations(web, "sent") - sent0, invocations(backend, "received") - received0
+    check(sent == 7 and received == 7,
+          f"web's sidecar sent {sent} invocations and backend-api's received {received}, expected 7 and 7")
+    refused = {}
+    for path in ("/api/../v1.0/state/statestore/k", "/api/%2e%2e/healthz", f"/api/{user.id}/..%2Fhealth",
+                 "/v1.0/invoke/backend-api/method/api/health", "/internal/tasks"):
+        status, _, body = raw_request(web.base, "GET", path, {"Authorization": f"Bearer {user.token}"})
+        refused[path] = status
+        check(status == 404, f"GET {path} through web answered {status} {body[:200]!r}, expected web's 404")
+    check(invocations(web, "sent") - sent0 == 7 and invocations(backend, "received") - received0 == 7,
+          f"a refused path was forwarded: {refused}")
+
+
 def series_tasks(ctx: Ctx, user: User, title: str) -> list[dict]:
     return [t for t in ctx.api.tasks(user, search=title) if t["title"] == title]
 
@@ -439,7 +486,7 @@ def scenario_no_state_save_or_publish_refused(ctx: Ctx) -> None:
             print(f"    {name}: state_saves {saves}, deliveries {snap.get('deliveries')}, "
                   f"duplicates_sent {snap.get('duplicates_sent')}, dead_lettered {snap.get('dead_lettered')}, "
                   f"published {snap.get('published')}, publish_refused {snap.get('publish_refused')}, "
-                  f"cron_ticks {snap.get('cron_ticks')}", flush=True)
+                  f"cron_ticks {snap.get('cron_ticks')}, invoke {snap.get('invoke')}", flush=True)
             for status in ("500", "400"):
                 if saves.get(status):
                     problems.append(f"{name}: {saves[status]} state saves answered {status}")
@@ -470,6 +517,7 @@ SCENARIOS = [
     scenario_rest_create_reaches_websocket_and_audit_once,
     scenario_two_websocket_replicas_each_push_every_event,
     scenario_a_stream_ticket_works_once_across_replicas,
+    scenario_web_forwards_through_dapr_invoke,
     scenario_recurring_completion_yields_one_next_occurrence,
     scenario_kill9_audit_loses_nothing,
     scenario_kill9_recurring_loses_nothing,
@@ -552,9 +600,11 @@ def main() -> int:
         production_replica_shape(REPO / "dapr-components")
         patches, loud = build_resources(args.components, work / "resources", args.redis_url, args.redis_db)
         print_patches(patches, loud)
-        cluster = Cluster(procs, REPO, bin_dir, args.standin, work / "resources", db_url)
+        configs(args.components, work / "configs")
+        cluster = Cluster(procs, REPO, bin_dir, args.standin, work / "resources", db_url,
+                          config_dir=work / "configs")
         cluster.migrate()
-        print("==> migrated; starting 6 services and 6 stand-in sidecars", flush=True)
+        print(f"==> migrated; starting {len(SPECS)} services and {len(SPECS)} stand-in sidecars", flush=True)
         cluster.start_all()
         for s in cluster.services.values():
             print(f"    {s.name}: app :{s.app_port} (pid {s.app.pid}), sidecar :{s.dapr_port} (pid {s.sidecar.pid})")

@@ -5,7 +5,11 @@ Starts a tiny app (http.server in a thread) and one stand-in process, then prove
 state first-write/etag codes, TTL, key prefixes; the envelope daprd builds and what it keeps or
 drops; scopes and tokens; delivery twice per message; SUCCESS/RETRY/DROP/404/500/empty-body
 handling with the Resiliency policy and dead letters; the processingTimeout bound on dead-lettering;
-cron ticks and the OPTIONS probe.  Closes with ``standin selftest: N passed, M failed``.
+cron ticks and the OPTIONS probe; service invocation through a second stand-in (the caller,
+whose Configuration admits only invoke) to this one (whose accessControl admits the caller to
+/inv/**): method, query, body and headers forwarded, the caller's token swapped for the target
+app's, ACL allow/deny, status and body passed back, an unknown app, a target that is down.
+Closes with ``standin selftest: N passed, M failed``.
 
 Run:  target/ci-dist-venv/bin/python tests/distributed/standin_selftest.py
 Environment: REDIS_HOST (127.0.0.1), REDIS_PORT (6379), STANDIN_PYTHON (interpreter for the
@@ -34,6 +38,47 @@ DB = 15
 APP_ID = "selftest"
 APP_TOKEN = "app-secret"
 DAPR_TOKEN = "dapr-secret"
+CALLER_ID = "caller"
+CALLER_APP_TOKEN = "caller-app-secret"
+CALLER_DAPR_TOKEN = "caller-dapr-secret"
+
+# The target's (this stand-in's) Configuration: publish + state as TaskFlow's, and an access-control
+# policy in the Helm chart's shape (templates/dapr/configuration.yaml) admitting the caller to /inv/**
+# with any verb, but GET of /inv/admin/** denied, and nothing else.
+TARGET_CONFIG = f"""
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: selftest-target
+spec:
+  tracing:
+    samplingRate: "1"
+  api:
+    allowed:
+      - name: publish
+        version: v1.0
+        protocol: http
+      - name: state
+        version: v1.0
+        protocol: http
+  accessControl:
+    defaultAction: deny
+    trustDomain: public
+    policies:
+      - appId: {CALLER_ID}
+        defaultAction: deny
+        trustDomain: public
+        namespace: default
+        operations:
+          - name: /inv/admin/**
+            httpVerb: ["GET"]
+            action: deny
+          - name: /inv/**
+            httpVerb: ["*"]
+            action: allow
+"""
+# The caller's: only the invoke API, as dapr-components/config-web.yaml.
+CALLER_CONFIG = os.path.join(HERE, "..", "..", "dapr-components", "config-web.yaml")
 
 PASSED = 0
 FAILED = 0
@@ -142,6 +187,30 @@ class AppHandler(BaseHTTPRequestHandler):
             return self._reply(200, b'{"status":"success"}')
         if p == "/events/slow":
             return self._reply(200, b'{"status":"RETRY"}')
+        if p.startswith("/inv/status/"):
+            code = int(p.rsplit("/", 1)[1])
+            self.send_response(code)
+            self.send_header("X-App", "yes")
+            body = f"status {code}".encode()
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return None
+        if p.startswith("/inv/sse"):
+            return self._reply(200, b"data: hello\n\n", "text/event-stream")
+        if p.startswith("/inv/"):
+            echo = {"method": method, "path": p, "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "body": body.decode("utf-8", "replace")}
+            self.send_response(201 if method == "POST" else 200)
+            self.send_header("X-Request-Id", "app-request-id")
+            self.send_header("ETag", '"v7"')
+            out = json.dumps(echo).encode()
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return None
         return self._reply(404)
 
     def do_GET(self):
@@ -152,6 +221,15 @@ class AppHandler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self):
         self._handle("OPTIONS")
+
+    def do_PUT(self):
+        self._handle("PUT")
+
+    def do_PATCH(self):
+        self._handle("PATCH")
+
+    def do_DELETE(self):
+        self._handle("DELETE")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -420,13 +498,42 @@ def main():
     log_path = os.path.join(tmp, "standin.log")
     log_f = open(log_path, "w")
     py = os.environ.get("STANDIN_PYTHON", sys.executable)
+    internal_port = free_port()
+    target_config = os.path.join(tmp, "target-config.yaml")
+    with open(target_config, "w") as f:
+        f.write(TARGET_CONFIG)
     proc = subprocess.Popen([py, os.path.join(HERE, "daprd_standin.py"), "--app-id", APP_ID,
                              "--app-port", str(app_port), "--dapr-http-port", str(dapr_port),
-                             "--resources-path", resources], env=env, stdout=log_f, stderr=subprocess.STDOUT)
+                             "--resources-path", resources, "--config", target_config,
+                             "--dapr-internal-grpc-port", str(internal_port)],
+                            env=env, stdout=log_f, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{dapr_port}"
+    # The caller: its own stand-in (no components), its "app" a bare listening socket (the stand-in
+    # only waits for the port; nothing calls it).
+    caller_app = socket.socket()
+    caller_app.bind(("127.0.0.1", 0))
+    caller_app.listen(8)
+    caller_port = free_port()
+    empty = os.path.join(tmp, "caller-resources")
+    os.mkdir(empty)
+    caller_env = dict(os.environ, APP_API_TOKEN=CALLER_APP_TOKEN, DAPR_API_TOKEN=CALLER_DAPR_TOKEN,
+                      NAMESPACE="default")
+    caller_log = open(os.path.join(tmp, "caller.log"), "w")
+    caller = subprocess.Popen([py, os.path.join(HERE, "daprd_standin.py"), "--app-id", CALLER_ID,
+                               "--app-port", str(caller_app.getsockname()[1]), "--dapr-http-port", str(caller_port),
+                               "--resources-path", empty, "--config", CALLER_CONFIG,
+                               "--resolve", f"{APP_ID}=127.0.0.1:{internal_port}",
+                               "--resolve", f"ghost=127.0.0.1:{free_port()}"],
+                              env=caller_env, stdout=caller_log, stderr=subprocess.STDOUT)
+    caller_base = f"http://127.0.0.1:{caller_port}"
     try:
         run_checks(r, proc, base, app_server, app_port)
+        invoke_checks(base, caller_base)
     finally:
+        caller.terminate()
+        caller.wait(timeout=10)
+        caller_app.close()
+        caller_log.close()
         if proc.poll() is None:
             proc.terminate()
             try:
@@ -442,6 +549,9 @@ def main():
             print(f"--- stand-in log ({log_path}) tail ---")
             with open(log_path) as f:
                 print("".join(f.readlines()[-80:]))
+            print("--- caller stand-in log tail ---")
+            with open(os.path.join(tmp, "caller.log")) as f:
+                print("".join(f.readlines()[-30:]))
     print(f"standin selftest: {PASSED} passed, {FAILED} failed")
     sys.exit(1 if FAILED else 0)
 
@@ -475,7 +585,7 @@ def run_checks(r, proc, base, app_server, app_port):
     check("stats has exactly the contract's keys",
           set(stats) == {"state_saves", "state_save_refusals", "state_save_refusal_kinds", "breakers_opened",
                          "deliveries", "duplicates_sent", "dead_lettered", "published", "publish_refused",
-                         "cron_ticks"} and
+                         "cron_ticks", "invoke"} and
           set(stats["deliveries"]) == {"SUCCESS", "RETRY", "DROP", "empty_or_unknown_body_acked",
                                        "status_404_acked", "status_other_retried", "error_retried"},
           json.dumps(stats)[:300])
@@ -800,6 +910,108 @@ def cron_checks(base):
     st = call("GET", base + "/standin/stats", token=None).json()
     check("stats: cron_ticks by status", st["cron_ticks"].get("200", 0) >= 2, st["cron_ticks"])
 
+
+
+def invoke_checks(base, caller_base):
+    """Service invocation: caller stand-in -> this stand-in's internal API -> the app
+    (directmessaging.go, direct_messaging.go, daprinternal.go, acl.go, http_channel.go)."""
+    print("invoke")
+    ok = wait_until(lambda: _try(lambda: call("GET", caller_base + "/v1.0/healthz", token=None).status == 204))
+    check("the caller stand-in is up", ok)
+    inv = caller_base + "/v1.0/invoke/" + APP_ID + "/method"
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    before = len(APP.requests)
+    res = call("PATCH", inv + "/inv/echo/a%20b?x=1&y=two%2F", body=b'{"title":"t"}', token=CALLER_DAPR_TOKEN,
+               headers={"Content-Type": "application/json", "Authorization": "Bearer user-jwt",
+                        "If-Match": '"v6"', "X-Custom": "kept", "traceparent": tp, "Keep-Alive": "timeout=5"})
+    echo = res.json() if res.status == 200 else {}
+    h = echo.get("headers", {})
+    check("invoke: the app's status, body and headers come back (200, ETag, X-Request-Id)",
+          res.status == 200 and res.headers.get("ETag") == '"v7"'
+          and res.headers.get("X-Request-Id") == "app-request-id"
+          and res.headers.get("Content-Type") == "application/json", f"{res.status} {dict(res.headers)}")
+    check("invoke: method, path (decoded then re-escaped), query and body reach the app",
+          echo.get("method") == "PATCH" and echo.get("path") == "/inv/echo/a%20b?x=1&y=two%2F"
+          and echo.get("body") == '{"title":"t"}', echo)
+    check("invoke: request headers reach the app (Authorization, If-Match, X-Custom, Content-Type)",
+          h.get("authorization") == "Bearer user-jwt" and h.get("if-match") == '"v6"'
+          and h.get("x-custom") == "kept" and h.get("content-type") == "application/json", h)
+    # HTTPHeadersToInternalMetadata copies every header; net/http keeps all but Host and
+    # Transfer-Encoding out of r.Header, so daprd forwards hop-by-hop headers such as Keep-Alive.
+    check("invoke: hop-by-hop headers are forwarded as daprd forwards them (Keep-Alive)",
+          h.get("keep-alive") == "timeout=5", h.get("keep-alive"))
+    check("invoke: the caller's dapr-api-token is stripped, the TARGET app's APP_API_TOKEN added",
+          h.get("dapr-api-token") == APP_TOKEN, h.get("dapr-api-token"))
+    check("invoke: dapr-caller-app-id, dapr-caller-namespace, dapr-callee-app-id; no destination-app-id",
+          h.get("dapr-caller-app-id") == CALLER_ID and h.get("dapr-caller-namespace") == "default"
+          and h.get("dapr-callee-app-id") == APP_ID and "destination-app-id" not in h, h)
+    check("invoke: X-Forwarded-Host and Forwarded added", h.get("x-forwarded-host") and "host=" in h.get("forwarded", ""), h)
+    app_tp = h.get("traceparent", "")
+    check("invoke: the app's traceparent continues the caller's trace with a span of its own",
+          app_tp.split("-")[1:2] == [tp.split("-")[1]] and app_tp.split("-")[2] != tp.split("-")[2], app_tp)
+    check("invoke: the response carries the caller sidecar's traceparent (same trace)",
+          res.headers.get("traceparent", "").split("-")[1:2] == [tp.split("-")[1]], res.headers.get("traceparent"))
+    res = call("GET", inv + "/inv/echo", token=None)
+    check("invoke: without the CALLER's dapr-api-token -> 401 from its sidecar", res.status == 401, res.status)
+    res = call("POST", caller_base + "/inv/echo", body=b"x", token=CALLER_DAPR_TOKEN,
+               headers={"dapr-app-id": APP_ID, "Content-Type": "text/plain"})
+    check("invoke: dapr-app-id header + the method as the path -> 201, the header not forwarded",
+          res.status == 201 and "dapr-app-id" not in res.json()["headers"], f"{res.status} {res.body[:200]!r}")
+    seen = len(APP.requests)
+    res = call("GET", inv + "/inv/admin/users", token=CALLER_DAPR_TOKEN)
+    body = res.json() if res.headers.get("Content-Type") == "application/json" else {}
+    check("invoke: ACL deny (GET /inv/admin/**) -> 403 ERR_DIRECT_INVOKE, PermissionDenied, the SPIFFE id",
+          res.status == 403 and body.get("errorCode") == "ERR_DIRECT_INVOKE"
+          and "code = PermissionDenied" in body.get("message", "")
+          and "spiffe://public/ns/default/caller operation: inv/admin/users verb: GET" in body.get("message", ""),
+          f"{res.status} {res.body!r}")
+    res2 = call("DELETE", inv + "/inv/admin/users", token=CALLER_DAPR_TOKEN)
+    # acl_trie.go: the most specific operation matches (/inv/admin/**), and a verb it does not list
+    # gets the app policy's defaultAction (deny) - /inv/** with "*" is NOT consulted.
+    check("invoke: ACL - a verb the matched operation does not list gets the policy default (DELETE -> 403)",
+          res2.status == 403 and b"operation: inv/admin/users verb: DELETE" in res2.body, f"{res2.status} {res2.body!r}")
+    res3 = call("GET", inv + "/inv/../outside", token=CALLER_DAPR_TOKEN)
+    check("invoke: ACL deny outside the policy (`inv/../outside` normalised to `outside`) -> 403",
+          res3.status == 403 and b"operation: outside verb: GET" in res3.body, f"{res3.status} {res3.body!r}")
+    check("invoke: denied calls never reached the app",
+          not [q for q in APP.requests[seen:] if q["path"].startswith("/inv/admin") or q["path"].startswith("/outside")])
+    res = call("GET", inv + "/inv/status/418", token=CALLER_DAPR_TOKEN)
+    check("invoke: a 4xx of the app comes back with its body, content type and headers",
+          res.status == 418 and res.body == b"status 418" and res.headers.get("Content-Type") == "text/plain"
+          and res.headers.get("X-App") == "yes", f"{res.status} {res.body!r} {dict(res.headers)}")
+    res = call("GET", inv + "/inv/status/503", token=CALLER_DAPR_TOKEN)
+    check("invoke: a 5xx of the app comes back unchanged (not daprd's error body)",
+          res.status == 503 and res.body == b"status 503", f"{res.status} {res.body!r}")
+    res = call("GET", caller_base + "/v1.0/invoke/nobody/method/inv/echo", token=CALLER_DAPR_TOKEN)
+    check("invoke: an unknown app id -> 500 ERR_DIRECT_INVOKE couldn't find service",
+          res.status == 500 and res.json() == {"errorCode": "ERR_DIRECT_INVOKE",
+                                               "message": "failed to invoke, id: nobody, err: couldn't find service: nobody"},
+          f"{res.status} {res.body!r}")
+    started = time.time()
+    res = call("GET", caller_base + "/v1.0/invoke/ghost/method/inv/echo", token=CALLER_DAPR_TOKEN)
+    took = time.time() - started
+    check("invoke: a target sidecar that is down -> 500 ERR_DIRECT_INVOKE after 3 retries 1 s apart",
+          res.status == 500 and res.json().get("errorCode") == "ERR_DIRECT_INVOKE"
+          and "after 3 retries" in res.json().get("message", "") and "Unavailable" in res.json().get("message", "")
+          and took >= 2.9, f"{res.status} {res.body!r} in {took:.1f}s")
+    seen = len(APP.requests)
+    res = call("GET", inv + "/inv/sse", token=CALLER_DAPR_TOKEN, headers={"Accept": "text/event-stream"})
+    check("invoke: an SSE request (Accept: text/event-stream) reaches the app but fails 500 on the remote path",
+          res.status == 500 and b"no response received from stream" in res.body
+          and any(q["path"] == "/inv/sse" for q in APP.requests[seen:]), f"{res.status} {res.body!r}")
+    res = call("GET", caller_base + "/v1.0/state/statestore/k", token=CALLER_DAPR_TOKEN)
+    check("invoke-only sidecar: /v1.0/state/... falls back to invocation -> 404 ERR_DIRECT_INVOKE (no app id)",
+          res.status == 404 and res.json().get("errorCode") == "ERR_DIRECT_INVOKE", f"{res.status} {res.body!r}")
+    res = call("GET", base + "/v1.0/invoke/caller/method/x")
+    check("publish+state sidecar: /v1.0/invoke/... is chi's 404 (no invoke API)",
+          res.status == 404 and res.body == b"404 page not found\n", f"{res.status} {res.body!r}")
+    st = call("GET", caller_base + "/standin/stats", token=None).json()["invoke"]
+    check("stats: the caller counts the calls it sent by status", st["sent"].get("200", 0) >= 1
+          and st["sent"].get("403", 0) >= 2 and st["sent"].get("500", 0) >= 3, st)
+    st = call("GET", base + "/standin/stats", token=None).json()["invoke"]
+    check("stats: the target counts the calls it received", st["received"].get("200", 0) >= 1
+          and st["received"].get("PermissionDenied", 0) >= 2 and not st["sent"], st)
+    check("invoke: the app got every forwarded call", len(APP.requests) > before)
 
 if __name__ == "__main__":
     main()

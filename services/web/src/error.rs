@@ -1,6 +1,6 @@
 //! What can go wrong forwarding a call, and the standard JSON error each becomes: anything on the
-//! way to backend-api (sidecar down, slow, or unable to reach the app) is a 503 `unavailable` with
-//! `Retry-After`, never a 500.
+//! way to backend-api (sidecar down, slow, unable to reach the app or refusing the call) is a 503
+//! `unavailable` with `Retry-After`, never a 500.
 
 use taskflow_runtime::ApiError;
 

@@ -9,9 +9,11 @@
 //! `ETag`, `Location`, `Retry-After`, and the body chunk by chunk, so the chat's SSE reply is not
 //! buffered).
 //!
-//! daprd passes backend-api's status through; when daprd itself fails (backend-api unreachable), it
-//! answers 500 with its own body. backend-api stamps every response with `X-Request-Id`, so a 5xx
-//! without one came from the sidecar and becomes the standard 503 `unavailable`.
+//! daprd passes backend-api's status, headers and body through. When daprd itself answers, it is
+//! with its own body and status: 500 when backend-api is unreachable, 403 when backend-api's access
+//! control refuses web, 401 when `DAPR_API_TOKEN` is not the sidecar's. backend-api stamps every
+//! response with `X-Request-Id`, so an answer of any status without one came from the sidecar and
+//! becomes the standard 503 `unavailable` (relayed, the sidecar's 401 would sign the user out).
 
 use std::time::Duration;
 
@@ -152,7 +154,7 @@ async fn forward(
         Ok(Ok(answer)) => answer,
     };
     let status = answer.status();
-    if status.is_server_error() && !answer.headers().contains_key(REQUEST_ID.as_str()) {
+    if !answer.headers().contains_key(REQUEST_ID.as_str()) {
         let status = status.as_u16();
         let body = answer
             .text()

@@ -85,6 +85,19 @@ async fn invoke(
         return HttpResponse::InternalServerError()
             .body(r#"{"errorCode":"ERR_DIRECT_INVOKE","message":"fail to invoke"}"#);
     }
+    if method_path.contains("daprdeny") {
+        // daprd when backend-api's access control refuses web (pkg/api/http/directmessaging.go:
+        // PermissionDenied -> 403): no X-Request-Id, its error body.
+        return HttpResponse::Forbidden().content_type("application/json").body(
+            r#"{"errorCode":"ERR_DIRECT_INVOKE","message":"failed to invoke, id: backend-api, err: rpc error: code = PermissionDenied desc = access control policy has denied access"}"#,
+        );
+    }
+    if method_path.contains("daprtoken") {
+        // daprd's APITokenAuthMiddleware when web's DAPR_API_TOKEN is not its sidecar's.
+        return HttpResponse::Unauthorized()
+            .content_type("text/plain; charset=utf-8")
+            .body("invalid api token\n");
+    }
     if method_path.contains("slow") {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
@@ -273,7 +286,7 @@ async fn assert_unavailable(res: reqwest::Response) {
 }
 
 #[tokio::test]
-async fn a_sidecar_that_is_down_failing_or_silent_is_a_503() {
+async fn a_sidecar_that_is_down_failing_refusing_or_silent_is_a_503() {
     let down = web_beside(closed_port(), None, Duration::from_secs(10));
     let started = Instant::now();
     let res = reqwest::get(format!("{down}/api/u1/tasks")).await.unwrap();
@@ -285,6 +298,17 @@ async fn a_sidecar_that_is_down_failing_or_silent_is_a_503() {
     let base = web_beside(port, None, Duration::from_secs(1));
     assert_eq!(reqwest::get(format!("{base}/ready")).await.unwrap().status(), 200);
     assert_unavailable(reqwest::get(format!("{base}/api/daprfail")).await.unwrap()).await;
+    // The sidecar's own 403 and 401 are not backend-api's: passed on, a 401 would sign the user out.
+    assert_unavailable(reqwest::get(format!("{base}/api/daprdeny")).await.unwrap()).await;
+    assert_unavailable(reqwest::get(format!("{base}/api/daprtoken")).await.unwrap()).await;
+    // backend-api's own 4xx (stamped with X-Request-Id) still passes through.
+    assert_eq!(
+        reqwest::get(format!("{base}/api/missing"))
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     let started = Instant::now();
     assert_unavailable(reqwest::get(format!("{base}/api/slow")).await.unwrap()).await;
     assert!(started.elapsed() < Duration::from_secs(5), "the wait is bounded");
