@@ -48,7 +48,8 @@ SPECS = [
     ServiceSpec("audit", "audit", "audit", "audit-0"),
     *[
         ServiceSpec(f"websocket-{i}", "websocket", "websocket", f"websocket-{i}", uses_database=False, jwt=True,
-                    extra_env={"DAPR_PUBSUB_NAME": "pubsub-broadcast", "DAPR_STATE_STORE": "statestore-replica"})
+                    extra_env={"DAPR_PUBSUB_NAME": "pubsub-broadcast", "DAPR_STATE_STORE": "statestore-replica"},
+                    config="config-websocket.yaml")
         for i in (0, 1)
     ],
     ServiceSpec("web", "web", "web", "web-0", uses_database=False, config="config-web.yaml"),
@@ -66,16 +67,23 @@ BACKEND_API_ACCESS_CONTROL = {
         "trustDomain": "public",
         "namespace": "default",
         "operations": [{"name": "/api/**", "httpVerb": ["*"], "action": "allow"}],
+    }, {
+        # websocket reads a resuming client's missed events from the outbox, and nothing else.
+        "appId": "websocket",
+        "defaultAction": "deny",
+        "trustDomain": "public",
+        "namespace": "default",
+        "operations": [{"name": "/internal/events/**", "httpVerb": ["GET"], "action": "allow"}],
     }],
 }
 
 
 def configs(source_dir: Path, target_dir: Path) -> None:
-    """The sidecars' Configurations: dapr-components/local's config.yaml (publish + state) and
-    config-web.yaml (invoke only) as they are, and config-backend-api.yaml, config.yaml with the
+    """The sidecars' Configurations: dapr-components/local's config.yaml (publish + state),
+    config-web.yaml (invoke only) and config-websocket.yaml (state + invoke) as they are, and config-backend-api.yaml, config.yaml with the
     Helm chart's access-control policy for backend-api."""
     target_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("config.yaml", "config-web.yaml"):
+    for name in ("config.yaml", "config-web.yaml", "config-websocket.yaml"):
         (target_dir / name).write_text((source_dir / name).read_text())
     doc = yaml.safe_load((source_dir / "config.yaml").read_text())
     doc["metadata"]["name"] = doc["metadata"]["name"] + "-backend-api"

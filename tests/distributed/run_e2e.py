@@ -12,7 +12,8 @@ websocket replicas each push every event once; a stream ticket works once across
 through web's port (web -> its sidecar -> backend-api's sidecar -> backend-api, by service
 invocation under backend-api's Helm-shaped access control) a user signs up and in and creates, lists
 and updates a task, the events reach WebSocket, Authorization is forwarded and non-/api or `..`
-paths are not; a completed recurring task yields one next occurrence;
+paths are not; a client resumes on a restarted websocket replica with exactly the events it missed,
+read from backend-api's outbox by service invocation; a completed recurring task yields one next occurrence;
 kill -9 of audit, then of recurring, mid-stream loses nothing; with backend-api stopped a due reminder
 still reaches the WebSocket client and the audit trail; no sidecar refused a state save or a publish.
 The last line is `e2e: N passed, M failed`; the exit status is non-zero if any failed. Every process,
@@ -99,11 +100,13 @@ class Ctx:
             self.users[key] = self.api.register_and_login(f"E2E {key}", email)
         return self.users[key]
 
-    def ws(self, replica: str, user: User) -> WsClient:
+    def ws(self, replica: str, user: User, last_event_id: str | None = None) -> WsClient:
         service = self.cluster.services[replica]
         # A single-use ticket from backend-api (the long-lived token stays out of URLs).
         ticket = self.api.stream_ticket(user)
         url = f"ws://127.0.0.1:{service.app_port}/ws?ticket={urllib.parse.quote(ticket)}"
+        if last_event_id:
+            url += f"&last_event_id={urllib.parse.quote(last_event_id)}"
         client = WsClient(f"{replica}/{user.email}", url)
         self.ws_clients.append(client)
         return client.start()
@@ -303,6 +306,36 @@ def scenario_web_forwards_through_dapr_invoke(ctx: Ctx) -> None:
 
 def series_tasks(ctx: Ctx, user: User, title: str) -> list[dict]:
     return [t for t in ctx.api.tasks(user, search=title) if t["title"] == title]
+
+
+def scenario_a_client_resumes_on_a_restarted_replica_from_the_outbox(ctx: Ctx) -> None:
+    """2d. A client saw one event on replica 0 and left; replica 1 restarts (its buffer is empty) and
+    two events are written; the client reconnects to replica 1 with `?last_event_id=` and gets exactly
+    those two, then the live one, none twice — read from backend-api's outbox through service
+    invocation (websocket's sidecar -> backend-api's, whose policy admits websocket to
+    `GET /internal/events/**` only). An id the outbox does not hold gets `resync`."""
+    a = ctx.user("resume")
+    backend = ctx.cluster.services["backend-api"]
+    c0 = ctx.ws("websocket-0", a)
+    first = ctx.api.create_task(a, {"title": "e2e: resume 1"})["id"]
+    seen = wait_ws(c0, "task-created", first)
+    c0.close()
+    ctx.cluster.stop_app("websocket-1")
+    ctx.cluster.start_app("websocket-1")
+    missed = [ctx.api.create_task(a, {"title": f"e2e: resume {i}"})["id"] for i in (2, 3)]
+    check_audited_once(ctx, a, set(missed), "task-created")
+    received = invocations(backend, "received")
+    client = ctx.ws("websocket-1", a, last_event_id=seen["id"])
+    live = ctx.api.create_task(a, {"title": "e2e: resume 4"})["id"]
+    wait_ws(client, "task-created", live)
+    settle()
+    got = [m.get("task_id") for m in client.snapshot() if m.get("type") == "task-created"]
+    check(got == missed + [live], f"replica 1 replayed {got}, expected {missed + [live]} (missed, then live)")
+    check(not any(m.get("type") == "resync" for m in client.snapshot()), "a resumable client was told to resync")
+    check(invocations(backend, "received") > received, "no invocation reached backend-api: the replay was not read from the outbox")
+    stranger = ctx.ws("websocket-1", a, last_event_id="01900000-0000-7000-8000-000000000000")
+    wait_until(lambda: any(m.get("type") == "resync" for m in stranger.snapshot()), WAIT,
+               what="resync for an id the outbox does not hold")
 
 
 def scenario_recurring_completion_yields_one_next_occurrence(ctx: Ctx) -> None:
@@ -518,6 +551,7 @@ SCENARIOS = [
     scenario_two_websocket_replicas_each_push_every_event,
     scenario_a_stream_ticket_works_once_across_replicas,
     scenario_web_forwards_through_dapr_invoke,
+    scenario_a_client_resumes_on_a_restarted_replica_from_the_outbox,
     scenario_recurring_completion_yields_one_next_occurrence,
     scenario_kill9_audit_loses_nothing,
     scenario_kill9_recurring_loses_nothing,
