@@ -144,6 +144,12 @@ TICKET_LEDGER_APPS = {"websocket"}
 # those of the apps that call others (a frontend: service invocation only).
 APIS_USED = {"publish", "state"}
 APIS_USED_BY = {app: {"invoke"} for app in FRONTENDS}
+# Apps that read a resuming client's missed events from API_APP's outbox (service invocation of
+# HISTORY_ROUTE, services/backend-api/src/routes/internal_events.rs): they also claim in a state
+# store and publish nothing. API_APP's policy admits each of them to that route, GET only.
+HISTORY_READERS = {"websocket"}
+HISTORY_ROUTE = "/internal/events/**"
+APIS_USED_BY.update({app: {"state", "invoke"} for app in HISTORY_READERS})
 
 SERVICE_START_TIMEOUT = 60.0
 
@@ -655,8 +661,9 @@ def helm_topology(rendered: Rendered, report: Report) -> Topology:
 
 def check_access_control(where: str, rendered: Rendered, apps: dict[str, App], configurations: dict[str, dict[str, Any]], report: Report) -> None:
     """Under mTLS (Kubernetes), API_APP's sidecar admits exactly the configured frontend app ids
-    (values dapr.frontendAppIds), each to `/api/**` with every HTTP verb and nothing else, and denies
-    every other caller; the other apps' sidecars admit nobody."""
+    (values dapr.frontendAppIds), each to `/api/**` with every HTTP verb and nothing else, and each
+    deployed history reader to HISTORY_ROUTE with GET and nothing else, and denies every other
+    caller; the other apps' sidecars admit nobody."""
     dapr_values = rendered.values.get("dapr", {})
     configured = set(dapr_values.get("frontendAppIds") or [])
     deployed = {a for a in apps if a in FRONTENDS}
@@ -670,17 +677,21 @@ def check_access_control(where: str, rendered: Rendered, apps: dict[str, App], c
             report.check(not policies, where, f"{app_id}: Configuration {name} admits callers {[p.get('appId') for p in policies]}; only {API_APP} is invoked")
             continue
         ids = [p.get("appId") for p in policies]
-        report.check(sorted(ids) == sorted(configured) and len(ids) == len(set(ids)), where, f"{API_APP}: Configuration {name} admits {ids}, expected exactly dapr.frontendAppIds {sorted(configured)}")
+        readers = {a for a in apps if a in HISTORY_READERS}
+        expected = sorted(configured | readers)
+        report.check(sorted(ids) == expected and len(ids) == len(set(ids)), where, f"{API_APP}: Configuration {name} admits {ids}, expected exactly dapr.frontendAppIds {sorted(configured)} and the history readers {sorted(readers)}")
         trust = dapr_values.get("trustDomain", "public")
         for p in policies:
             ops = p.get("operations") or []
             report.check(p.get("defaultAction") == "deny", where, f"{API_APP}: policy for {p.get('appId')} must deny what its operations do not allow, has defaultAction {p.get('defaultAction')!r}")
             report.check(p.get("namespace") and p.get("trustDomain") == trust, where, f"{API_APP}: policy for {p.get('appId')} must name its namespace and trust domain {trust!r}")
-            report.check(
-                [(o.get("name"), list(o.get("httpVerb") or []), o.get("action")) for o in ops] == [("/api/**", ["*"], "allow")],
-                where,
-                f"{API_APP}: policy for {p.get('appId')} must allow exactly /api/** with every verb, has {ops}",
-            )
+            got = [(o.get("name"), list(o.get("httpVerb") or []), o.get("action")) for o in ops]
+            if p.get("appId") in configured:
+                report.check(got == [("/api/**", ["*"], "allow")], where,
+                             f"{API_APP}: policy for {p.get('appId')} must allow exactly /api/** with every verb, has {ops}")
+            else:
+                report.check(got == [(HISTORY_ROUTE, ["GET"], "allow")], where,
+                             f"{API_APP}: policy for {p.get('appId')} must allow exactly GET {HISTORY_ROUTE}, has {ops}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -872,8 +883,8 @@ def compare(topo: Topology, served: dict[str, Served], expected_apps: set[str], 
             used = APIS_USED_BY.get(app_id, APIS_USED)
             if allowed_apis:
                 report.check(used <= allowed_apis, where, f"Configuration {cfg['metadata']['name']} allows only {sorted(allowed_apis)}; {app_id} calls {sorted(used)}")
-            if app_id in FRONTENDS:
-                report.check(allowed_apis == used, where, f"Configuration {cfg['metadata']['name']} must open exactly {sorted(used)} to the frontend's sidecar, opens {sorted(allowed_apis) or 'every API'}")
+            if app_id in APIS_USED_BY:
+                report.check(allowed_apis == used, where, f"Configuration {cfg['metadata']['name']} must open exactly {sorted(used)} to {app_id}'s sidecar, opens {sorted(allowed_apis) or 'every API'}")
 
     # Least privilege: every component is scoped, and only to apps that use it.
     for comp in topo.components:

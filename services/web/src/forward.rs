@@ -6,8 +6,9 @@
 //! `Content-Type`, `Accept`, `If-Match`, `If-None-Match`, `Idempotency-Key`, this request's
 //! `X-Request-Id` and `traceparent` (so backend-api's logs and spans join web's), and `dapr-api-token`
 //! when `DAPR_API_TOKEN` is set. The answer streams back as it arrives (status, headers such as
-//! `ETag`, `Location`, `Retry-After`, and the body chunk by chunk, so the chat's SSE reply is not
-//! buffered).
+//! `ETag`, `Location`, `Retry-After`, and the body chunk by chunk). A request for an event stream
+//! (the chat's) is forwarded with another `Accept` ([`SSE_ACCEPT_ACROSS_SIDECARS`]): daprd cannot
+//! stream across two sidecars, so the reply comes whole, at the end of the turn.
 //!
 //! daprd passes backend-api's status, headers and body through. When daprd itself answers, it is
 //! with its own body and status: 500 when backend-api is unreachable, 403 when backend-api's access
@@ -38,6 +39,25 @@ const FORWARDED: [&str; 7] = [
     "idempotency-key",
     "last-event-id",
 ];
+
+/// What a request asking only for `text/event-stream` is forwarded with instead.
+///
+/// daprd 1.16 streams an answer to a request whose `Accept` starts with `text/event-stream` only to a
+/// caller of the same sidecar; across two sidecars (web's, then backend-api's) it runs the request,
+/// drops the answer and fails the call (dapr `pkg/channel/http/http_channel.go`, `invokeMethodV1`:
+/// the stream needs the local caller's `ResponseWriter`). Asked with this value instead, backend-api
+/// answers the same event stream (its chat stream does not negotiate), daprd buffers it and returns it
+/// whole: the chat's reply arrives at once at the end of the turn instead of token by token, but it
+/// arrives, and the turn is not run for nothing.
+pub const SSE_ACCEPT_ACROSS_SIDECARS: &str = "application/json;q=0.9, text/event-stream;q=0.8";
+
+fn asks_for_event_stream(accept: &[u8]) -> bool {
+    let accept = String::from_utf8_lossy(accept);
+    accept
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("text/event-stream")
+}
 
 /// Response headers not passed back: hop-by-hop ones, the length (the body is re-framed), and the
 /// request id, which web's own middleware sets (to the same id it forwarded).
@@ -132,7 +152,11 @@ async fn forward(
     let mut call = forwarder.http.request(method, url);
     for name in FORWARDED {
         for value in req.headers().get_all(name) {
-            call = call.header(name, value.as_bytes());
+            if name == "accept" && asks_for_event_stream(value.as_bytes()) {
+                call = call.header(name, SSE_ACCEPT_ACROSS_SIDECARS);
+            } else {
+                call = call.header(name, value.as_bytes());
+            }
         }
     }
     if let Some(id) = req.extensions().get::<RequestId>() {

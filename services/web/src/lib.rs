@@ -20,7 +20,7 @@ use taskflow_bus::service::Routes;
 
 pub use config::WebConfig;
 pub use error::WebError;
-pub use forward::Forwarder;
+pub use forward::{Forwarder, SSE_ACCEPT_ACROSS_SIDECARS};
 
 pub const SERVICE: &str = "web";
 pub const DEFAULT_PORT: u16 = 8005;

@@ -270,7 +270,11 @@ async fn the_chat_stream_arrives_as_it_is_written() {
     }
     assert_eq!(rest, b"data: two\n\n");
     let seen = sidecar.seen.lock().unwrap().pop().unwrap();
-    assert_eq!(seen.header("accept"), Some("text/event-stream"));
+    assert_eq!(
+        seen.header("accept"),
+        Some(taskflow_web::SSE_ACCEPT_ACROSS_SIDECARS),
+        "daprd cannot stream an event-stream request across two sidecars: asked for otherwise"
+    );
     assert_eq!(
         seen.header("dapr-api-token"),
         None,
