@@ -59,6 +59,25 @@ impl Binary {
         }
     }
 
+    /// The whole system on `database_url`, its private files in `data_dir`, signing tokens with a
+    /// fixed test secret, the reminder timer idle: what the restart and takeover tests run.
+    pub fn spawn_system(database_url: &str, data_dir: &std::path::Path) -> Self {
+        Self::spawn(&[
+            ("DATABASE_URL", database_url),
+            (
+                "TASKFLOW_DATA_DIR",
+                data_dir.to_str().expect("a UTF-8 temporary path"),
+            ),
+            (
+                "JWT_SECRET",
+                "system-binary-test-secret-that-is-at-least-32-bytes",
+            ),
+            ("HOST", "127.0.0.1"),
+            ("RUST_LOG", "warn"),
+            ("NOTIFICATION_TICK_SECS", "3600"),
+        ])
+    }
+
     /// Sends SIGTERM, as an orchestrator stopping the process does.
     pub fn terminate(&self) {
         self.signal("-TERM");

@@ -5,27 +5,12 @@
 //! `resync`. On SQLite by default, PostgreSQL with `TEST_DATABASE_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 use taskflow_test_support::test_database;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::binary::Binary;
 use crate::support::{self, Socket, next_json, sse_events};
-
-const SECRET: &str = "resume-test-secret-that-is-at-least-32-bytes";
-
-fn spawn(database_url: &str, data_dir: &std::path::Path) -> Binary {
-    Binary::spawn(&[
-        ("DATABASE_URL", database_url),
-        ("TASKFLOW_DATA_DIR", data_dir.to_str().unwrap()),
-        ("JWT_SECRET", SECRET),
-        ("HOST", "127.0.0.1"),
-        ("RUST_LOG", "warn"),
-        ("NOTIFICATION_TICK_SECS", "3600"),
-    ])
-}
 
 struct Client {
     http: reqwest::Client,
@@ -35,50 +20,11 @@ struct Client {
 
 impl Client {
     async fn create(&self, base: &str, title: &str) -> String {
-        let res = self
-            .http
-            .post(format!("{base}/api/{}/tasks", self.user))
-            .bearer_auth(&self.token)
-            .json(&json!({ "title": title }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        let task: Value = res.json().await.unwrap();
-        task["id"].as_str().unwrap().to_owned()
+        support::create_task(&self.http, base, &self.user, &self.token, title).await
     }
 
-    /// Waits until `task`'s creation was published (its audit entry exists).
     async fn published(&self, base: &str, task: &str) {
-        let start = Instant::now();
-        loop {
-            let page: Value = self
-                .http
-                .get(format!(
-                    "{base}/api/{}/audit?event_type=task-created&limit=200",
-                    self.user
-                ))
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if page["entries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["entity_id"] == task)
-            {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{task} was never published"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        support::published(&self.http, base, &self.user, &self.token, task).await;
     }
 
     async fn sse(&self, base: &str, last_event_id: Option<&str>) -> reqwest::Response {
@@ -135,7 +81,7 @@ async fn sse_and_websocket_clients_resume_across_a_restart_with_exactly_what_the
     let data_dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
 
-    let mut first = spawn(&database_url, data_dir.path());
+    let mut first = Binary::spawn_system(&database_url, data_dir.path());
     let (user, token) = support::sign_up(&http, &first.base, json!({})).await;
     let client = Client { http, user, token };
     let mut sse = client.sse(&first.base, None).await;
@@ -152,7 +98,7 @@ async fn sse_and_websocket_clients_resume_across_a_restart_with_exactly_what_the
     client.published(&first.base, &two).await;
     first.terminate();
     assert!(first.exited().await.success());
-    let second = spawn(&database_url, data_dir.path());
+    let second = Binary::spawn_system(&database_url, data_dir.path());
     let three = client.create(&second.base, "three").await;
     client.published(&second.base, &three).await;
 
@@ -183,7 +129,7 @@ async fn another_users_event_id_resumes_nothing() {
     let (database_url, _db) = test_database().await;
     let data_dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let server = spawn(&database_url, data_dir.path());
+    let server = Binary::spawn_system(&database_url, data_dir.path());
     let (alice, alice_token) = support::sign_up(&http, &server.base, json!({})).await;
     let (bob, bob_token) = support::sign_up(&http, &server.base, json!({})).await;
     let alice = Client {

@@ -228,3 +228,57 @@ pub async fn sse_events(res: &mut reqwest::Response, n: usize) -> Vec<(String, S
     }
     events
 }
+
+/// Creates a task titled `title` for `user`; its id.
+pub async fn create_task(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    token: &str,
+    title: &str,
+) -> String {
+    let res = client
+        .post(format!("{base}/api/{user}/tasks"))
+        .bearer_auth(token)
+        .json(&json!({ "title": title }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let task: Value = res.json().await.unwrap();
+    task["id"].as_str().unwrap().to_owned()
+}
+
+/// Waits until the task's `task-created` event was published (its audit entry exists); how long that
+/// took.
+pub async fn published(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    token: &str,
+    task: &str,
+) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{base}/api/{user}/audit?event_type=task-created&limit=200"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let entries = page["entries"].as_array().unwrap();
+        if entries.iter().any(|e| e["entity_id"] == task) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "task {task} was never published"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -12,65 +12,14 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use taskflow_test_support::{migrated_database, postgres_for_test, test_database};
 
 use crate::binary::Binary;
 use crate::support;
+use crate::support::{create_task as create, published};
 
-const SECRET: &str = "takeover-test-secret-that-is-at-least-32-bytes";
 const BOUND: Duration = Duration::from_secs(5);
-
-fn spawn(database_url: &str, data_dir: &std::path::Path) -> Binary {
-    Binary::spawn(&[
-        ("DATABASE_URL", database_url),
-        ("TASKFLOW_DATA_DIR", data_dir.to_str().unwrap()),
-        ("JWT_SECRET", SECRET),
-        ("HOST", "127.0.0.1"),
-        ("RUST_LOG", "warn"),
-        ("NOTIFICATION_TICK_SECS", "3600"),
-    ])
-}
-
-async fn create(client: &reqwest::Client, base: &str, user: &str, token: &str, title: &str) -> String {
-    let res = client
-        .post(format!("{base}/api/{user}/tasks"))
-        .bearer_auth(token)
-        .json(&json!({"title": title}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let task: Value = res.json().await.unwrap();
-    task["id"].as_str().unwrap().to_owned()
-}
-
-/// Waits until the task's `task-created` event was published (its audit entry exists); how long that took.
-async fn published(client: &reqwest::Client, base: &str, user: &str, token: &str, task: &str) -> Duration {
-    let start = Instant::now();
-    loop {
-        let page: Value = client
-            .get(format!(
-                "{base}/api/{user}/audit?event_type=task-created&limit=200"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let entries = page["entries"].as_array().unwrap();
-        if entries.iter().any(|e| e["entity_id"] == task) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "task {task} was never published"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test]
 async fn after_a_sigkill_the_restarted_binary_publishes_within_two_seconds() {
@@ -78,14 +27,14 @@ async fn after_a_sigkill_the_restarted_binary_publishes_within_two_seconds() {
     let data_dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
 
-    let mut first = spawn(&database_url, data_dir.path());
+    let mut first = Binary::spawn_system(&database_url, data_dir.path());
     let (user, token) = support::sign_up(&client, &first.base, json!({})).await;
     let task = create(&client, &first.base, &user, &token, "before the crash").await;
     published(&client, &first.base, &user, &token, &task).await;
     first.kill();
     assert!(!first.exited().await.success());
 
-    let second = spawn(&database_url, data_dir.path());
+    let second = Binary::spawn_system(&database_url, data_dir.path());
     let listening = Instant::now();
     let task = create(&client, &second.base, &user, &token, "after the restart").await;
     published(&client, &second.base, &user, &token, &task).await;
@@ -109,12 +58,12 @@ async fn after_a_sigkill_of_the_publisher_a_surviving_replica_publishes_within_t
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let client = reqwest::Client::new();
 
-    let mut publisher = spawn(&database_url, dir_a.path());
+    let mut publisher = Binary::spawn_system(&database_url, dir_a.path());
     let (user, token) = support::sign_up(&client, &publisher.base, json!({})).await;
     let task = create(&client, &publisher.base, &user, &token, "from the publisher").await;
     published(&client, &publisher.base, &user, &token, &task).await;
     // The second process starts while the first holds the lock: its relay waits.
-    let survivor = spawn(&database_url, dir_b.path());
+    let survivor = Binary::spawn_system(&database_url, dir_b.path());
     let task = create(&client, &survivor.base, &user, &token, "while both run").await;
     published(&client, &survivor.base, &user, &token, &task).await;
 
