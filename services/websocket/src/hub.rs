@@ -267,9 +267,13 @@ impl Hub {
         delivered
     }
 
-    /// The most events a reconnecting client is replayed (`REALTIME_REPLAY_EVENTS`).
-    pub fn replay_limit(&self) -> usize {
-        self.config.replay_len
+    /// How much a reconnecting client is replayed from the durable history at most: the events and
+    /// bytes a user's replay buffer may hold (`REALTIME_REPLAY_EVENTS`, `REALTIME_REPLAY_USER_BYTES`).
+    pub fn history_bounds(&self) -> crate::resume::Bounds {
+        crate::resume::Bounds {
+            events: self.config.replay_len,
+            bytes: self.config.replay_user_bytes,
+        }
     }
 
     /// Registers a connection for `user_id`, with what it missed since `last_event_id`, atomically:

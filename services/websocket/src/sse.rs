@@ -84,13 +84,13 @@ pub async fn stream(
     let (connection, replay) = hub
         .connect(&identity.user_id, last.as_deref())
         .map_err(|_| too_many())?;
-    let limit = hub.replay_limit();
+    let bounds = hub.history_bounds();
     let resumption = Resumption::start(
         replay,
         &identity.user_id,
         last.as_deref(),
         history.get_ref(),
-        limit,
+        bounds,
     )
     .await;
     let mut backlog: VecDeque<Bytes> = VecDeque::new();

@@ -43,7 +43,7 @@ pub async fn connect(
         &identity.user_id,
         last.as_deref(),
         history.get_ref(),
-        hub.replay_limit(),
+        hub.history_bounds(),
     )
     .await;
     let (mut response, session, stream) = actix_ws::handle(&req, body)

@@ -19,8 +19,9 @@ use uuid::Uuid;
 
 use crate::error::HandlerResult;
 
-/// The most events one answer holds.
-pub const MAX_LIMIT: u64 = 10_001;
+/// The most events one answer holds: websocket reads a page at a time (its `HISTORY_PAGE`), so what
+/// one call loads stays small whatever the caller asks.
+pub const MAX_LIMIT: u64 = 500;
 
 #[derive(Deserialize)]
 struct Query {
@@ -37,7 +38,7 @@ async fn events_after(
     let Ok(after) = Uuid::parse_str(&query.after) else {
         return Ok(HttpResponse::Ok().json(json!({"known": false})));
     };
-    let limit = query.limit.unwrap_or(1000).clamp(1, MAX_LIMIT);
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
     Ok(
         match store.outbox().published_after(&user_id, after, limit).await? {
             EventsAfter::Unknown => HttpResponse::Ok().json(json!({"known": false})),
