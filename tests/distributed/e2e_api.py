@@ -98,13 +98,13 @@ class Api:
 
 
 def raw_request(base: str, method: str, path: str, headers: dict[str, str] | None = None,
-                timeout: float = 15.0) -> tuple[int, dict[str, str], bytes]:
+                timeout: float = 15.0, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
     """One request with `path` sent exactly as given (no client-side normalisation of `..` or of
     percent-encodings); (status, lower-cased headers, body)."""
     parts = urllib.parse.urlsplit(base)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        conn.request(method, path, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:

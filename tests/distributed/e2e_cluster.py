@@ -52,7 +52,9 @@ SPECS = [
                     config="config-websocket.yaml")
         for i in (0, 1)
     ],
-    ServiceSpec("web", "web", "web", "web-0", uses_database=False, config="config-web.yaml"),
+    # One trusted proxy, as behind the Helm chart's ingress (ingress.trustedProxyHops).
+    ServiceSpec("web", "web", "web", "web-0", uses_database=False, config="config-web.yaml",
+                extra_env={"TRUSTED_PROXY_HOPS": "1"}),
 ]
 
 # backend-api's access control as the Helm chart renders it with its defaults

@@ -12,7 +12,7 @@ websocket replicas each push every event once; a stream ticket works once across
 through web's port (web -> its sidecar -> backend-api's sidecar -> backend-api, by service
 invocation under backend-api's Helm-shaped access control) a user signs up and in and creates, lists
 and updates a task, the events reach WebSocket, Authorization is forwarded and non-/api or `..`
-paths are not; a client resumes on a restarted websocket replica with exactly the events it missed,
+paths are not; one client that spent its failed-login budget through web does not lock out another; a client resumes on a restarted websocket replica with exactly the events it missed,
 read from backend-api's outbox by service invocation; a completed recurring task yields one next occurrence;
 kill -9 of audit, then of recurring, mid-stream loses nothing; with backend-api stopped a due reminder
 still reaches the WebSocket client and the audit trail; no sidecar refused a state save or a publish.
@@ -315,6 +315,38 @@ def scenario_web_forwards_through_dapr_invoke(ctx: Ctx) -> None:
     check(status == 200 and b"event: done" in body, f"chat/stream through web answered {status} {body[-300:]!r}")
 
 
+def login_through_web(web, email: str, password: str, client: str) -> int:
+    """One login through web from `client`, as the ingress in front of web records it."""
+    status, _, _ = raw_request(web.base, "POST", "/api/auth/login",
+                               {"Content-Type": "application/json", "X-Forwarded-For": client,
+                                "taskflow-client-address": "192.0.2.1"},
+                               body=json.dumps({"email": email, "password": password}).encode())
+    return status
+
+
+def scenario_login_budgets_through_web_are_per_client(ctx: Ctx) -> None:
+    """2e. Every browser's login reaches backend-api from its own sidecar, so per-address budgets
+    keyed by that peer would let one client lock everybody out. web (behind one trusted proxy here)
+    names the client, backend-api believes it only on calls its sidecar authenticated: a client that
+    spent its failed-login budget through web is refused, another signs in, and the name a client
+    gives itself (taskflow-client-address) counts for nothing."""
+    web = ctx.cluster.services["web"]
+    user = ctx.api.register_and_login("E2E budget", f"e2e-budget-{ctx.run_id}@example.com")
+    attacker, refused_after = "203.0.113.66", None
+    for attempt in range(1, 80):
+        # A new account each time: only the address's budget is spent, never an account's.
+        status = login_through_web(web, f"nobody-{attempt}-{ctx.run_id}@example.com", "wrong password", attacker)
+        if status == 429:
+            refused_after = attempt
+            break
+        check(status == 401, f"failed login {attempt} through web answered {status}")
+    check(refused_after is not None, "79 failed logins from one client through web were never refused")
+    status = login_through_web(web, user.email, "correct horse battery", attacker)
+    check(status == 429, f"the refused client signed in through web: {status}")
+    status = login_through_web(web, user.email, "correct horse battery", "198.51.100.7")
+    check(status == 200, f"another client's login through web answered {status} after {attacker} was refused")
+
+
 def series_tasks(ctx: Ctx, user: User, title: str) -> list[dict]:
     return [t for t in ctx.api.tasks(user, search=title) if t["title"] == title]
 
@@ -562,6 +594,7 @@ SCENARIOS = [
     scenario_two_websocket_replicas_each_push_every_event,
     scenario_a_stream_ticket_works_once_across_replicas,
     scenario_web_forwards_through_dapr_invoke,
+    scenario_login_budgets_through_web_are_per_client,
     scenario_a_client_resumes_on_a_restarted_replica_from_the_outbox,
     scenario_recurring_completion_yields_one_next_occurrence,
     scenario_kill9_audit_loses_nothing,

@@ -655,6 +655,15 @@ def helm_topology(rendered: Rendered, report: Report) -> Topology:
         for request, app in sorted(expected.items()):
             got = route_of(paths, request)
             report.check(got == app, where, f"ingress (host {host or '*'}): a request for {request} must reach {app}, reaches {got or 'nothing'}")
+    if routes:
+        # Behind the ingress every client arrives from its controller: the apps that key login budgets
+        # by client address (API_APP, and the frontend that relays the client's address to it) must
+        # read it from X-Forwarded-For, or one client's failed logins lock every client out.
+        for app_id in (API_APP, frontend):
+            if app_id in apps:
+                hops = str(apps[app_id].env.get("TRUSTED_PROXY_HOPS") or "0")
+                report.check(hops.isdigit() and int(hops) >= 1, where,
+                             f"{app_id} behind the ingress has TRUSTED_PROXY_HOPS={hops!r}: every client would share the controller's login budget")
     check_access_control(where, rendered, apps, configurations, report)
     return Topology(where, apps, rendered.of_kind("Component"), rendered.of_kind("Resiliency"), configurations, kafka_topics=kafka_topics)
 

@@ -1,6 +1,7 @@
 //! What every TaskFlow service shares at run time: configuration, telemetry, the JSON error contract,
 //! request ids and metrics, health and readiness, and the HTTP server with graceful shutdown.
 
+pub mod client_address;
 pub mod config;
 pub mod cors;
 pub mod error;

@@ -218,10 +218,12 @@ pub async fn run_under_dapr(config: DaprApiConfig) -> Result<(), StartupError> {
     use taskflow_host::relay::{self, PipelineCheck, RelayConfig};
 
     let DaprApiConfig {
-        api: config,
+        api: mut config,
         dapr,
         app_api_token: app_token,
     } = config;
+    // web relays browsers' calls through this sidecar and names each browser's address.
+    config.auth_limits.relay_token = app_token.clone();
     let state = ApiState::connect(&config).await?;
     let dapr = DaprClient::new(dapr).map_err(|e| ServeError::Io(std::io::Error::other(e.to_string())))?;
     // backend-api publishes the events it writes; recurring and notification publish theirs.

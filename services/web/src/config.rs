@@ -22,6 +22,10 @@ pub struct WebConfig {
     pub upstream_timeout: Duration,
     /// The largest request body forwarded: the 1 MiB backend-api accepts.
     pub body_limit: usize,
+    /// `TRUSTED_PROXY_HOPS` (0): reverse proxies in front (an ingress) that append to
+    /// `X-Forwarded-For`; the client is that many entries from the right. Its address is relayed to
+    /// backend-api, whose per-address login budgets would otherwise see one client: the sidecar.
+    pub trusted_proxy_hops: usize,
 }
 
 impl WebConfig {
@@ -31,6 +35,7 @@ impl WebConfig {
             backend_app_id: config::var("BACKEND_API_APP_ID").unwrap_or_else(|| "backend-api".into()),
             upstream_timeout: Duration::from_secs(config::parse_or("UPSTREAM_TIMEOUT_SECS", 60u64)?.max(1)),
             body_limit: DEFAULT_BODY_LIMIT,
+            trusted_proxy_hops: config::parse_or("TRUSTED_PROXY_HOPS", 0usize)?,
         })
     }
 }

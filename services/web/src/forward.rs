@@ -4,8 +4,10 @@
 //! `{method} http://{DAPR_HOST}:{DAPR_HTTP_PORT}/v1.0/invoke/{app}/method/api/…?{query}`, carrying the
 //! body (read up to the API's 1 MiB limit) and the headers the API reads: `Authorization`,
 //! `Content-Type`, `Accept`, `If-Match`, `If-None-Match`, `Idempotency-Key`, this request's
-//! `X-Request-Id` and `traceparent` (so backend-api's logs and spans join web's), and `dapr-api-token`
-//! when `DAPR_API_TOKEN` is set. The answer streams back as it arrives (status, headers such as
+//! `X-Request-Id` and `traceparent` (so backend-api's logs and spans join web's), the client's address
+//! (`taskflow-client-address`, from the peer or with `TRUSTED_PROXY_HOPS` from `X-Forwarded-For`,
+//! for backend-api's per-address login budgets; a client's own copy is never passed on), and
+//! `dapr-api-token` when `DAPR_API_TOKEN` is set. The answer streams back as it arrives (status, headers such as
 //! `ETag`, `Location`, `Retry-After`, and the body chunk by chunk). A request for an event stream
 //! (the chat's) is forwarded with another `Accept` ([`SSE_ACCEPT_ACROSS_SIDECARS`]): daprd cannot
 //! stream across two sidecars, so the reply comes whole, at the end of the turn.
@@ -22,6 +24,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use taskflow_runtime::ApiError;
+use taskflow_runtime::client_address::{RELAYED_CLIENT_ADDRESS, client_address};
 use taskflow_runtime::json::read_body;
 use taskflow_runtime::middleware::{REQUEST_ID, RequestId};
 use taskflow_trace::TraceContext;
@@ -82,6 +85,7 @@ pub struct Forwarder {
     api_token: Option<String>,
     timeout: Duration,
     body_limit: usize,
+    trusted_proxy_hops: usize,
 }
 
 impl Forwarder {
@@ -102,6 +106,7 @@ impl Forwarder {
             api_token: dapr.api_token.clone(),
             timeout: config.upstream_timeout,
             body_limit: config.body_limit,
+            trusted_proxy_hops: config.trusted_proxy_hops,
         })
     }
 }
@@ -164,6 +169,9 @@ async fn forward(
     }
     if let Some(trace) = req.extensions().get::<TraceContext>() {
         call = call.header("traceparent", trace.header());
+    }
+    if let Some(client) = client_address(&req, forwarder.trusted_proxy_hops) {
+        call = call.header(RELAYED_CLIENT_ADDRESS, client.to_string());
     }
     if let Some(token) = &forwarder.api_token {
         call = call.header("dapr-api-token", token.as_str());

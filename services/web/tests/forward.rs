@@ -145,6 +145,11 @@ fn closed_port() -> u16 {
 
 /// web, as its `main` composes it, beside a sidecar on `dapr_port`; returns its base URL.
 fn web_beside(dapr_port: u16, api_token: Option<&str>, timeout: Duration) -> String {
+    web_behind_proxies(dapr_port, api_token, timeout, 0)
+}
+
+/// web behind `hops` trusted reverse proxies (`TRUSTED_PROXY_HOPS`).
+fn web_behind_proxies(dapr_port: u16, api_token: Option<&str>, timeout: Duration, hops: usize) -> String {
     let dapr = DaprConfig {
         host: "127.0.0.1".into(),
         http_port: dapr_port,
@@ -164,6 +169,7 @@ fn web_beside(dapr_port: u16, api_token: Option<&str>, timeout: Duration) -> Str
         backend_app_id: "backend-api".into(),
         upstream_timeout: timeout,
         body_limit: 1024 * 1024,
+        trusted_proxy_hops: hops,
     };
     let routes = routes(&config).unwrap();
     let readiness = Readiness::default().with(SidecarCheck(DaprClient::new(dapr).unwrap()));
@@ -240,6 +246,40 @@ async fn a_call_crosses_the_sidecar_with_its_method_path_headers_and_body_both_w
     let seen = sidecar.seen.lock().unwrap().pop().unwrap();
     assert_eq!((seen.method.as_str(), seen.query.as_str()), ("DELETE", ""));
     assert_eq!(seen.header("authorization"), None);
+}
+
+/// backend-api's per-address login budgets see only its sidecar unless web names the client; and a
+/// client that names itself must not be believed, or it could escape those budgets.
+#[tokio::test]
+async fn the_client_address_is_relayed_and_a_client_cannot_name_its_own() {
+    let (sidecar, port) = sidecar();
+    let login = |base: String| async move {
+        reqwest::Client::new()
+            .post(format!("{base}/api/auth/login"))
+            .header("taskflow-client-address", "6.6.6.6")
+            .header("x-forwarded-for", "203.0.113.7, 198.51.100.2")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+    };
+    let relayed = || {
+        let seen = sidecar.seen.lock().unwrap().pop().unwrap();
+        let values: Vec<String> = seen
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "taskflow-client-address")
+            .map(|(_, v)| v.clone())
+            .collect();
+        values
+    };
+
+    login(web_beside(port, None, Duration::from_secs(10))).await;
+    assert_eq!(relayed(), ["127.0.0.1"], "no proxies trusted: the peer");
+    login(web_behind_proxies(port, None, Duration::from_secs(10), 1)).await;
+    assert_eq!(relayed(), ["198.51.100.2"], "one proxy: the entry it appended");
+    login(web_behind_proxies(port, None, Duration::from_secs(10), 2)).await;
+    assert_eq!(relayed(), ["203.0.113.7"]);
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ pub struct HistoryEvent {
 impl HistoryEvent {
     /// The push a live client got for this event; `None` if the payload is not a task event.
     pub fn push(&self) -> Option<Push> {
-        let event: TaskEvent = serde_json::from_value(self.data.clone()).ok()?;
+        let event = TaskEvent::deserialize(&self.data).ok()?;
         Some(payload::push(&event, &self.data))
     }
 }

@@ -1,9 +1,9 @@
 //! What an attempt is counted against: the client's address and the account, as keys; and, for
 //! Redis, the names those keys get there.
 //!
-//! The client address is the socket peer. Behind reverse proxies, `trusted_proxy_hops` says how many
-//! of them append to `X-Forwarded-For`; the address that many entries from the right is the client's.
-//! Left at 0 (the default) the header is ignored, so a client cannot choose its own address.
+//! The client address is the socket peer, or behind reverse proxies the one they recorded
+//! (`taskflow_runtime::client_address`, `TRUSTED_PROXY_HOPS`), or under Dapr the one web relayed a
+//! browser's call for.
 //!
 //! Redis is shared infrastructure (the Dapr state store's instance), so nothing personal is written
 //! there: a key is named by an HMAC-SHA256 of the e-mail address or client address under a key
@@ -17,6 +17,8 @@ use actix_web::HttpRequest;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use taskflow_runtime::client_address::{RELAYED_CLIENT_ADDRESS, client_address};
+
 use super::limits::Kind;
 
 /// The key of an account: the normalised address, or the trimmed, lower-cased input when it is not
@@ -27,23 +29,10 @@ pub fn account_key(raw: &str) -> String {
 }
 
 /// The client's address as a key: the socket peer, or with `hops` trusted proxies the address they
-/// recorded in `X-Forwarded-For`. IPv6 clients are keyed by their /64, which one host usually owns.
-pub fn client_ip(req: &HttpRequest, hops: usize) -> String {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let forwarded = (hops > 0)
-        .then(|| {
-            let entries: Vec<&str> = req
-                .headers()
-                .get_all("x-forwarded-for")
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .map(str::trim)
-                .collect();
-            let index = entries.len().checked_sub(hops)?;
-            forwarded_address(entries.get(index)?)
-        })
-        .flatten();
-    match forwarded.or(peer) {
+/// recorded in `X-Forwarded-For`, or the address web relayed a call for (see
+/// [`relayed_address`]). IPv6 clients are keyed by their /64, which one host usually owns.
+pub fn client_ip(req: &HttpRequest, hops: usize, relay_token: Option<&str>) -> String {
+    match relayed_address(req, relay_token).or_else(|| client_address(req, hops)) {
         Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
@@ -54,27 +43,25 @@ pub fn client_ip(req: &HttpRequest, hops: usize) -> String {
     }
 }
 
-/// The address in one `X-Forwarded-For` entry: `203.0.113.7`, `2001:db8::1`, and also with a port
-/// as some proxies write them (`203.0.113.7:51234`, `[2001:db8::1]:443`, `[2001:db8::1]`). Without
-/// this, an entry with a port did not parse and every client fell back to the proxy's address, so
-/// all of them shared one budget.
-fn forwarded_address(entry: &str) -> Option<IpAddr> {
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Some(ip);
+/// The client web forwarded this call for, believed only when the call came through this service's
+/// own sidecar: daprd replaces the caller's `dapr-api-token` with the app token (`APP_API_TOKEN`),
+/// which nobody outside the pod knows, and the sidecar's access policy admits only web and websocket.
+/// Without the check any client could name its own address and escape the per-address budgets.
+fn relayed_address(req: &HttpRequest, relay_token: Option<&str>) -> Option<IpAddr> {
+    let expected = relay_token?.as_bytes();
+    let given = req.headers().get("dapr-api-token")?.as_bytes();
+    let same = given.len() == expected.len()
+        && given.iter().zip(expected).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    if !same {
+        return None;
     }
-    if let Some(rest) = entry.strip_prefix('[') {
-        let (host, port) = rest.split_once(']')?;
-        let port_ok = port.is_empty() || port.strip_prefix(':').is_some_and(is_port);
-        return port_ok.then(|| host.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))?;
-    }
-    let (host, port) = entry.rsplit_once(':')?;
-    is_port(port)
-        .then(|| host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4))
-        .flatten()
-}
-
-fn is_port(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
+    req.headers()
+        .get(RELAYED_CLIENT_ADDRESS)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// What the naming key is derived from, so that it is never the token-signing key itself.
@@ -142,70 +129,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn forwarded_for_is_only_trusted_when_configured() {
+    fn addresses_are_keys_and_ipv6_clients_are_keyed_by_their_64() {
         use actix_web::test::TestRequest;
-        let peer = "10.0.0.9:5000".parse().unwrap();
-        let req = TestRequest::default()
-            .peer_addr(peer)
-            .insert_header(("x-forwarded-for", "6.6.6.6, 1.2.3.4"))
+        let v4 = TestRequest::default()
+            .peer_addr("10.0.0.9:5000".parse().unwrap())
             .to_http_request();
-        assert_eq!(client_ip(&req, 0), "10.0.0.9");
-        assert_eq!(client_ip(&req, 1), "1.2.3.4");
-        assert_eq!(client_ip(&req, 2), "6.6.6.6");
-        assert_eq!(client_ip(&req, 3), "10.0.0.9", "fewer entries than proxies");
+        assert_eq!(client_ip(&v4, 0, None), "10.0.0.9");
         let v6 = TestRequest::default()
             .peer_addr("[2001:db8:1:2:3:4:5:6]:80".parse().unwrap())
             .to_http_request();
-        assert_eq!(client_ip(&v6, 0), "2001:db8:1:2::/64");
+        assert_eq!(client_ip(&v6, 0, None), "2001:db8:1:2::/64");
+        let forwarded = TestRequest::default()
+            .peer_addr("10.0.0.9:5000".parse().unwrap())
+            .insert_header(("x-forwarded-for", "[2001:db8:1:2::1]:443"))
+            .to_http_request();
+        assert_eq!(client_ip(&forwarded, 1, None), "2001:db8:1:2::/64");
     }
 
     #[test]
-    fn forwarded_entries_with_ports_parse_to_their_address() {
+    fn a_relayed_address_is_believed_only_with_the_app_token() {
         use actix_web::test::TestRequest;
-        let ip = |s: &str| s.parse::<IpAddr>().ok();
-        assert_eq!(forwarded_address("203.0.113.7"), ip("203.0.113.7"));
-        assert_eq!(forwarded_address("203.0.113.7:51234"), ip("203.0.113.7"));
-        assert_eq!(forwarded_address("2001:db8::1"), ip("2001:db8::1"));
-        assert_eq!(forwarded_address("[2001:db8::1]:443"), ip("2001:db8::1"));
-        assert_eq!(forwarded_address("[2001:db8::1]"), ip("2001:db8::1"));
-        for junk in [
-            "",
-            "unknown",
-            "1.2.3.4:",
-            "1.2.3.4:port",
-            "[2001:db8::1]443",
-            "[1.2.3.4]:80",
-            "[::1",
-            "host:80",
-        ] {
-            assert_eq!(forwarded_address(junk), None, "{junk:?}");
-        }
-        let peer = "10.0.0.9:5000".parse().unwrap();
-        let req = TestRequest::default()
-            .peer_addr(peer)
-            .insert_header(("x-forwarded-for", "203.0.113.7:51234"))
+        let relayed = |token: Option<&str>| {
+            let mut req = TestRequest::default()
+                .peer_addr("127.0.0.1:3500".parse().unwrap())
+                .insert_header((RELAYED_CLIENT_ADDRESS, "203.0.113.7"));
+            if let Some(token) = token {
+                req = req.insert_header(("dapr-api-token", token));
+            }
+            req.to_http_request()
+        };
+        let app_token = Some("the-sidecar-app-token");
+        assert_eq!(
+            client_ip(&relayed(Some("the-sidecar-app-token")), 0, app_token),
+            "203.0.113.7"
+        );
+        assert_eq!(client_ip(&relayed(None), 0, app_token), "127.0.0.1", "no token");
+        assert_eq!(
+            client_ip(&relayed(Some("guessed")), 0, app_token),
+            "127.0.0.1",
+            "wrong token"
+        );
+        assert_eq!(
+            client_ip(&relayed(Some("the-sidecar-app-token")), 0, None),
+            "127.0.0.1",
+            "a service without an app token believes no relay"
+        );
+        let garbage = TestRequest::default()
+            .peer_addr("127.0.0.1:3500".parse().unwrap())
+            .insert_header(("dapr-api-token", "the-sidecar-app-token"))
+            .insert_header((RELAYED_CLIENT_ADDRESS, "not an address"))
             .to_http_request();
-        assert_eq!(client_ip(&req, 1), "203.0.113.7", "not the proxy's address");
-        let v6 = TestRequest::default()
-            .peer_addr(peer)
-            .insert_header(("x-forwarded-for", "[2001:db8:1:2::1]:443"))
-            .to_http_request();
-        assert_eq!(client_ip(&v6, 1), "2001:db8:1:2::/64");
-    }
-
-    proptest::proptest! {
-        /// Any address, with or without a port, parses back to itself; nothing panics.
-        #[test]
-        fn any_address_with_any_port_round_trips(v4 in proptest::prelude::any::<[u8; 4]>(),
-            v6 in proptest::prelude::any::<[u16; 8]>(), port in proptest::prelude::any::<u16>(),
-            junk in "\\PC{0,40}") {
-            let a = IpAddr::from(v4);
-            proptest::prop_assert_eq!(forwarded_address(&format!("{a}:{port}")), Some(a));
-            let b = IpAddr::from(v6);
-            proptest::prop_assert_eq!(forwarded_address(&format!("[{b}]:{port}")), Some(b));
-            proptest::prop_assert_eq!(forwarded_address(&b.to_string()), Some(b));
-            let _ = forwarded_address(&junk);
-        }
+        assert_eq!(client_ip(&garbage, 0, app_token), "127.0.0.1");
     }
 
     #[test]

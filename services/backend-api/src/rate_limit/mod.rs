@@ -72,6 +72,9 @@ pub struct AuthLimitConfig {
     pub lockout: Duration,
     /// `TRUSTED_PROXY_HOPS`: reverse proxies in front that append to `X-Forwarded-For`.
     pub trusted_proxy_hops: usize,
+    /// Under Dapr, the app token (`APP_API_TOKEN`) on the calls web relays for browsers: those name
+    /// the browser in `taskflow-client-address` (see `keys::client_ip`). `None`: no relay is believed.
+    pub relay_token: Option<String>,
     /// Keys kept per per-process table.
     pub max_keys: usize,
     /// `REDIS_URL` (backend-api only): share the budgets between replicas in this Redis.
@@ -94,6 +97,7 @@ impl Default for AuthLimitConfig {
             ip_registrations: 50,
             lockout: Duration::from_secs(60),
             trusted_proxy_hops: 0,
+            relay_token: None,
             max_keys: 50_000,
             redis: None,
             redis_key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
@@ -327,7 +331,11 @@ impl AuthLimiter {
     /// Counts a login attempt for `account` from `req`'s client — against the request rates (every
     /// attempt) and the failure budgets — or refuses with 429 and `Retry-After`.
     pub async fn begin_login(&self, req: &HttpRequest, account: &str) -> Result<LoginAttempt, ApiError> {
-        let ip = client_ip(req, self.config.trusted_proxy_hops);
+        let ip = client_ip(
+            req,
+            self.config.trusted_proxy_hops,
+            self.config.relay_token.as_deref(),
+        );
         let account = account_key(account);
         self.take(&[
             (RateKind::AccountLogins, &account),
@@ -366,7 +374,11 @@ impl AuthLimiter {
 
     /// Counts a registration from `req`'s client, or says how long to wait.
     pub async fn begin_registration(&self, req: &HttpRequest) -> Result<(), Duration> {
-        let ip = client_ip(req, self.config.trusted_proxy_hops);
+        let ip = client_ip(
+            req,
+            self.config.trusted_proxy_hops,
+            self.config.relay_token.as_deref(),
+        );
         self.attempt(&[(Kind::RegistrationAddress, &ip)])
             .await
             .map(|_| ())
