@@ -248,6 +248,18 @@ mod tests {
     }
 
     #[test]
+    fn the_feed_stops_adding_tasks_at_its_byte_budget() {
+        let due = Utc.with_ymd_and_hms(2026, 12, 8, 8, 0, 0).unwrap();
+        let tasks: Vec<Task> = (0..100).map(|_| task("Some task", due)).collect();
+        let mut small = calendar(Tz::UTC, Component::Event);
+        small.max_bytes = 2_000;
+        let text = render(&small, &tasks);
+        let events = text.matches("BEGIN:VEVENT").count();
+        assert!((1..10).contains(&events), "{events} events");
+        assert!(text.ends_with("END:VEVENT\r\nEND:VCALENDAR\r\n"));
+    }
+
+    #[test]
     fn a_plain_task_is_utc_and_a_todo_has_its_due_and_status() {
         let due = Utc.with_ymd_and_hms(2026, 12, 8, 8, 0, 0).unwrap();
         let mut t = task("Pay", due);
