@@ -4,6 +4,7 @@
 //! containment) are confined to this crate; no handler builds SQL.
 
 mod audit;
+mod calendar_feed;
 mod conversations;
 mod coordination;
 pub mod entity;
@@ -26,6 +27,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use taskflow_migration::{Migrator, MigratorTrait};
 
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
+pub use calendar_feed::CalendarFeedRepo;
 pub use conversations::{Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage};
 pub use coordination::{DeadLetter, DeadLetterRepo, ProcessedEventRepo};
 pub use error::StoreError;
@@ -261,6 +263,11 @@ impl Store {
 
     pub fn dead_letters(&self) -> DeadLetterRepo<'_> {
         DeadLetterRepo::new(&self.db)
+    }
+
+    /// The calendar feed tokens (their hashes).
+    pub fn calendar_feed(&self) -> CalendarFeedRepo<'_> {
+        CalendarFeedRepo::new(&self.db)
     }
 
     /// The `Idempotency-Key` markers and stored responses.

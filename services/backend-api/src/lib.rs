@@ -7,6 +7,7 @@
 //! it with the other services; [`run_under_dapr`] is the Dapr service.
 
 pub(crate) mod blocking;
+pub(crate) mod calendar;
 pub mod config;
 pub(crate) mod error;
 pub(crate) mod idempotency;
@@ -132,6 +133,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .configure(routes::chat::configure)
             .configure(routes::mcp::configure)
             .configure(routes::auth::configure)
+            .configure(routes::calendar::configure)
             .configure(routes::audit::configure)
             .configure(routes::notifications::configure)
             .configure(routes::quick_add::configure)

@@ -235,6 +235,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
         crate::routes::mcp::post, crate::routes::stream_tickets::create,
+        crate::routes::calendar::feed, crate::routes::calendar::rotate, crate::routes::calendar::disable,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(
@@ -246,7 +247,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
     modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders, &IdempotencyKeys),
-    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "calendar", description = "The iCalendar feed a calendar app subscribes to, and its feed token"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

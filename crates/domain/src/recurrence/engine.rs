@@ -227,6 +227,28 @@ impl Schedule {
         }
     }
 
+    /// The rule as an RFC 5545 `RRULE` for a `DTSTART` at this schedule's start (in its time zone
+    /// or UTC): presets spelt out, and every end as a UTC `UNTIL` (RFC 5545 wants `UNTIL` in UTC
+    /// beside a zoned or UTC `DTSTART`), the series' end date included when the rule has no
+    /// `COUNT`. For calendar feeds.
+    pub fn rfc5545_rule(&self) -> RRule {
+        let mut rule = self.rule.clone();
+        let until = match rule.until {
+            None => None,
+            Some(Until::Utc(t)) => Some(t),
+            Some(Until::Date(d)) => Some(self.instant(d)),
+            Some(Until::Local(t)) => Some(local_instant(self.tz, t.date(), t.time())),
+        };
+        rule.until = match (until, self.ends_at, rule.count) {
+            (Some(u), Some(end), _) => Some(u.min(end)),
+            (Some(u), None, _) => Some(u),
+            (None, Some(end), None) => Some(end),
+            (None, _, _) => None,
+        }
+        .map(Until::Utc);
+        rule
+    }
+
     fn time_of_day(&self) -> NaiveTime {
         self.start_local.time()
     }

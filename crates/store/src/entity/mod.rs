@@ -1,6 +1,7 @@
 //! sea-orm entities: one module per table, mirroring the migrations.
 
 pub mod audit_logs;
+pub mod calendar_feed_tokens;
 pub mod conversations;
 pub mod dead_letters;
 pub mod idempotency_keys;

@@ -6,6 +6,7 @@
 //! (`writes.rs`) are private to this module, so "a change and its events commit together" is
 //! enforced by the compiler rather than by convention.
 
+mod calendar;
 mod commands;
 mod cursor;
 mod mapping;
@@ -77,6 +78,17 @@ impl<'a> TaskRepo<'a> {
     pub fn list_statement(&self, user_id: &str, filter: &TaskFilter) -> Result<Statement, StoreError> {
         let backend = self.db.get_database_backend();
         Ok(query::list_select(backend, user_id, filter)?.build(backend))
+    }
+
+    /// The user's tasks with a due date for a calendar feed, latest due first, at most `limit`;
+    /// completed ones only with `include_completed`.
+    pub async fn calendar_feed(
+        &self,
+        user_id: &str,
+        include_completed: bool,
+        limit: u64,
+    ) -> Result<Vec<Task>, StoreError> {
+        calendar::feed_tasks(self.db, user_id, include_completed, limit).await
     }
 
     pub async fn stats(&self, user_id: &str, now: DateTime<Utc>) -> Result<TaskStats, StoreError> {

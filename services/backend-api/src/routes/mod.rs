@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod chat;
 pub mod chat_confirm;
 pub mod chat_stream;

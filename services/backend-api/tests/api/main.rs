@@ -6,6 +6,7 @@ mod abuse;
 mod assistant;
 mod audit;
 mod auth;
+mod calendar;
 mod chat_confirm;
 mod chat_limits;
 mod helpers;

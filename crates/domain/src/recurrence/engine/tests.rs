@@ -359,3 +359,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_rfc5545_rule_spells_presets_and_ends_in_utc() {
+    let berlin = tz("Europe/Berlin");
+    // A preset becomes its rule; a date UNTIL becomes the last occurrence's instant in UTC.
+    let s = schedule("monthly", "2027-01-31 09:00", "Europe/Berlin");
+    assert_eq!(
+        s.rfc5545_rule().to_string(),
+        "FREQ=MONTHLY;BYMONTHDAY=31,-1;BYSETPOS=1"
+    );
+    let s = schedule("FREQ=WEEKLY;UNTIL=20270630", "2027-01-04 09:00", "Europe/Berlin");
+    assert_eq!(s.rfc5545_rule().to_string(), "FREQ=WEEKLY;UNTIL=20270630T070000Z");
+    // The series' end date is an UNTIL when the rule has no COUNT, and never with one.
+    let start = local(berlin, "2027-01-04 09:00");
+    let end = local(berlin, "2027-03-01 00:00");
+    let rule = "daily".parse::<RecurrenceRule>().unwrap();
+    let s = Schedule::new(&rule, start, berlin, Some(end));
+    assert_eq!(s.rfc5545_rule().to_string(), "FREQ=DAILY;UNTIL=20270228T230000Z");
+    let rule = "FREQ=DAILY;COUNT=3".parse::<RecurrenceRule>().unwrap();
+    let s = Schedule::new(&rule, start, berlin, Some(end));
+    assert_eq!(s.rfc5545_rule().to_string(), "FREQ=DAILY;COUNT=3");
+}
