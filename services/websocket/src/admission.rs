@@ -5,7 +5,7 @@
 //! URLs end up in proxies' access logs and browser history.
 
 use actix_web::HttpRequest;
-use taskflow_auth::{Authenticator, Identity, bearer_token};
+use taskflow_auth::{Authenticator, Identity, Scope, bearer_token, insufficient_scope};
 use taskflow_runtime::{ApiError, ErrorCode};
 
 use crate::query_param;
@@ -111,6 +111,8 @@ async fn redeem(
         email: None,
         name: None,
         external: None,
+        // A ticket only opens a stream; who asked for it already needed `tasks:read`.
+        scopes: None,
     })
 }
 
@@ -132,5 +134,9 @@ pub(crate) async fn authenticate(
     };
     // The access-log line of the upgrade names the user, as the API's extractor does.
     tracing::Span::current().record("user_id", identity.user_id.as_str());
+    // A personal access token streams task events only with `tasks:read`.
+    if !identity.allows(Scope::TasksRead) {
+        return Err(insufficient_scope(Scope::TasksRead));
+    }
     Ok((identity, via_protocol))
 }

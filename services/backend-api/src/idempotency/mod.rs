@@ -35,11 +35,12 @@ use crate::error::HandlerError;
 
 /// The creating POSTs that [`middleware`] wraps (their `configure` functions), as the OpenAPI
 /// document names them.
-pub const ROUTES: [&str; 4] = [
+pub const ROUTES: [&str; 5] = [
     "/api/{user_id}/tasks",
     "/api/{user_id}/tasks/quick",
     "/api/{user_id}/chat",
     "/api/{user_id}/stream-tickets",
+    "/api/{user_id}/tokens",
 ];
 
 /// The middleware: wrap a resource with `.wrap(from_fn(idempotency::middleware))`. Requests other
