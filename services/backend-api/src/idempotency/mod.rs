@@ -43,6 +43,12 @@ pub const ROUTES: [&str; 5] = [
     "/api/{user_id}/tokens",
 ];
 
+/// Set by a handler on its response (`extensions_mut().insert`) when the body it sends must not be
+/// kept: this body is stored and replayed instead. Creating a personal access token keeps its answer
+/// without the secret, which is never stored anywhere but as a hash.
+#[derive(Debug, Clone)]
+pub struct StoreInstead(pub actix_web::web::Bytes);
+
 /// The middleware: wrap a resource with `.wrap(from_fn(idempotency::middleware))`. Requests other
 /// than POST, and POSTs without the header, pass through untouched.
 pub async fn middleware(
@@ -159,7 +165,11 @@ impl Marker {
         };
         let status = head.status();
         if request::keep(status) {
-            let stored = request::to_store(status, head.headers(), &body);
+            let kept = head
+                .extensions()
+                .get::<StoreInstead>()
+                .map_or_else(|| body.clone(), |instead| instead.0.clone());
+            let stored = request::to_store(status, head.headers(), &kept);
             let repo = self.store.idempotency_keys();
             match repo
                 .complete(&self.user_id, &self.key, self.claim, &stored, time::now())

@@ -79,8 +79,10 @@ pub struct CreatedToken {
     pub scopes: Vec<&'static str>,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
-    /// `tf_pat_…`: send as `Authorization: Bearer <token>`. It cannot be shown again.
-    pub token: String,
+    /// `tf_pat_…`: send as `Authorization: Bearer <token>`. It cannot be shown again: `null` in a
+    /// replay of this answer for its `Idempotency-Key` (the secret is never stored); revoke the token
+    /// and create another if it was lost.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -122,7 +124,7 @@ fn parse_scopes(raw: &[String]) -> Result<Scopes, ValidationError> {
 /// Create a personal access token.
 #[utoipa::path(post, path = "/api/{user_id}/tokens", tag = "tokens", security(("bearer" = [])),
     params(("user_id" = String, Path)), request_body = CreateTokenRequest,
-    responses((status = 201, description = "The token; `token` is shown only in this answer", body = CreatedToken),
+    responses((status = 201, description = "The token; `token` is shown only in this answer (`null` in an `Idempotency-Key` replay)", body = CreatedToken),
         (status = 403, description = "`session_required`: a personal access token cannot manage tokens; or `quota_exceeded`: the user holds 50 live tokens", body = taskflow_runtime::error::ErrorBody),
         (status = 422, description = "A field is invalid: `name`, `scopes` (unknown or none) or `expires_at` (not in the future)", body = taskflow_runtime::error::ErrorBody),
         (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
@@ -158,20 +160,28 @@ pub async fn create(
         .await?;
     tracing::info!(token_id = %stored.id, "personal access token created");
     let listed = info(stored);
-    Ok(HttpResponse::Created()
+    let mut created = CreatedToken {
+        id: listed.id,
+        name: listed.name,
+        scopes: listed.scopes,
+        created_at: listed.created_at,
+        expires_at: listed.expires_at,
+        token: None,
+    };
+    let without_secret =
+        serde_json::to_vec(&created).map_err(|e| ApiError::internal("serialising the created token", &e))?;
+    created.token = Some(generated.token);
+    let mut response = HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header((
             "Location",
-            format!("/api/{}/tokens/{}", caller.user_id, listed.id),
+            format!("/api/{}/tokens/{}", caller.user_id, created.id),
         ))
-        .json(CreatedToken {
-            id: listed.id,
-            name: listed.name,
-            scopes: listed.scopes,
-            created_at: listed.created_at,
-            expires_at: listed.expires_at,
-            token: generated.token,
-        }))
+        .json(&created);
+    response
+        .extensions_mut()
+        .insert(crate::idempotency::StoreInstead(without_secret.into()));
+    Ok(response)
 }
 
 /// List the caller's personal access tokens (never their secrets).

@@ -384,6 +384,10 @@ async fn creating_a_token_honours_idempotency_keys() {
     assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
+    // The stored answer never held the secret: the replay says it cannot be shown again.
+    assert!(first["token"].as_str().unwrap().starts_with("tf_pat_"));
+    assert_eq!(again["token"], Value::Null, "{again}");
+    assert_eq!(again["scopes"], json!(["tasks:read"]));
     let listed: Value = app
         .get(&format!("/api/{}/tokens", alice.id), &alice.token)
         .await
