@@ -2,6 +2,10 @@
 //!
 //! Identity-provider users are provisioned through the app's [`Provisioner`] the first time their
 //! token is seen by this process; after that a set of known ids spares the database the check.
+//!
+//! A personal access token yields a caller limited to its scopes: every handler states the scope it
+//! needs with [`AuthenticatedUser::require`] (a session passes every check), and what only a session
+//! may do with [`AuthenticatedUser::require_session`].
 
 use std::collections::HashSet;
 use std::future::Future;

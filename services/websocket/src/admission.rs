@@ -2,7 +2,8 @@
 //! streamed. Headers carry tokens (`Authorization`, or `Sec-WebSocket-Protocol: bearer, <token>`);
 //! a browser, which cannot set them here, sends a single-use stream ticket in `?ticket=`. The
 //! long-lived access token in `?token=` is refused unless `STREAM_TOKEN_IN_URL` allows it, because
-//! URLs end up in proxies' access logs and browser history.
+//! URLs end up in proxies' access logs and browser history. A personal access token streams only
+//! with the `tasks:read` scope (403 `insufficient_scope` otherwise).
 
 use actix_web::HttpRequest;
 use taskflow_auth::{Authenticator, Identity, Scope, bearer_token, insufficient_scope};
