@@ -19,6 +19,7 @@ mod m20261206_000008_drop_leases;
 mod m20261206_000009_list_indexes;
 mod m20261207_000010_idempotency_keys;
 mod m20261207_000011_outbox_replay;
+mod m20261207_000012_personal_access_tokens;
 mod m20261207_000013_calendar_feed_tokens;
 
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_list_indexes::Migration),
             Box::new(m20261207_000010_idempotency_keys::Migration),
             Box::new(m20261207_000011_outbox_replay::Migration),
+            Box::new(m20261207_000012_personal_access_tokens::Migration),
             Box::new(m20261207_000013_calendar_feed_tokens::Migration),
         ]
     }

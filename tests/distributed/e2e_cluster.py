@@ -70,12 +70,14 @@ BACKEND_API_ACCESS_CONTROL = {
         "namespace": "default",
         "operations": [{"name": "/api/**", "httpVerb": ["*"], "action": "allow"}],
     }, {
-        # websocket reads a resuming client's missed events from the outbox, and nothing else.
+        # websocket reads a resuming client's missed events from the outbox and resolves personal
+        # access tokens, and nothing else.
         "appId": "websocket",
         "defaultAction": "deny",
         "trustDomain": "public",
         "namespace": "default",
-        "operations": [{"name": "/internal/events/**", "httpVerb": ["GET"], "action": "allow"}],
+        "operations": [{"name": "/internal/events/**", "httpVerb": ["GET"], "action": "allow"},
+                       {"name": "/internal/access-tokens/**", "httpVerb": ["GET"], "action": "allow"}],
     }],
 }
 

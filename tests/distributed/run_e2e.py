@@ -381,6 +381,40 @@ def scenario_a_client_resumes_on_a_restarted_replica_from_the_outbox(ctx: Ctx) -
                what="resync for an id the outbox does not hold")
 
 
+def scenario_a_personal_access_token_opens_a_replicas_stream_through_backend_api(ctx: Ctx) -> None:
+    """2e. A personal access token on a websocket replica's SSE stream: websocket keeps no data, so it
+    resolves the token through service invocation of backend-api's `GET /internal/access-tokens/**`
+    (admitted by backend-api's policy like `/internal/events/**`). With `tasks:read` the stream opens
+    and carries the user's events; without it 403 `insufficient_scope`; once revoked, 401."""
+    a = ctx.user("pat")
+    backend = ctx.cluster.services["backend-api"]
+    base = f"http://127.0.0.1:{ctx.cluster.services['websocket-0'].app_port}"
+
+    def token(scopes: list[str]) -> dict:
+        return ctx.api.request("POST", f"/api/{a.id}/tokens", {"name": "e2e", "scopes": scopes},
+                               token=a.token, expect=(201,))
+
+    reader, writer = token(["tasks:read"]), token(["tasks:write"])
+    received = invocations(backend, "received")
+    status, _, body = raw_request(base, "GET", f"/api/sse/{a.id}", {"Authorization": f"Bearer {writer['token']}"})
+    check(status == 403 and b"insufficient_scope" in body, f"a token without tasks:read got {status} {body[:200]!r}")
+    req = urllib.request.Request(f"{base}/api/sse/{a.id}", headers={
+        "Authorization": f"Bearer {reader['token']}", "Accept": "text/event-stream"})
+    with urllib.request.urlopen(req, timeout=WAIT) as stream:
+        check(stream.status == 200, f"a tasks:read token got {stream.status} on the SSE stream")
+        created = ctx.api.create_task(a, {"title": "e2e: pat stream"})["id"]
+        deadline = time.monotonic() + WAIT
+        seen = False
+        while not seen and time.monotonic() < deadline:
+            line = stream.readline()
+            seen = created.encode() in line
+        check(seen, f"the SSE stream opened with a personal access token did not carry task {created}")
+    check(invocations(backend, "received") > received, "no invocation reached backend-api: the token was not resolved there")
+    ctx.api.request("DELETE", f"/api/{a.id}/tokens/{reader['id']}", token=a.token, expect=(204,))
+    status, _, body = raw_request(base, "GET", f"/api/sse/{a.id}", {"Authorization": f"Bearer {reader['token']}"})
+    check(status == 401, f"a revoked token got {status} {body[:200]!r}")
+
+
 def scenario_recurring_completion_yields_one_next_occurrence(ctx: Ctx) -> None:
     """3. Completing a recurring task yields exactly one next occurrence, every message delivered twice;
     reopening and completing it again creates nothing more."""
@@ -596,6 +630,7 @@ SCENARIOS = [
     scenario_web_forwards_through_dapr_invoke,
     scenario_login_budgets_through_web_are_per_client,
     scenario_a_client_resumes_on_a_restarted_replica_from_the_outbox,
+    scenario_a_personal_access_token_opens_a_replicas_stream_through_backend_api,
     scenario_recurring_completion_yields_one_next_occurrence,
     scenario_kill9_audit_loses_nothing,
     scenario_kill9_recurring_loses_nothing,

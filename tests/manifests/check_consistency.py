@@ -149,6 +149,9 @@ APIS_USED_BY = {app: {"invoke"} for app in FRONTENDS}
 # store and publish nothing. API_APP's policy admits each of them to that route, GET only.
 HISTORY_READERS = {"websocket"}
 HISTORY_ROUTE = "/internal/events/**"
+# The same readers resolve personal access tokens on their streams through API_APP
+# (services/backend-api/src/routes/internal_tokens.rs), GET only.
+ACCESS_TOKEN_ROUTE = "/internal/access-tokens/**"
 APIS_USED_BY.update({app: {"state", "invoke"} for app in HISTORY_READERS})
 
 SERVICE_START_TIMEOUT = 60.0
@@ -671,7 +674,7 @@ def helm_topology(rendered: Rendered, report: Report) -> Topology:
 def check_access_control(where: str, rendered: Rendered, apps: dict[str, App], configurations: dict[str, dict[str, Any]], report: Report) -> None:
     """Under mTLS (Kubernetes), API_APP's sidecar admits exactly the configured frontend app ids
     (values dapr.frontendAppIds), each to `/api/**` with every HTTP verb and nothing else, and each
-    deployed history reader to HISTORY_ROUTE with GET and nothing else, and denies every other
+    deployed history reader to HISTORY_ROUTE and ACCESS_TOKEN_ROUTE with GET and nothing else, and denies every other
     caller; the other apps' sidecars admit nobody."""
     dapr_values = rendered.values.get("dapr", {})
     configured = set(dapr_values.get("frontendAppIds") or [])
@@ -699,8 +702,9 @@ def check_access_control(where: str, rendered: Rendered, apps: dict[str, App], c
                 report.check(got == [("/api/**", ["*"], "allow")], where,
                              f"{API_APP}: policy for {p.get('appId')} must allow exactly /api/** with every verb, has {ops}")
             else:
-                report.check(got == [(HISTORY_ROUTE, ["GET"], "allow")], where,
-                             f"{API_APP}: policy for {p.get('appId')} must allow exactly GET {HISTORY_ROUTE}, has {ops}")
+                expected_ops = [(HISTORY_ROUTE, ["GET"], "allow"), (ACCESS_TOKEN_ROUTE, ["GET"], "allow")]
+                report.check(got == expected_ops, where,
+                             f"{API_APP}: policy for {p.get('appId')} must allow exactly GET {HISTORY_ROUTE} and GET {ACCESS_TOKEN_ROUTE}, has {ops}")
 
 
 # --------------------------------------------------------------------------------------------------

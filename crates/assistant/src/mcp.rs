@@ -23,6 +23,25 @@ const INVALID_PARAMS: i64 = -32602;
 const INTERNAL_ERROR: i64 = -32603;
 /// Server-defined: the reply would be larger than the transport sends.
 const REPLY_TOO_LARGE: i64 = -32001;
+/// Server-defined: the caller's personal access token lacks the scope the tool needs (`data.scope`).
+pub const INSUFFICIENT_SCOPE: i64 = -32003;
+
+/// Which tools the caller may run: for each kind, the scope it lacks (`None`: allowed). A session
+/// may run every tool; a personal access token needs `tasks:read` for read-only tools and
+/// `tasks:write` for the others.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToolAccess {
+    pub lacks_read: Option<&'static str>,
+    pub lacks_write: Option<&'static str>,
+}
+
+impl ToolAccess {
+    /// Every tool allowed.
+    pub const ALL: Self = Self {
+        lacks_read: None,
+        lacks_write: None,
+    };
+}
 
 /// Most messages in one batch: a batch multiplies the work and the reply of one request.
 pub const MAX_BATCH: usize = 10;
@@ -90,7 +109,7 @@ pub fn supports(version: &str) -> bool {
 
 /// The reply to one JSON-RPC message from `user_id`; `None` for notifications and responses, which
 /// get no reply.
-pub async fn handle(store: &Store, user_id: &str, message: &Value) -> Option<Value> {
+pub async fn handle(store: &Store, user_id: &str, access: ToolAccess, message: &Value) -> Option<Value> {
     let Some(obj) = message.as_object() else {
         return Some(error(
             &Value::Null,
@@ -131,7 +150,7 @@ pub async fn handle(store: &Store, user_id: &str, message: &Value) -> Option<Val
         "initialize" => ok(&id, initialize(&params)),
         "ping" => ok(&id, json!({})),
         "tools/list" => ok(&id, list_tools()),
-        "tools/call" => call_tool(store, user_id, &id, &params).await,
+        "tools/call" => call_tool(store, user_id, access, &id, &params).await,
         "resources/list" => ok(&id, json!({"resources": []})),
         "prompts/list" => ok(&id, json!({"prompts": []})),
         other => error(&id, METHOD_NOT_FOUND, format!("method not found: {other}")),
@@ -174,12 +193,28 @@ fn list_tools() -> Value {
     json!({ "tools": tools })
 }
 
-async fn call_tool(store: &Store, user_id: &str, id: &Value, params: &Value) -> Value {
+async fn call_tool(store: &Store, user_id: &str, access: ToolAccess, id: &Value, params: &Value) -> Value {
     let Some(name) = params.get("name").and_then(Value::as_str) else {
         return error(id, INVALID_PARAMS, "params.name is required");
     };
-    if !tools::catalogue().iter().any(|t| t.name == name) {
+    let Some(read_only) = tools::catalogue()
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.read_only)
+    else {
         return error(id, INVALID_PARAMS, format!("unknown tool: {name}"));
+    };
+    let lacks = if read_only {
+        access.lacks_read
+    } else {
+        access.lacks_write
+    };
+    if let Some(scope) = lacks {
+        return json!({"jsonrpc": "2.0", "id": id, "error": {
+            "code": INSUFFICIENT_SCOPE,
+            "message": format!("this personal access token lacks the `{scope}` scope the tool {name} needs"),
+            "data": {"scope": scope},
+        }});
     }
     let arguments = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
     let ctx = match ToolContext::for_user(store.clone(), user_id, taskflow_domain::time::now()).await {

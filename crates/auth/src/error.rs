@@ -21,6 +21,9 @@ pub enum AuthError {
     Hashing(String),
     #[error("could not provision the user: {0}")]
     Provisioning(String),
+    /// Personal access tokens cannot be looked up right now (database or backend-api unreachable).
+    #[error("personal access tokens cannot be checked: {0}")]
+    TokensUnavailable(String),
 }
 
 impl From<AuthError> for ApiError {
@@ -30,6 +33,9 @@ impl From<AuthError> for ApiError {
                 ApiError::unauthorized("authentication required: send Authorization: Bearer <token>")
             }
             AuthError::KeysUnavailable(_) => ApiError::unavailable("identity provider keys unavailable", &e),
+            AuthError::TokensUnavailable(_) => {
+                ApiError::unavailable("personal access tokens cannot be checked right now", &e)
+            }
             AuthError::Hashing(_) | AuthError::Provisioning(_) => {
                 ApiError::internal("authentication failed", &e)
             }

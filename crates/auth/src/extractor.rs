@@ -2,6 +2,10 @@
 //!
 //! Identity-provider users are provisioned through the app's [`Provisioner`] the first time their
 //! token is seen by this process; after that a set of known ids spares the database the check.
+//!
+//! A personal access token yields a caller limited to its scopes: every handler states the scope it
+//! needs with [`AuthenticatedUser::require`] (a session passes every check), and what only a session
+//! may do with [`AuthenticatedUser::require_session`].
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -11,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use taskflow_runtime::ApiError;
+use taskflow_runtime::{ApiError, ErrorCode};
 
-use crate::{AuthError, Authenticator, Identity};
+use crate::{AuthError, Authenticator, Identity, Scope};
 
 pub type ProvisionFuture<'a> = Pin<Box<dyn Future<Output = Result<(), AuthError>> + Send + 'a>>;
 
@@ -60,6 +64,46 @@ impl AuthenticatedUser {
             Err(ApiError::not_found("not found"))
         }
     }
+
+    /// Succeeds for a session, or for a personal access token carrying `scope`; otherwise 403
+    /// `insufficient_scope` naming it.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.identity.allows(scope) {
+            Ok(())
+        } else {
+            Err(insufficient_scope(scope))
+        }
+    }
+
+    /// Succeeds for a password or identity-provider session only: 403 `session_required` for a
+    /// personal access token.
+    pub fn require_session(&self, what: &str) -> Result<(), ApiError> {
+        if self.identity.is_session() {
+            Ok(())
+        } else {
+            Err(session_required(what))
+        }
+    }
+}
+
+/// The answer to a personal access token lacking `scope` (RFC 6750 §3.1).
+pub fn insufficient_scope(scope: Scope) -> ApiError {
+    ApiError::new(
+        ErrorCode::InsufficientScope,
+        format!("this personal access token lacks the `{scope}` scope this request needs"),
+    )
+    .with_header(
+        "WWW-Authenticate",
+        format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+    )
+}
+
+/// The answer to a personal access token used for something only a session may do.
+pub fn session_required(what: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::SessionRequired,
+        format!("{what} needs a password or identity-provider session, not a personal access token"),
+    )
 }
 
 /// The token in `Authorization: Bearer …`, if any.

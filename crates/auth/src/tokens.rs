@@ -4,6 +4,7 @@
 //! EdDSA/ES256/RS256 to the identity provider's JWKS (when configured). Anything else — `none`,
 //! HS384, an asymmetric algorithm with no JWKS — is refused. An HS256 token forged with the IdP's
 //! public key as the HMAC secret fails, because HS256 is only ever checked against our own secret.
+//! A personal access token (`tf_pat_…`, not a JWT) goes to the app's [`PatResolver`], when it has one.
 
 use std::sync::Arc;
 
@@ -11,9 +12,9 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 
-use crate::AuthError;
 use crate::external_id::ExternalSubject;
 use crate::jwks::JwksVerifier;
+use crate::{AuthError, PatResolver, Scope, Scopes, is_pat, pat_hash};
 
 /// `iss` of the tokens this service signs.
 pub const LOCAL_ISSUER: &str = "taskflow";
@@ -49,6 +50,21 @@ pub struct Identity {
     /// Set when the external identity provider issued the token (the user may not be provisioned
     /// yet); `user_id` is then derived from it.
     pub external: Option<ExternalSubject>,
+    /// A personal access token's scopes; `None` for a session (password login or identity
+    /// provider), which may do everything.
+    pub scopes: Option<Scopes>,
+}
+
+impl Identity {
+    /// Whether this caller may act within `scope`.
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.contains(scope))
+    }
+
+    /// Whether this caller is a session rather than a personal access token.
+    pub fn is_session(&self) -> bool {
+        self.scopes.is_none()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,12 +100,14 @@ struct Inner {
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
+    pats: Option<Arc<dyn PatResolver>>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("jwks", &self.inner.jwks.is_some())
+            .field("pats", &self.pats.is_some())
             .finish()
     }
 }
@@ -107,7 +125,14 @@ impl Authenticator {
                 ttl_days: local.ttl_days,
                 jwks,
             }),
+            pats: None,
         }
+    }
+
+    /// Accepts personal access tokens, looked up by `resolver`; without one they are refused.
+    pub fn with_pats(mut self, resolver: Arc<dyn PatResolver>) -> Self {
+        self.pats = Some(resolver);
+        self
     }
 
     pub(crate) fn encoding_key(&self) -> &EncodingKey {
@@ -143,6 +168,9 @@ impl Authenticator {
                 "token longer than {MAX_TOKEN_BYTES} bytes"
             )));
         }
+        if is_pat(token) {
+            return self.verify_pat(token).await;
+        }
         let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         let (claims, external) = match header.alg {
             Algorithm::HS256 => (self.verify_local(token)?, false),
@@ -169,6 +197,25 @@ impl Authenticator {
             email: claims.email,
             name: claims.name,
             external,
+            scopes: None,
+        })
+    }
+
+    async fn verify_pat(&self, token: &str) -> Result<Identity, AuthError> {
+        let resolver = self
+            .pats
+            .as_ref()
+            .ok_or_else(|| AuthError::Rejected("personal access tokens are not accepted here".into()))?;
+        let resolved = resolver
+            .resolve(&pat_hash(token))
+            .await?
+            .ok_or_else(|| AuthError::Rejected("unknown, revoked or expired personal access token".into()))?;
+        Ok(Identity {
+            user_id: resolved.user_id,
+            email: None,
+            name: None,
+            external: None,
+            scopes: Some(resolved.scopes),
         })
     }
 

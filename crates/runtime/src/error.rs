@@ -16,6 +16,12 @@ pub enum ErrorCode {
     Unauthorized,
     /// Authenticated, but this request may not be made this way (e.g. from a browser origin not allowed).
     Forbidden,
+    /// A personal access token without the scope this request needs: 403 with
+    /// `WWW-Authenticate: Bearer error="insufficient_scope"` (RFC 6750 §3.1).
+    InsufficientScope,
+    /// Only a password or identity-provider session may do this (e.g. manage access tokens), not a
+    /// personal access token: 403.
+    SessionRequired,
     NotFound,
     MethodNotAllowed,
     Conflict,
@@ -44,7 +50,7 @@ impl ErrorCode {
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::InsufficientScope | Self::SessionRequired => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict => StatusCode::CONFLICT,

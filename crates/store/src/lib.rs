@@ -3,6 +3,7 @@
 //! One code path serves PostgreSQL and SQLite. The few places where the dialects differ (JSON tag
 //! containment) are confined to this crate; no handler builds SQL.
 
+mod access_tokens;
 mod audit;
 mod calendar_feed;
 mod conversations;
@@ -26,6 +27,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use taskflow_migration::{Migrator, MigratorTrait};
 
+pub use access_tokens::{AccessToken, AccessTokenRepo, MAX_TOKENS_PER_USER, NewAccessToken, TOUCH_EVERY};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
 pub use calendar_feed::CalendarFeedRepo;
 pub use conversations::{Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage};
@@ -273,6 +275,10 @@ impl Store {
     /// The `Idempotency-Key` markers and stored responses.
     pub fn idempotency_keys(&self) -> IdempotencyRepo<'_> {
         IdempotencyRepo::new(&self.db)
+    }
+
+    pub fn access_tokens(&self) -> AccessTokenRepo<'_> {
+        AccessTokenRepo::new(&self.db)
     }
 
     /// Closes the pool at shutdown, once the connections in use are returned: each connection ends

@@ -12,6 +12,7 @@ pub mod config;
 pub(crate) mod error;
 pub(crate) mod idempotency;
 pub(crate) mod openapi;
+pub mod pat_resolver;
 pub mod rate_limit;
 pub(crate) mod routes;
 pub(crate) mod state;
@@ -28,6 +29,7 @@ use taskflow_runtime::server::{self, ServeError};
 use taskflow_store::{Store, StoreError, StoreOptions};
 
 pub use config::{ApiConfig, BackendApiConfig, DaprApiConfig};
+pub use pat_resolver::StorePatResolver;
 pub use routes::chat_confirm::ConfirmKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +81,8 @@ impl ApiState {
                 ttl_days: config.token_ttl_days,
             },
             jwks,
-        );
+        )
+        .with_pats(Arc::new(StorePatResolver(store.clone())));
         let auth_limits = Arc::new(rate_limit::AuthLimiter::new(
             config.auth_limits.clone(),
             &config.jwt_secret,
@@ -139,6 +142,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .configure(routes::quick_add::configure)
             .configure(routes::recurrence_preview::configure)
             .configure(routes::stream_tickets::configure)
+            .configure(routes::tokens::configure)
             .configure(routes::tasks::configure)
             .configure(openapi::configure);
     }
@@ -242,9 +246,13 @@ pub async fn run_under_dapr(config: DaprApiConfig) -> Result<(), StartupError> {
     let history = app_token
         .is_some()
         .then(|| routes::internal_events::configure(state.store.clone()));
+    // The same for personal access tokens on websocket's streams.
+    let pats = app_token
+        .is_some()
+        .then(|| routes::internal_tokens::configure(StorePatResolver(state.store.clone())));
     if history.is_none() {
         tracing::warn!(
-            "APP_API_TOKEN is unset: /internal/events is off, so websocket clients resuming on another replica or after a restart resync"
+            "APP_API_TOKEN is unset: /internal/events and /internal/access-tokens are off, so websocket clients resuming on another replica or after a restart resync, and personal access tokens do not open streams"
         );
     }
     let dapr_app = DaprApp::new(&dapr.config().pubsub, Vec::new(), app_token).configure();
@@ -252,6 +260,9 @@ pub async fn run_under_dapr(config: DaprApiConfig) -> Result<(), StartupError> {
         cfg.configure(dapr_app);
         if let Some(history) = history {
             cfg.configure(history);
+        }
+        if let Some(pats) = pats {
+            cfg.configure(pats);
         }
     };
     let listener = server::bind(&config.host, config.port)?;

@@ -34,6 +34,16 @@ impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        // The same header with a `tf_pat_…` token (POST /api/{user_id}/tokens): limited to its
+        // scopes, and refused (403 `session_required`) where only a session may act.
+        let mut pat = Http::new(HttpAuthScheme::Bearer);
+        pat.bearer_format = Some("tf_pat_…".into());
+        pat.description = Some(
+            "A personal access token, limited to its scopes (`tasks:read`, `tasks:write`, `notifications`, \
+             `assistant`, `webhooks`); a request needing another scope gets 403 `insufficient_scope`"
+                .into(),
+        );
+        components.add_security_scheme("personal_access_token", SecurityScheme::Http(pat));
     }
 }
 
@@ -98,6 +108,19 @@ impl Modify for NonNullHeaders {
     }
 }
 
+/// A personal access token may lack the operation's scope: 403 `insufficient_scope`, added to the
+/// description of a 403 the operation documents already.
+fn scope_refusal(responses: &mut std::collections::BTreeMap<String, RefOr<Response>>) {
+    const WHY: &str = "`insufficient_scope`: a personal access token without the scope this operation needs";
+    match responses.get_mut("403") {
+        Some(RefOr::T(existing)) => existing.description = format!("{}; or {WHY}", existing.description),
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            responses.insert("403".to_owned(), error_response(WHY));
+        }
+    }
+}
+
 impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
@@ -116,7 +139,8 @@ impl Modify for CommonErrors {
                         .entry(status.to_owned())
                         .or_insert_with(|| error_response(description));
                 };
-                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                if secured {
                     add("401", "Missing, invalid or expired token");
                 }
                 if path.starts_with("/api/{user_id}") {
@@ -136,6 +160,9 @@ impl Modify for CommonErrors {
                     add("422", "A field is invalid");
                 }
                 add("405", "Method not allowed on this route");
+                if secured {
+                    scope_refusal(&mut operation.responses.responses);
+                }
             }
         }
     }
@@ -235,6 +262,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
         crate::routes::mcp::post, crate::routes::stream_tickets::create,
+        crate::routes::tokens::create, crate::routes::tokens::list, crate::routes::tokens::revoke,
         crate::routes::calendar::feed, crate::routes::calendar::rotate, crate::routes::calendar::disable,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
@@ -247,7 +275,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
     modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders, &IdempotencyKeys),
-    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "calendar", description = "The iCalendar feed a calendar app subscribes to, and its feed token"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "tokens", description = "Personal access tokens: long-lived, scoped bearer tokens for scripts and integrations"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "calendar", description = "The iCalendar feed a calendar app subscribes to, and its feed token"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

@@ -2,10 +2,11 @@
 //! streamed. Headers carry tokens (`Authorization`, or `Sec-WebSocket-Protocol: bearer, <token>`);
 //! a browser, which cannot set them here, sends a single-use stream ticket in `?ticket=`. The
 //! long-lived access token in `?token=` is refused unless `STREAM_TOKEN_IN_URL` allows it, because
-//! URLs end up in proxies' access logs and browser history.
+//! URLs end up in proxies' access logs and browser history. A personal access token streams only
+//! with the `tasks:read` scope (403 `insufficient_scope` otherwise).
 
 use actix_web::HttpRequest;
-use taskflow_auth::{Authenticator, Identity, bearer_token};
+use taskflow_auth::{Authenticator, Identity, Scope, bearer_token, insufficient_scope};
 use taskflow_runtime::{ApiError, ErrorCode};
 
 use crate::query_param;
@@ -111,6 +112,8 @@ async fn redeem(
         email: None,
         name: None,
         external: None,
+        // A ticket only opens a stream; who asked for it already needed `tasks:read`.
+        scopes: None,
     })
 }
 
@@ -132,5 +135,9 @@ pub(crate) async fn authenticate(
     };
     // The access-log line of the upgrade names the user, as the API's extractor does.
     tracing::Span::current().record("user_id", identity.user_id.as_str());
+    // A personal access token streams task events only with `tasks:read`.
+    if !identity.allows(Scope::TasksRead) {
+        return Err(insufficient_scope(Scope::TasksRead));
+    }
     Ok((identity, via_protocol))
 }

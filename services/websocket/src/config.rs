@@ -27,6 +27,9 @@ pub struct WebsocketConfig {
     /// replica's buffer lacks them (`EVENT_HISTORY_APP_ID`, default `backend-api`; empty turns it
     /// off, and such clients resync).
     pub history_app_id: Option<String>,
+    /// The app whose `GET /internal/access-tokens/{hash}` resolves personal access tokens
+    /// (`ACCESS_TOKEN_APP_ID`, default `backend-api`; empty turns it off, and such tokens are refused).
+    pub access_token_app_id: Option<String>,
 }
 
 /// How the endpoints verify tokens.
@@ -36,6 +39,15 @@ pub struct AuthConfig {
     pub local: LocalTokenConfig,
     /// `JWKS_URL` & co.: tokens of an identity provider.
     pub jwks: Option<JwksConfig>,
+}
+
+/// An app id to invoke: unset means backend-api, empty turns the feature off.
+fn app_id_from_env(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(id) if id.trim().is_empty() => None,
+        Ok(id) => Some(id.trim().to_owned()),
+        Err(_) => Some(crate::history::DEFAULT_HISTORY_APP_ID.to_owned()),
+    }
 }
 
 impl WebsocketConfig {
@@ -53,11 +65,8 @@ impl WebsocketConfig {
             realtime: HubConfig::from_env()?,
             stream: StreamConfig::from_env()?,
             ticket_state_store: crate::tickets::ticket_state_store_from_env(),
-            history_app_id: match std::env::var("EVENT_HISTORY_APP_ID") {
-                Ok(id) if id.trim().is_empty() => None,
-                Ok(id) => Some(id.trim().to_owned()),
-                Err(_) => Some(crate::history::DEFAULT_HISTORY_APP_ID.to_owned()),
-            },
+            history_app_id: app_id_from_env("EVENT_HISTORY_APP_ID"),
+            access_token_app_id: app_id_from_env("ACCESS_TOKEN_APP_ID"),
             auth: AuthConfig {
                 local: LocalTokenConfig { secret, ttl_days },
                 jwks,

@@ -11,6 +11,7 @@ mod admission;
 pub mod config;
 pub mod history;
 pub mod hub;
+pub mod pats;
 mod payload;
 pub mod replay;
 mod resume;
@@ -38,6 +39,7 @@ pub use history::{
     NoHistory,
 };
 pub use hub::{Hub, HubConfig, Push, Replay};
+pub use pats::DaprPats;
 pub use tickets::{DaprLedger, MemoryLedger, StreamAccess, StreamConfig, TicketLedger};
 
 pub const SERVICE: &str = "websocket";
@@ -100,7 +102,8 @@ pub fn configure(hub: Arc<Hub>, access: StreamAccess) -> impl FnOnce(&mut web::S
 /// The standalone service: subscriptions into a hub, and the endpoints with an authenticator as
 /// `auth` says (`JWT_SECRET`, and `JWKS_URL` & co. for an identity provider), answering browsers on
 /// the origins `cors` lists, with queues and replay buffers as `realtime` says, admitting stream
-/// tickets and tokens as `access` says (under Dapr: a [`DaprLedger`], shared by every replica).
+/// tickets and tokens as `access` says (under Dapr: a [`DaprLedger`], shared by every replica;
+/// personal access tokens through [`DaprPats`]).
 pub fn standalone(
     auth: &AuthConfig,
     cors: &CorsPolicy,
@@ -113,7 +116,10 @@ pub fn standalone(
         .map(JwksVerifier::new)
         .transpose()
         .map_err(|e| ServiceError::Auth(e.to_string()))?;
-    let auth = Authenticator::new(auth.local.clone(), jwks);
+    let mut auth = Authenticator::new(auth.local.clone(), jwks);
+    if let Some(pats) = access.pats.clone() {
+        auth = auth.with_pats(pats);
+    }
     let hub = Hub::new(realtime.clone());
     let endpoints = configure(hub.clone(), access);
     let cors = web::Data::new(cors.clone());

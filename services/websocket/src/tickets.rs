@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::json;
+use taskflow_auth::PatResolver;
 use taskflow_bus::dapr::{DaprClient, DaprConfig, DaprError};
 
 use crate::history::{EventHistory, NoHistory};
@@ -197,6 +198,9 @@ pub struct StreamAccess {
     pub ledger: Arc<dyn TicketLedger>,
     pub config: StreamConfig,
     pub history: Arc<dyn EventHistory>,
+    /// Where the standalone service looks personal access tokens up (none: they are refused). The
+    /// `taskflow` binary's endpoints use the API's authenticator, which has its own.
+    pub pats: Option<Arc<dyn PatResolver>>,
 }
 
 impl StreamAccess {
@@ -205,7 +209,14 @@ impl StreamAccess {
             ledger,
             config,
             history: Arc::new(NoHistory),
+            pats: None,
         }
+    }
+
+    /// Admits personal access tokens, looked up by `pats`.
+    pub fn with_pats(mut self, pats: Arc<dyn PatResolver>) -> Self {
+        self.pats = Some(pats);
+        self
     }
 
     /// Resumes clients the buffer cannot serve from `history`.

@@ -8,6 +8,7 @@ pub mod idempotency_keys;
 pub mod messages;
 pub mod notifications;
 pub mod outbox;
+pub mod personal_access_tokens;
 pub mod processed_events;
 pub mod task_reminders;
 pub mod tasks;

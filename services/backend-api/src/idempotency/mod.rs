@@ -35,12 +35,19 @@ use crate::error::HandlerError;
 
 /// The creating POSTs that [`middleware`] wraps (their `configure` functions), as the OpenAPI
 /// document names them.
-pub const ROUTES: [&str; 4] = [
+pub const ROUTES: [&str; 5] = [
     "/api/{user_id}/tasks",
     "/api/{user_id}/tasks/quick",
     "/api/{user_id}/chat",
     "/api/{user_id}/stream-tickets",
+    "/api/{user_id}/tokens",
 ];
+
+/// Set by a handler on its response (`extensions_mut().insert`) when the body it sends must not be
+/// kept: this body is stored and replayed instead. Creating a personal access token keeps its answer
+/// without the secret, which is never stored anywhere but as a hash.
+#[derive(Debug, Clone)]
+pub struct StoreInstead(pub actix_web::web::Bytes);
 
 /// The middleware: wrap a resource with `.wrap(from_fn(idempotency::middleware))`. Requests other
 /// than POST, and POSTs without the header, pass through untouched.
@@ -158,7 +165,11 @@ impl Marker {
         };
         let status = head.status();
         if request::keep(status) {
-            let stored = request::to_store(status, head.headers(), &body);
+            let kept = head
+                .extensions()
+                .get::<StoreInstead>()
+                .map_or_else(|| body.clone(), |instead| instead.0.clone());
+            let stored = request::to_store(status, head.headers(), &kept);
             let repo = self.store.idempotency_keys();
             match repo
                 .complete(&self.user_id, &self.key, self.claim, &stored, time::now())

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use taskflow_auth::AuthenticatedUser;
+use taskflow_auth::{AuthenticatedUser, Scope};
 use taskflow_domain::{EventType, text};
 use taskflow_runtime::ApiError;
 use taskflow_store::{AuditFilter, AuditPage, Store};
@@ -43,6 +43,7 @@ pub async fn list(
     path: web::Path<String>,
     query: web::Query<AuditQuery>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksRead)?;
     caller.must_be(&path)?;
     let q = query.into_inner();
     if let Some(t) = &q.event_type

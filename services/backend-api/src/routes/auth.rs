@@ -219,12 +219,14 @@ fn profile(user: taskflow_store::User) -> Profile {
 
 /// Change the authenticated user's name, time zone or default reminder.
 #[utoipa::path(patch, path = "/api/auth/me", tag = "auth", security(("bearer" = [])), request_body = ProfileUpdate,
-    responses((status = 200, body = Profile), (status = 422, body = taskflow_runtime::error::ErrorBody)))]
+    responses((status = 200, body = Profile), (status = 422, body = taskflow_runtime::error::ErrorBody),
+        (status = 403, description = "`session_required`: a personal access token cannot change the profile", body = taskflow_runtime::error::ErrorBody)))]
 pub async fn update_me(
     store: web::Data<Store>,
     caller: AuthenticatedUser,
     body: JsonBody<ProfileUpdate>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require_session("changing the profile")?;
     let body = body.into_inner();
     let name = body.name.as_deref().map(user::validate_name).transpose()?;
     let timezone = body

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use taskflow_assistant::online::ModelError;
 use taskflow_assistant::tools::{ToolContext, ToolOutcome, summary};
 use taskflow_assistant::{Agent, HistoryMessage, Progress, Turn};
-use taskflow_auth::AuthenticatedUser;
+use taskflow_auth::{AuthenticatedUser, Scope};
 use taskflow_domain::{text, time};
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
 use taskflow_store::{ConversationPage, MessagePage, NewMessage, Store};
@@ -218,6 +218,7 @@ pub async fn chat(
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
     caller.must_be(&path)?;
     let (conversation_id, turn) =
         run_turn(&store, &agent, &key, &caller.user_id, body.into_inner(), &None).await?;
@@ -239,6 +240,7 @@ pub async fn conversations(
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
     caller.must_be(&path)?;
     let q = query.into_inner();
     let cursor = page_cursor(q.cursor)?;
@@ -268,6 +270,7 @@ pub async fn messages(
     path: web::Path<(String, String)>,
     query: web::Query<PageQuery>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
     let id = scoped_id(&caller, path)?;
     let q = query.into_inner();
     let (limit, cursor) = (page_limit(q.limit)?, page_cursor(q.cursor)?);
@@ -290,6 +293,7 @@ pub async fn delete(
     caller: AuthenticatedUser,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
     let id = scoped_id(&caller, path)?;
     if store.conversations().delete(&caller.user_id, id).await? {
         Ok(HttpResponse::NoContent().finish())
@@ -307,6 +311,7 @@ pub async fn clear(
     caller: AuthenticatedUser,
     path: web::Path<String>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
     caller.must_be(&path)?;
     let count = store.conversations().clear(&caller.user_id).await?;
     Ok(HttpResponse::Ok().json(Cleared { count }))

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use taskflow_assistant::tools::{self, ToolCall, ToolContext, confirm};
-use taskflow_auth::AuthenticatedUser;
+use taskflow_auth::{AuthenticatedUser, Scope};
 use taskflow_domain::time;
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
 use utoipa::ToSchema;
@@ -137,6 +137,7 @@ pub async fn confirm(
     path: web::Path<String>,
     body: JsonBody<ConfirmRequest>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
     caller.must_be(&path)?;
     let request = body.into_inner();
     if request.confirmation.chars().count() > 200 {

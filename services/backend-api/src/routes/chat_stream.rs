@@ -15,6 +15,7 @@ use futures_util::stream;
 use serde::Serialize;
 use taskflow_assistant::tools::ToolOutcome;
 use taskflow_assistant::{Agent, TurnEvent};
+use taskflow_auth::Scope;
 use taskflow_bus::trace::inherit;
 use taskflow_runtime::{ApiError, JsonBody};
 use taskflow_store::Store;
@@ -49,6 +50,7 @@ pub async fn stream(
     path: web::Path<String>,
     body: JsonBody<ChatRequest>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
     caller.must_be(&path)?;
     let request = body.into_inner();
     message_text(&request.message)?;

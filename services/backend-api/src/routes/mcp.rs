@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use taskflow_assistant::mcp;
+use taskflow_auth::Scope;
 use taskflow_runtime::cors::CorsPolicy;
 use taskflow_runtime::json::{body_limit, is_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode};
@@ -126,7 +127,9 @@ impl utoipa::PartialSchema for JsonRpcBody {
 impl utoipa::ToSchema for JsonRpcBody {}
 
 /// MCP (Streamable HTTP, stateless JSON mode): one JSON-RPC 2.0 message or a batch. Methods:
-/// `initialize`, `ping`, `tools/list`, `tools/call`; notifications get 202.
+/// `initialize`, `ping`, `tools/list`, `tools/call`; notifications get 202. A personal access token
+/// needs `assistant`, and for `tools/call` `tasks:read` (read-only tools) or `tasks:write` (the others):
+/// without it the call's JSON-RPC error (code -32003) names the missing scope.
 #[utoipa::path(post, path = "/mcp", tag = "mcp", security(("bearer" = [])),
     params(("MCP-Protocol-Version" = Option<McpProtocolVersion>, Header,
         description = "Negotiated protocol version, one the server speaks")),
@@ -135,7 +138,7 @@ impl utoipa::ToSchema for JsonRpcBody {}
         (status = 202, description = "Notifications accepted; no body"),
         (status = 400, body = Object, description = "Not JSON (JSON-RPC parse error), neither a message nor a batch of 1 to 10 messages, or an unsupported protocol version"),
         (status = 401, body = taskflow_runtime::error::ErrorBody),
-        (status = 403, body = taskflow_runtime::error::ErrorBody, description = "A browser Origin that is not allowed"),
+        (status = 403, body = taskflow_runtime::error::ErrorBody, description = "A browser Origin that is not allowed; or `insufficient_scope`: a personal access token without the `assistant` scope"),
         (status = 429, body = taskflow_runtime::error::ErrorBody, description = "too many MCP requests; see `Retry-After`")))]
 pub async fn post(
     req: HttpRequest,
@@ -143,6 +146,12 @@ pub async fn post(
     store: web::Data<Store>,
     caller: Throttled<McpCalls>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Assistant)?;
+    let lacking = |scope: Scope| (!caller.identity.allows(scope)).then_some(scope.as_str());
+    let access = mcp::ToolAccess {
+        lacks_read: lacking(Scope::TasksRead),
+        lacks_write: lacking(Scope::TasksWrite),
+    };
     let allowed = req.app_data::<AllowedOrigins>().cloned().unwrap_or_default();
     if !origin_allowed(&req, &allowed) {
         return Err(ApiError::new(
@@ -199,13 +208,13 @@ pub async fn post(
             let mut budget = mcp::ReplyBudget::new(mcp::MAX_REPLY_BYTES);
             let mut replies = Vec::new();
             for m in batch {
-                if let Some(r) = mcp::handle(&store, &caller.user_id, m).await {
+                if let Some(r) = mcp::handle(&store, &caller.user_id, access, m).await {
                     replies.push(budget.admit(r));
                 }
             }
             (!replies.is_empty()).then_some(Value::Array(replies))
         }
-        single => mcp::handle(&store, &caller.user_id, single)
+        single => mcp::handle(&store, &caller.user_id, access, single)
             .await
             .map(|r| mcp::ReplyBudget::new(mcp::MAX_REPLY_BYTES).admit(r)),
     };

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod chat_confirm;
 pub mod chat_stream;
 pub mod internal_events;
+pub mod internal_tokens;
 pub mod mcp;
 pub mod notifications;
 pub mod quick_add;
@@ -14,6 +15,7 @@ pub mod recurrence_preview;
 pub mod stream_tickets;
 pub mod task_query;
 pub mod tasks;
+pub mod tokens;
 
 use actix_web::web;
 use taskflow_auth::AuthenticatedUser;

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use taskflow_auth::AuthenticatedUser;
+use taskflow_auth::{AuthenticatedUser, Scope};
 use taskflow_domain::time;
 use taskflow_runtime::ApiError;
 use taskflow_store::{Notification, NotificationFilter, NotificationPage, Store};
@@ -51,6 +51,7 @@ pub async fn list(
     path: web::Path<String>,
     query: web::Query<InboxQuery>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Notifications)?;
     caller.must_be(&path)?;
     let q = query.into_inner();
     let filter = NotificationFilter {
@@ -71,6 +72,7 @@ pub async fn mark_read(
     caller: AuthenticatedUser,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Notifications)?;
     let id = scoped_id(&caller, path)?;
     let n = store
         .notifications()
@@ -89,6 +91,7 @@ pub async fn read_all(
     caller: AuthenticatedUser,
     path: web::Path<String>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Notifications)?;
     caller.must_be(&path)?;
     let count = store
         .notifications()
@@ -106,6 +109,7 @@ pub async fn delete(
     caller: AuthenticatedUser,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::Notifications)?;
     let id = scoped_id(&caller, path)?;
     if !store.notifications().delete(&caller.user_id, id).await? {
         return Err(not_found().into());

@@ -14,6 +14,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use taskflow_assistant::tools::{AddTaskArgs, ToolError};
+use taskflow_auth::Scope;
 use taskflow_domain::{
     Category, CreateTask, NewTask, Priority, ReminderSpec, Task, ValidationError, text, time,
 };
@@ -138,6 +139,7 @@ pub async fn create(
     path: web::Path<String>,
     body: JsonBody<QuickAddRequest>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksWrite)?;
     caller.must_be(&path)?;
     let (new_task, understood) = understand(&store, &caller.user_id, &body.into_inner().text).await?;
     let task = new_task.into_task(&caller.user_id, time::now());
@@ -157,6 +159,7 @@ pub async fn preview(
     path: web::Path<String>,
     body: JsonBody<QuickAddRequest>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksWrite)?;
     caller.must_be(&path)?;
     let (_, understood) = understand(&store, &caller.user_id, &body.into_inner().text).await?;
     Ok(HttpResponse::Ok().json(QuickAddPreview { understood }))

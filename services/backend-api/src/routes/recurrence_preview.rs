@@ -12,6 +12,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use taskflow_auth::Scope;
 use taskflow_domain::{CreateTask, RecurrenceInput, ValidationError, time};
 use taskflow_runtime::{ApiError, JsonBody};
 use taskflow_store::Store;
@@ -63,6 +64,7 @@ pub async fn preview(
     path: web::Path<String>,
     body: JsonBody<PreviewRequest>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksRead)?;
     caller.must_be(&path)?;
     let body = body.into_inner();
     let limit = body.limit.unwrap_or(MAX_DATES);

@@ -9,7 +9,7 @@
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use taskflow_auth::Authenticator;
+use taskflow_auth::{Authenticator, Scope};
 use utoipa::ToSchema;
 
 use crate::error::HandlerResult;
@@ -38,6 +38,7 @@ pub async fn create(
     caller: Throttled<Writes>,
     path: web::Path<String>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksRead)?;
     caller.must_be(&path)?;
     let issued = auth
         .issue_ticket(&caller.user_id)

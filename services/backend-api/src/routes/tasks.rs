@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use taskflow_auth::AuthenticatedUser;
+use taskflow_auth::{AuthenticatedUser, Scope};
 use taskflow_domain::{CreateTask, Task, TaskUpdate, ValidationError, time};
 use taskflow_runtime::json::{parse_json, read_body};
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
@@ -116,6 +116,7 @@ pub async fn list(
     caller: AuthenticatedUser,
     path: web::Path<String>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksRead)?;
     caller.must_be(&path)?;
     let filter = task_query::parse(req.query_string())?;
     let page = store.tasks().list(&caller.user_id, &filter).await?;
@@ -139,6 +140,7 @@ pub async fn create(
     path: web::Path<String>,
     body: JsonBody<CreateTask>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksWrite)?;
     caller.must_be(&path)?;
     let now = time::now();
     let body = body.into_inner();
@@ -159,6 +161,7 @@ pub async fn get(
     caller: AuthenticatedUser,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksRead)?;
     let task = load(&store, &caller.user_id, scoped_task_id(&caller, path)?).await?;
     Ok(task_response(HttpResponse::Ok(), &task))
 }
@@ -201,6 +204,7 @@ pub async fn update(
     path: web::Path<(String, String)>,
     body: JsonBody<TaskUpdate>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksWrite)?;
     let id = scoped_task_id(&caller, path)?;
     let expected = if_match(&req)?;
     let update = Arc::new(body.into_inner());
@@ -225,6 +229,7 @@ pub async fn patch(
     path: web::Path<(String, String)>,
     body: JsonBody<TaskUpdate>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksWrite)?;
     update(req, store, caller, path, body).await
 }
 
@@ -242,6 +247,7 @@ pub async fn complete(
     caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksWrite)?;
     let id = scoped_task_id(&caller, path)?;
     let body = read_body(&req, &mut payload, taskflow_runtime::json::body_limit(&req)).await?;
     // No body (or a JSON `null`) toggles; `{"completed": …}` sets.
@@ -284,6 +290,7 @@ pub async fn delete(
     caller: Throttled<Writes>,
     path: web::Path<(String, String)>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksWrite)?;
     let id = scoped_task_id(&caller, path)?;
     match store.tasks().delete_by_id(&caller.user_id, id).await? {
         Some(_) => Ok(HttpResponse::NoContent().finish()),
@@ -321,6 +328,7 @@ pub async fn occurrences(
     path: web::Path<(String, String)>,
     query: web::Query<OccurrencesQuery>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksRead)?;
     let id = scoped_task_id(&caller, path)?;
     let limit = query.limit.unwrap_or(10);
     if !(1..=100).contains(&limit) {
@@ -357,6 +365,7 @@ pub async fn stats(
     caller: AuthenticatedUser,
     path: web::Path<String>,
 ) -> HandlerResult<HttpResponse> {
+    caller.require(Scope::TasksRead)?;
     caller.must_be(&path)?;
     let s = store.tasks().stats(&caller.user_id, time::now()).await?;
     let owned = |m: BTreeMap<&'static str, u64>| m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();

@@ -27,4 +27,5 @@ mod recurrence_preview;
 mod shared_throttle;
 mod stream_tickets;
 mod tasks;
+mod tokens;
 mod validation;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser};
 
-async fn rpc(app: &TestApp, user: &TestUser, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn rpc(app: &TestApp, user: &TestUser, body: Value) -> (StatusCode, Value) {
     let res = app
         .client
         .post(app.url("/mcp"))

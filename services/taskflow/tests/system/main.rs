@@ -4,6 +4,7 @@
 //! client side they share.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_tokens;
 mod binary;
 mod clean_disconnect;
 mod connections;
