@@ -4,7 +4,9 @@
 //! Calendar apps subscribe by URL and cannot send headers, so besides the usual bearer token the
 //! feed takes `?token=` with the user's feed token — which opens this feed only (it is no JWT, so
 //! every other route refuses it). A wrong, rotated or disabled token, or one for a user that does
-//! not exist, is the same 401, so the answer never tells whether a user exists. The token POST is
+//! not exist, is the same 401, so the answer never tells whether a user exists. A personal access
+//! token reads the feed with `tasks:read`; the feed token itself is a credential, so only a session
+//! creates or disables it. The token POST is
 //! not under `Idempotency-Key`: a stored response would keep the secret in plain text.
 //!
 //! The body is bounded ([`MAX_TASKS`] latest-due tasks, [`MAX_BYTES`] of text) and its ETag is
@@ -16,7 +18,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono_tz::Tz;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use taskflow_auth::AuthenticatedUser;
+use taskflow_auth::{AuthenticatedUser, Scope};
 use taskflow_runtime::ApiError;
 use taskflow_store::Store;
 use utoipa::{IntoParams, ToSchema};
@@ -163,6 +165,7 @@ pub async fn feed(
     if req.headers().contains_key(header::AUTHORIZATION) {
         let caller = AuthenticatedUser::from_request(&req, &mut Payload::None).await?;
         caller.must_be(&user_id)?;
+        caller.require(Scope::TasksRead)?;
     } else {
         let presented = query.token.as_deref().ok_or_else(refused)?;
         let stored = store.calendar_feed().token_hash(&user_id).await?;
@@ -228,6 +231,7 @@ pub async fn rotate(
     path: web::Path<String>,
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
+    caller.require_session("creating a calendar feed token")?;
     let issued = token::generate();
     store
         .calendar_feed()
@@ -263,6 +267,7 @@ pub async fn disable(
     path: web::Path<String>,
 ) -> HandlerResult<HttpResponse> {
     caller.must_be(&path)?;
+    caller.require_session("disabling the calendar feed token")?;
     store.calendar_feed().remove(&caller.user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

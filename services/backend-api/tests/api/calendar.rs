@@ -331,3 +331,36 @@ async fn the_openapi_document_describes_the_feed() {
     assert!(token["post"]["responses"]["201"].is_object());
     assert!(token["delete"]["responses"]["204"].is_object());
 }
+
+#[tokio::test]
+async fn a_personal_access_token_reads_the_feed_with_tasks_read_and_never_manages_its_token() {
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let reader = crate::tokens::pat(&app, &user, &["tasks:read"]).await;
+    let notifier = crate::tokens::pat(&app, &user, &["notifications"]).await;
+
+    let res = app.get(&feed_path(&user), &reader.token).await;
+    text(res).await;
+    let res = app.get(&feed_path(&user), &notifier.token).await;
+    assert_error(res, StatusCode::FORBIDDEN, "insufficient_scope", None).await;
+
+    // The feed token is a credential: only a session creates or disables it.
+    let token_path = app.url(&format!("/api/{}/calendar/feed-token", user.id));
+    let res = app
+        .client
+        .post(&token_path)
+        .bearer_auth(&reader.token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "session_required", None).await;
+    let res = app
+        .client
+        .delete(&token_path)
+        .bearer_auth(&reader.token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "session_required", None).await;
+    new_feed_token(&app, &user).await;
+}

@@ -16,7 +16,7 @@ async fn create_token(app: &TestApp, user: &TestUser, body: &Value) -> Response 
 }
 
 /// A token of `user`'s with `scopes`, as a user the helpers can send requests as.
-async fn pat(app: &TestApp, user: &TestUser, scopes: &[&str]) -> TestUser {
+pub(crate) async fn pat(app: &TestApp, user: &TestUser, scopes: &[&str]) -> TestUser {
     let res = create_token(app, user, &json!({"name": "script", "scopes": scopes})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.unwrap();
