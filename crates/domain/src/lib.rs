@@ -7,6 +7,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod events;
 pub mod json_size;
+pub mod predecessor_fields;
 pub mod quick_add;
 pub mod recurrence;
 pub mod reminder;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::recurrence::{Recurrence, RecurrenceInput};
 use crate::reminder::{ReminderSpec, validate_reminders};
-use crate::{ValidationError, tags, text, time};
+use crate::{ValidationError, predecessor_fields, tags, text, time};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
@@ -178,7 +178,8 @@ pub struct CreateTask {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 20, example = json!(["home", "bills"])))]
     pub tags: Option<Vec<String>>,
-    #[serde(default)]
+    /// When the task is due. Also accepted as `due_date`, the predecessors' name (not both).
+    #[serde(default, alias = "due_date")]
     #[cfg_attr(feature = "openapi", schema(example = "2030-01-01T09:00:00Z"))]
     pub due_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -186,6 +187,20 @@ pub struct CreateTask {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub reminders: Option<Vec<ReminderSpec>>,
+    /// The predecessors' repetition (`daily`, `weekly`, `monthly`, `yearly`, or any rule
+    /// `recurrence` takes); use `recurrence` instead. Not with `recurrence`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(deprecated, max_length = 1000))]
+    pub recurring_rule: Option<String>,
+    /// The predecessors' end of the series, with `recurring_rule`; use `recurrence.ends_at`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(deprecated))]
+    pub recurring_end_date: Option<DateTime<Utc>>,
+    /// The predecessors' one reminder at an instant; use `reminders: [{"remind_at": …}]`. Not with
+    /// `reminders`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(deprecated))]
+    pub reminder_at: Option<DateTime<Utc>>,
 }
 
 /// A validated task ready to be stored.
@@ -272,8 +287,32 @@ fn recurrence(raw: Option<&RecurrenceInput>) -> Result<Option<Recurrence>, Valid
 }
 
 impl CreateTask {
+    /// A task to create with the title alone; the other fields as absent.
+    pub fn titled(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            description: None,
+            priority: None,
+            category: None,
+            tags: None,
+            due_at: None,
+            recurrence: None,
+            reminders: None,
+            recurring_rule: None,
+            recurring_end_date: None,
+            reminder_at: None,
+        }
+    }
+
     pub fn validate(&self) -> Result<NewTask, ValidationError> {
         let due_at = self.due_at.map(time::truncate);
+        let recurrence_input = predecessor_fields::recurrence(
+            self.recurrence.as_ref().map(Some),
+            self.recurring_rule.as_deref().map(Some),
+            self.recurring_end_date.map(Some),
+        )?
+        .flatten();
+        let reminders = predecessor_fields::reminders(self.reminders.as_deref(), self.reminder_at.map(Some))?;
         let new = NewTask {
             title: title(&self.title)?,
             description: description(self.description.as_deref())?,
@@ -281,8 +320,8 @@ impl CreateTask {
             category: self.category.unwrap_or_default(),
             tags: tags::normalise_tags(self.tags.as_deref().unwrap_or_default())?,
             due_at,
-            recurrence: recurrence(self.recurrence.as_ref())?,
-            reminders: validate_reminders(self.reminders.as_deref().unwrap_or_default(), due_at)?,
+            recurrence: recurrence(recurrence_input.as_ref())?,
+            reminders: validate_reminders(reminders.as_deref().unwrap_or_default(), due_at)?,
             parent_task_id: None,
         };
         // Last, as it is the costliest check: the rule must give a second date.
@@ -359,7 +398,8 @@ pub struct TaskUpdate {
     pub tags: Option<Vec<String>>,
     #[serde(default)]
     pub completed: Option<bool>,
-    #[serde(default, deserialize_with = "nullable")]
+    /// Also accepted as `due_date`, the predecessors' name (not both); `null` clears it.
+    #[serde(default, alias = "due_date", deserialize_with = "nullable")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<DateTime<Utc>>, nullable))]
     pub due_at: Option<Option<DateTime<Utc>>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -369,6 +409,19 @@ pub struct TaskUpdate {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub reminders: Option<Vec<ReminderSpec>>,
+    /// The predecessors' repetition, as on create; `null` stops it. Use `recurrence`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable, deprecated, max_length = 1000))]
+    pub recurring_rule: Option<Option<String>>,
+    /// The predecessors' end of the series, with `recurring_rule`. Use `recurrence.ends_at`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<DateTime<Utc>>, nullable, deprecated))]
+    pub recurring_end_date: Option<Option<DateTime<Utc>>>,
+    /// The predecessors' one reminder at an instant, replacing the task's reminders; `null` removes
+    /// them. Use `reminders`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<DateTime<Utc>>, nullable, deprecated))]
+    pub reminder_at: Option<Option<DateTime<Utc>>>,
 }
 
 /// The outcome of applying an update: the task as it would become, and what changed.
@@ -400,7 +453,7 @@ impl TaskUpdate {
     /// due date (or `now`). Callers run this off the async workers first, so that what `apply` then
     /// checks inside the store's transaction is already known to be cheap.
     pub fn check_recurrence(&self, now: DateTime<Utc>) -> Result<(), ValidationError> {
-        let Some(Some(input)) = &self.recurrence else {
+        let Some(Some(input)) = self.recurrence_field()? else {
             return Ok(());
         };
         let rec = input.validate()?;
@@ -408,8 +461,19 @@ impl TaskUpdate {
             .check_repeats(self.due_at.flatten().map_or(now, time::truncate))
     }
 
+    /// `recurrence`, or the predecessors' `recurring_rule` and `recurring_end_date`.
+    fn recurrence_field(&self) -> Result<Option<Option<RecurrenceInput>>, ValidationError> {
+        predecessor_fields::recurrence(
+            self.recurrence.as_ref().map(Option::as_ref),
+            self.recurring_rule.as_ref().map(Option::as_deref),
+            self.recurring_end_date,
+        )
+    }
+
     /// Validates the update against `current` and returns the task it produces at `now`.
     pub fn apply(&self, current: &Task, now: DateTime<Utc>) -> Result<TaskChanges, ValidationError> {
+        let sent_recurrence = self.recurrence_field()?;
+        let sent_reminders = predecessor_fields::reminders(self.reminders.as_deref(), self.reminder_at)?;
         let mut next = current.clone();
         let mut changed = Vec::new();
         macro_rules! set {
@@ -439,7 +503,7 @@ impl TaskUpdate {
         if let Some(d) = self.due_at {
             set!(due_at, d.map(time::truncate));
         }
-        if let Some(r) = &self.recurrence {
+        if let Some(r) = &sent_recurrence {
             let mut rec = recurrence(r.as_ref())?;
             if let Some(new) = rec.as_mut() {
                 // A re-sent rule keeps the task's place in its series; an unchanged one keeps its anchor too.
@@ -459,7 +523,7 @@ impl TaskUpdate {
         }
         // A rule sent, or a due date moved under one, must still give a second date.
         if let Some(rec) = &next.recurrence
-            && (matches!(self.recurrence, Some(Some(_))) || next.due_at != current.due_at)
+            && (matches!(sent_recurrence, Some(Some(_))) || next.due_at != current.due_at)
         {
             rec.rule
                 .check_repeats(rec.starts_at.or(next.due_at).unwrap_or(now))?;
@@ -473,7 +537,7 @@ impl TaskUpdate {
         }
 
         let due_moved = next.due_at != current.due_at;
-        let reminders = match &self.reminders {
+        let reminders = match &sent_reminders {
             Some(specs) => Some(validate_reminders(specs, next.due_at)?),
             None if due_moved && current.reminders.iter().any(|r| r.minutes_before_due.is_some()) => {
                 let specs: Vec<ReminderSpec> = current.reminders.iter().map(Reminder::spec).collect();

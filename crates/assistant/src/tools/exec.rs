@@ -153,7 +153,6 @@ pub fn create_request(
         .map(|r| quick_add::parse_reminder(r, now, tz).map_err(|e| ToolError::from_phrase("remind", e)))
         .transpose()?;
     Ok(CreateTask {
-        title: a.title,
         description: a.description,
         priority: a.priority,
         category: a.category,
@@ -161,6 +160,7 @@ pub fn create_request(
         due_at,
         recurrence: rule.map(RecurrenceInput::Rule),
         reminders: reminder.map(|r| vec![r]),
+        ..CreateTask::titled(a.title)
     })
 }
 

@@ -114,19 +114,10 @@ mod tests {
     use taskflow_domain::{CreateTask, time};
 
     fn task(title: &str, completed: bool) -> Task {
-        let mut t = CreateTask {
-            title: title.into(),
-            description: None,
-            priority: None,
-            category: None,
-            tags: None,
-            due_at: None,
-            recurrence: None,
-            reminders: None,
-        }
-        .validate()
-        .unwrap()
-        .into_task("u", time::now());
+        let mut t = CreateTask::titled(title)
+            .validate()
+            .unwrap()
+            .into_task("u", time::now());
         t.completed = completed;
         t
     }

@@ -81,14 +81,9 @@ pub async fn preview(
     let user_id = caller.user_id.clone();
     let occurrences = off_worker(move || -> Result<_, ValidationError> {
         let draft = CreateTask {
-            title: "preview".to_owned(),
-            description: None,
-            priority: None,
-            category: None,
-            tags: None,
             due_at: body.due_at,
             recurrence: Some(body.recurrence),
-            reminders: None,
+            ..CreateTask::titled("preview")
         };
         let task = draft.validate()?.into_task(&user_id, now);
         let wanted = usize::try_from(limit).unwrap_or(usize::MAX);

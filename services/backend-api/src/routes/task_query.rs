@@ -22,6 +22,10 @@ pub struct ListTasksParams {
     /// `all` (default), `pending` or `completed`.
     #[param(inline)]
     status: Option<StatusParam>,
+    /// The predecessors' name for `status` (not both).
+    #[param(inline)]
+    #[deprecated]
+    status_filter: Option<StatusParam>,
     /// `low`, `medium` or `high`.
     priority: Option<taskflow_domain::Priority>,
     /// `work`, `personal`, `home` or `other`.
@@ -36,7 +40,8 @@ pub struct ListTasksParams {
     due_before: Option<DateTime<Utc>>,
     /// Only tasks due strictly after this instant (RFC 3339).
     due_after: Option<DateTime<Utc>>,
-    /// `created_at` (default), `due_at`, `priority` or `title`. Tasks without a due date sort last.
+    /// `created_at` (default), `due_at` (or the predecessors' `due_date`), `priority` or `title`.
+    /// Tasks without a due date sort last.
     #[param(inline)]
     sort_by: Option<SortByParam>,
     /// `desc` (default) or `asc`.
@@ -63,6 +68,7 @@ enum StatusParam {
 enum SortByParam {
     created_at,
     due_at,
+    due_date,
     priority,
     title,
 }
@@ -129,13 +135,21 @@ pub fn parse(query: &str) -> Result<TaskFilter, ApiError> {
     let mut seen: Vec<&str> = Vec::new();
     for (key, value) in &pairs {
         text::filter_value(key, value, MAX_CURSOR_CHARS).map_err(|e| bad(&e.field, e.message))?;
-        if key != "tag" {
-            if seen.contains(&key.as_str()) {
-                return Err(bad(key, "may appear only once"));
+        // The predecessors' name of a parameter counts as the parameter itself.
+        let name = match key.as_str() {
+            "status_filter" => "status",
+            other => other,
+        };
+        if name != "tag" {
+            if seen.contains(&name) {
+                return Err(bad(
+                    key,
+                    format!("{name} may appear only once, under one of its names"),
+                ));
             }
-            seen.push(key);
+            seen.push(name);
         }
-        match key.as_str() {
+        match name {
             "status" => {
                 filter.status = one_of(
                     key,
@@ -182,6 +196,7 @@ pub fn parse(query: &str) -> Result<TaskFilter, ApiError> {
                     &[
                         ("created_at", SortBy::CreatedAt),
                         ("due_at", SortBy::DueAt),
+                        ("due_date", SortBy::DueAt),
                         ("priority", SortBy::Priority),
                         ("title", SortBy::Title),
                     ],
@@ -232,8 +247,17 @@ mod tests {
             ("search=a%00b", "search"),
             ("sortby=title", "sortby"),
             ("limit=1&limit=2", "limit"),
+            ("status=all&status_filter=pending", "status_filter"),
+            ("status_filter=done", "status_filter"),
         ] {
             assert_eq!(parse(q).unwrap_err().field.as_deref(), Some(field), "{q}");
         }
+    }
+
+    #[test]
+    fn takes_the_predecessors_names() {
+        let f = parse("status_filter=completed&sort_by=due_date&sort_order=asc").unwrap();
+        assert_eq!(f.status, StatusFilter::Completed);
+        assert_eq!(f.sort_by, SortBy::DueAt);
     }
 }

@@ -18,6 +18,7 @@ mod model_server;
 mod offline_chat;
 mod ops;
 mod outage;
+mod predecessor;
 mod proxy;
 mod quick_add;
 mod quotas;
