@@ -123,10 +123,14 @@ mod tests {
             remind_at: None,
             minutes_before_due: Some(5),
         };
-        let err = reminders(Some(&[spec.clone()]), Some(Some(at("2030-01-01T00:00:00Z")))).unwrap_err();
+        let err = reminders(
+            Some(std::slice::from_ref(&spec)),
+            Some(Some(at("2030-01-01T00:00:00Z"))),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "reminder_at");
         assert_eq!(
-            reminders(Some(&[spec.clone()]), Some(None)).unwrap(),
+            reminders(Some(std::slice::from_ref(&spec)), Some(None)).unwrap(),
             Some(vec![spec])
         );
     }

@@ -133,6 +133,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(mcp_allowed_origins)
             .app_data(cors)
             .app_data(confirm_key)
+            .configure(routes::predecessor_chat::configure)
             .configure(routes::chat::configure)
             .configure(routes::mcp::configure)
             .configure(routes::auth::configure)

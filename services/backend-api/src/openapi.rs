@@ -261,6 +261,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::notifications::read_all, crate::routes::notifications::delete,
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
+        crate::routes::predecessor_chat::chat, crate::routes::predecessor_chat::history,
         crate::routes::mcp::post, crate::routes::stream_tickets::create,
         crate::routes::tokens::create, crate::routes::tokens::list, crate::routes::tokens::revoke,
         crate::routes::calendar::feed, crate::routes::calendar::rotate, crate::routes::calendar::disable,

@@ -35,10 +35,11 @@ use crate::error::HandlerError;
 
 /// The creating POSTs that [`middleware`] wraps (their `configure` functions), as the OpenAPI
 /// document names them.
-pub const ROUTES: [&str; 5] = [
+pub const ROUTES: [&str; 6] = [
     "/api/{user_id}/tasks",
     "/api/{user_id}/tasks/quick",
     "/api/{user_id}/chat",
+    "/api/chat",
     "/api/{user_id}/stream-tickets",
     "/api/{user_id}/tokens",
 ];

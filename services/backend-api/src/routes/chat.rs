@@ -79,6 +79,13 @@ pub struct PageQuery {
     cursor: Option<String>,
 }
 
+impl PageQuery {
+    /// The page size and cursor, checked.
+    pub fn checked(self) -> Result<(u64, Option<String>), ApiError> {
+        Ok((page_limit(self.limit)?, page_cursor(self.cursor)?))
+    }
+}
+
 /// What the chat stores and shows of the tools a turn ran: bounded summaries (ids, short titles,
 /// counts), never the full results (see [`summary`]).
 pub fn records(outcomes: &[ToolOutcome]) -> Vec<ToolCallRecord> {
@@ -272,8 +279,7 @@ pub async fn messages(
 ) -> HandlerResult<HttpResponse> {
     caller.require(Scope::Assistant)?;
     let id = scoped_id(&caller, path)?;
-    let q = query.into_inner();
-    let (limit, cursor) = (page_limit(q.limit)?, page_cursor(q.cursor)?);
+    let (limit, cursor) = query.into_inner().checked()?;
     let conversations = store.conversations();
     if conversations.get(&caller.user_id, id).await?.is_none() {
         return Err(not_found().into());

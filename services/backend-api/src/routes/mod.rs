@@ -10,6 +10,7 @@ pub mod internal_events;
 pub mod internal_tokens;
 pub mod mcp;
 pub mod notifications;
+pub mod predecessor_chat;
 pub mod quick_add;
 pub mod recurrence_preview;
 pub mod stream_tickets;

@@ -169,3 +169,67 @@ async fn the_list_takes_the_old_filter_and_sort_names() {
         .await;
     assert_error(res, StatusCode::BAD_REQUEST, "bad_request", Some("status_filter")).await;
 }
+
+#[tokio::test]
+async fn the_old_chat_and_history_paths_run_the_assistant_for_the_caller() {
+    let app = TestApp::spawn().await;
+    let user = app.user().await;
+    let history = format!("/api/{}/conversations/history", user.id);
+
+    let res = app.get(&history, &user.token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let empty: Value = res.json().await.unwrap();
+    assert_eq!(
+        empty,
+        json!({"conversation_id": null, "messages": [], "next_cursor": null})
+    );
+
+    let res = app
+        .post_json(
+            "/api/chat",
+            Some(&user.token),
+            &json!({"message": "add buy stamps"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    let conversation = answer["conversation_id"].as_str().unwrap().to_owned();
+    assert!(!answer["response"].as_str().unwrap().is_empty(), "{answer}");
+    assert_eq!(answer["tool_calls"][0]["name"], "add_task", "{answer}");
+    assert_eq!(titles(&app.list(&user, "").await), ["buy stamps"]);
+
+    // A second turn in the same conversation, then the history shows both turns, oldest first.
+    let res = app
+        .post_json(
+            "/api/chat",
+            Some(&user.token),
+            &json!({"message": "list my tasks", "conversation_id": conversation}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.get(&history, &user.token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown: Value = res.json().await.unwrap();
+    assert_eq!(shown["conversation_id"], conversation.as_str());
+    let roles: Vec<&str> = shown["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(shown["messages"][0]["content"], "add buy stamps");
+
+    // Paged like the messages route.
+    let res = app.get(&format!("{history}?limit=2"), &user.token).await;
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["messages"][0]["content"], "list my tasks");
+    assert!(page["next_cursor"].is_string(), "{page}");
+
+    // Never without a token, never another user's.
+    let res = app.post_json("/api/chat", None, &json!({"message": "hi"})).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+    let other = app.user().await;
+    let res = app.get(&history, &other.token).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found", None).await;
+}
