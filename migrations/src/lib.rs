@@ -19,6 +19,7 @@ mod m20261206_000008_drop_leases;
 mod m20261206_000009_list_indexes;
 mod m20261207_000010_idempotency_keys;
 mod m20261207_000011_outbox_replay;
+mod m20261207_000014_webhooks;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_list_indexes::Migration),
             Box::new(m20261207_000010_idempotency_keys::Migration),
             Box::new(m20261207_000011_outbox_replay::Migration),
+            Box::new(m20261207_000014_webhooks::Migration),
         ]
     }
 }

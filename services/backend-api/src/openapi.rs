@@ -235,6 +235,9 @@ impl Modify for IdempotencyKeys {
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
         crate::routes::mcp::post, crate::routes::stream_tickets::create,
+        crate::routes::webhooks::create, crate::routes::webhooks::list, crate::routes::webhooks::get,
+        crate::routes::webhooks::update, crate::routes::webhooks::delete, crate::routes::webhooks::rotate_secret,
+        crate::routes::webhook_deliveries::list, crate::routes::webhook_deliveries::retry,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(
@@ -246,7 +249,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
     modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders, &IdempotencyKeys),
-    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "webhooks", description = "Signed webhooks (Standard Webhooks): endpoints, secrets, the delivery log and replays"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

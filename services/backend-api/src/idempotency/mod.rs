@@ -1,5 +1,5 @@
 //! `Idempotency-Key` on the POSTs that create something (tasks, quick-add, chat turns, stream
-//! tickets), per draft-ietf-httpapi-idempotency-key-header-07: a client may retry such a request
+//! tickets, webhook endpoints), per draft-ietf-httpapi-idempotency-key-header-07: a client may retry such a request
 //! after a lost response without creating the thing twice.
 //!
 //! One middleware ([`middleware`], wrapped around those resources) does it all, before and after
@@ -35,11 +35,12 @@ use crate::error::HandlerError;
 
 /// The creating POSTs that [`middleware`] wraps (their `configure` functions), as the OpenAPI
 /// document names them.
-pub const ROUTES: [&str; 4] = [
+pub const ROUTES: [&str; 5] = [
     "/api/{user_id}/tasks",
     "/api/{user_id}/tasks/quick",
     "/api/{user_id}/chat",
     "/api/{user_id}/stream-tickets",
+    "/api/{user_id}/webhooks",
 ];
 
 /// The middleware: wrap a resource with `.wrap(from_fn(idempotency::middleware))`. Requests other

@@ -13,6 +13,8 @@ pub mod recurrence_preview;
 pub mod stream_tickets;
 pub mod task_query;
 pub mod tasks;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use actix_web::web;
 use taskflow_auth::AuthenticatedUser;

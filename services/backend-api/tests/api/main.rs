@@ -27,3 +27,4 @@ mod shared_throttle;
 mod stream_tickets;
 mod tasks;
 mod validation;
+mod webhooks;
