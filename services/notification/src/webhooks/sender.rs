@@ -222,6 +222,11 @@ impl WebhookSender {
             next_attempt_at: next,
             at: now,
         };
+        let gone = outcome.status_code == Some(StatusCode::GONE.as_u16());
+        if gone {
+            // Before the log says `failed`, so whoever reads that sees the endpoint disabled.
+            self.disable(target, "gone", "answered 410 Gone", now).await?;
+        }
         let deliveries = self.store.webhook_deliveries();
         deliveries
             .record_attempt(d.id, &attempt)
@@ -239,9 +244,8 @@ impl WebhookSender {
             .record_outcome(target.id, outcome.delivered(), now)
             .await
             .map_err(|e| e.to_string())?;
-        if outcome.status_code == Some(StatusCode::GONE.as_u16()) {
-            self.disable(target, "gone", "answered 410 Gone", now).await?;
-        } else if let Some(since) = failing_since
+        if !gone
+            && let Some(since) = failing_since
             && now - since >= delta(self.config.disable_after)
         {
             self.disable(target, "failing", "has failed every delivery for a day", now)

@@ -21,3 +21,4 @@ mod startup_safety;
 mod support;
 mod takeover;
 mod tracing;
+mod webhooks;
