@@ -330,3 +330,80 @@ async fn by_default_a_loopback_receiver_is_refused_with_the_reason_logged() {
     }
     assert!(receiver.received().is_empty());
 }
+
+#[tokio::test]
+async fn after_a_rotation_old_and_new_secret_both_sign() {
+    let receiver = Receiver::start(&[]);
+    let sys = system(Vec::new(), options(3)).await;
+    let (user, token) = sys.sign_up(json!({})).await;
+    let (hook, old) = register(&sys, &user, &token, &receiver.url, json!(["task-created"])).await;
+    let rotated: Value = sys
+        .client
+        .post(format!("{}/api/{user}/webhooks/{hook}/rotate-secret", sys.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new = rotated["secret"].as_str().unwrap();
+    create_task(&sys.client, &sys.base, &user, &token, "Rotated").await;
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].signature.split(' ').count(), 2, "{:?}", got[0]);
+    assert!(verify(&old, &got[0]) && verify(new, &got[0]));
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_the_configured_time_is_disabled_and_its_owner_told() {
+    let receiver = Receiver::start(&[500, 500, 500]);
+    let mut options = options(3);
+    // "A day" shortened to nothing: the first failure already ends the allowance.
+    options.webhooks.disable_after = Duration::ZERO;
+    let sys = system(Vec::new(), options).await;
+    let (user, token) = sys.sign_up(json!({})).await;
+    let (hook, _) = register(&sys, &user, &token, &receiver.url, json!(["task-created"])).await;
+    create_task(&sys.client, &sys.base, &user, &token, "Failing").await;
+    let start = std::time::Instant::now();
+    let endpoint = loop {
+        let endpoint: Value = sys
+            .client
+            .get(format!("{}/api/{user}/webhooks/{hook}", sys.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if endpoint["enabled"] == false {
+            break endpoint;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never disabled: {endpoint}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(endpoint["disabled_reason"], "failing");
+    assert!(endpoint["failing_since"].is_string());
+    let inbox: Value = sys
+        .client
+        .get(format!("{}/api/{user}/notifications", sys.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let note = inbox["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "webhook_disabled")
+        .cloned()
+        .unwrap_or_else(|| panic!("no notification: {inbox}"));
+    assert_eq!(note["task_id"], hook.as_str());
+    assert!(note["message"].as_str().unwrap().contains(&receiver.url));
+}
