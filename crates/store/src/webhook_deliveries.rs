@@ -7,7 +7,7 @@
 //! (overlapping ticks, replicas) never send the same attempt twice.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TryInsertResult,
@@ -16,6 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::entity::webhook_deliveries as deliveries;
+use crate::entity::webhook_endpoints as endpoints;
 use crate::{StoreError, paging};
 
 pub const PENDING: &str = "pending";
@@ -145,14 +146,22 @@ impl<'a> DeliveryRepo<'a> {
         Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
     }
 
-    /// The deliveries to attempt now: of each endpoint with something due, its oldest pending
-    /// delivery, if that one is due (a later one never goes first). At most `limit` endpoints.
+    /// The deliveries to attempt now: of each enabled endpoint with something due, its oldest
+    /// pending delivery, if that one is due (a later one never goes first). At most `limit` endpoints.
     pub async fn due(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<DueDelivery>, StoreError> {
+        // Only enabled endpoints: a disabled one's pending rows wait for it to be re-enabled, and
+        // must not take the places of endpoints that can be served.
+        let enabled = Query::select()
+            .column(endpoints::Column::Id)
+            .from(endpoints::Entity)
+            .and_where(endpoints::Column::Enabled.eq(true))
+            .to_owned();
         let endpoints: Vec<Uuid> = deliveries::Entity::find()
             .select_only()
             .column(deliveries::Column::EndpointId)
             .filter(deliveries::Column::Status.eq(PENDING))
             .filter(deliveries::Column::NextAttemptAt.lte(now))
+            .filter(deliveries::Column::EndpointId.in_subquery(enabled))
             .distinct()
             .limit(limit)
             .into_tuple::<Uuid>()
