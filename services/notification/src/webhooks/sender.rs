@@ -105,8 +105,15 @@ impl WebhookSender {
     /// Runs passes whenever `wake` fires or the poll interval passes, until `stop` says so.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         loop {
-            if let Err(e) = self.run_once().await {
-                tracing::warn!(error = %e, "webhook pass failed; retrying");
+            // A stop ends a pass half-way: an attempt cut short keeps its claim until the claim
+            // lapses, and is made again then (receivers drop the duplicate by its `webhook-id`).
+            tokio::select! {
+                passed = self.run_once() => {
+                    if let Err(e) = passed {
+                        tracing::warn!(error = %e, "webhook pass failed; retrying");
+                    }
+                }
+                _ = stop.changed() => return,
             }
             tokio::select! {
                 _ = wake.notified() => {}
