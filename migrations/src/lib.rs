@@ -21,6 +21,7 @@ mod m20261207_000010_idempotency_keys;
 mod m20261207_000011_outbox_replay;
 mod m20261207_000012_personal_access_tokens;
 mod m20261207_000013_calendar_feed_tokens;
+mod m20261207_000014_webhooks;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_outbox_replay::Migration),
             Box::new(m20261207_000012_personal_access_tokens::Migration),
             Box::new(m20261207_000013_calendar_feed_tokens::Migration),
+            Box::new(m20261207_000014_webhooks::Migration),
         ]
     }
 }

@@ -325,7 +325,7 @@ def login_through_web(web, email: str, password: str, client: str) -> int:
 
 
 def scenario_login_budgets_through_web_are_per_client(ctx: Ctx) -> None:
-    """2e. Every browser's login reaches backend-api from its own sidecar, so per-address budgets
+    """2f. Every browser's login reaches backend-api from its own sidecar, so per-address budgets
     keyed by that peer would let one client lock everybody out. web (behind one trusted proxy here)
     names the client, backend-api believes it only on calls its sidecar authenticated: a client that
     spent its failed-login budget through web is refused, another signs in, and the name a client

@@ -59,6 +59,7 @@ PUBLISHES: dict[str, frozenset[str]] = {
 DEAD_LETTERS: dict[str, tuple[str, str]] = {
     "recurring": ("pubsub", "recurring-dead-letters"),
     "audit": ("pubsub", "audit-dead-letters"),
+    "notification": ("pubsub", "notification-dead-letters"),
     "websocket": ("pubsub-broadcast", "websocket-dead-letters"),
 }
 # The pub/sub component each publisher publishes through (DAPR_PUBSUB_NAME, default `pubsub`).

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use crate::task::{Task, TaskChanges};
 
 /// The kinds of event, one topic each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum EventType {
     TaskCreated,

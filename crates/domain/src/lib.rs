@@ -17,6 +17,7 @@ pub mod task;
 pub mod text;
 pub mod time;
 pub mod user;
+pub mod webhook;
 
 pub use dead_letter::DeadLetter;
 pub use error::ValidationError;

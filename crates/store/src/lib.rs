@@ -20,6 +20,8 @@ mod paging;
 mod quotas;
 mod tasks;
 mod users;
+mod webhook_deliveries;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -47,6 +49,10 @@ pub use tasks::{
     CursorError, SortBy, SortOrder, StatusFilter, TaskFilter, TaskPage, TaskRepo, TaskStats, UpdateError,
 };
 pub use users::{NewUser, ProfileChange, User, UserRepo, UserWithPassword};
+pub use webhook_deliveries::{
+    Attempt, DELIVERED, Delivery, DeliveryPage, DeliveryRepo, DueDelivery, FAILED, PENDING,
+};
+pub use webhooks::{Webhook, WebhookRepo, WebhookTarget};
 
 /// Connection settings beyond the URL.
 #[derive(Debug, Clone)]
@@ -270,6 +276,16 @@ impl Store {
     /// The calendar feed tokens (their hashes).
     pub fn calendar_feed(&self) -> CalendarFeedRepo<'_> {
         CalendarFeedRepo::new(&self.db)
+    }
+
+    /// Users' webhook endpoints, limited by [`Quotas::webhooks`].
+    pub fn webhooks(&self) -> WebhookRepo<'_> {
+        WebhookRepo::new(&self.db, self.quotas)
+    }
+
+    /// The webhook delivery queue and log.
+    pub fn webhook_deliveries(&self) -> DeliveryRepo<'_> {
+        DeliveryRepo::new(&self.db)
     }
 
     /// The `Idempotency-Key` markers and stored responses.

@@ -27,7 +27,7 @@ pub struct Notification {
     pub id: Uuid,
     pub task_id: Uuid,
     pub reminder_id: Option<Uuid>,
-    /// `reminder` or `due_soon`.
+    /// `reminder`, `due_soon`, or `webhook_disabled` (then `task_id` is the endpoint's id).
     pub kind: String,
     pub title: String,
     pub message: String,

@@ -16,7 +16,7 @@ use sea_orm::{
 };
 
 use crate::StoreError;
-use crate::entity::{conversations, tasks, users};
+use crate::entity::{conversations, tasks, users, webhook_endpoints};
 
 /// The limits, each per user; 0 turns one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub struct Quotas {
     pub conversations: u64,
     /// Bytes of chat history: every message's text and the tool calls stored with it.
     pub chat_bytes: u64,
+    /// Webhook endpoints.
+    pub webhooks: u64,
 }
 
 impl Default for Quotas {
@@ -35,6 +37,7 @@ impl Default for Quotas {
             tasks: 10_000,
             conversations: 1_000,
             chat_bytes: 10 * 1024 * 1024,
+            webhooks: 20,
         }
     }
 }
@@ -43,6 +46,7 @@ impl Default for Quotas {
 pub(crate) const TASKS: &str = "tasks";
 pub(crate) const CONVERSATIONS: &str = "conversations";
 pub(crate) const CHAT_BYTES: &str = "bytes of chat history";
+pub(crate) const WEBHOOKS: &str = "webhook endpoints";
 
 /// Refuses when `count` is over `limit` (0: unlimited).
 pub(crate) fn within(what: &'static str, count: u64, limit: u64) -> Result<(), StoreError> {
@@ -80,6 +84,14 @@ pub(crate) async fn task_count(db: &impl ConnectionTrait, user_id: &str) -> Resu
 pub(crate) async fn conversation_count(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
     Ok(conversations::Entity::find()
         .filter(conversations::Column::UserId.eq(user_id))
+        .count(db)
+        .await?)
+}
+
+/// The user's webhook endpoints.
+pub(crate) async fn webhook_count(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
+    Ok(webhook_endpoints::Entity::find()
+        .filter(webhook_endpoints::Column::UserId.eq(user_id))
         .count(db)
         .await?)
 }

@@ -40,6 +40,9 @@ pub struct ApiConfig {
     /// `SHUTDOWN_TIMEOUT_SECS` (30): what the whole shutdown gets after a signal — the HTTP drain,
     /// then the relay's final flush in what is left.
     pub shutdown_timeout: Duration,
+    /// `WEBHOOK_ALLOW_PRIVATE_NETWORKS` (false): webhook URLs may use plain `http://` to any host.
+    /// (The delivery service decides, with the same variable, which addresses it connects to.)
+    pub webhook_allow_private_networks: bool,
 }
 
 impl ApiConfig {
@@ -68,6 +71,7 @@ impl ApiConfig {
             mcp_allowed_origins: mcp_allowed_origins_from_env(),
             cors: CorsPolicy::from_env()?,
             shutdown_timeout: server::shutdown_timeout_from_env()?,
+            webhook_allow_private_networks: config::flag("WEBHOOK_ALLOW_PRIVATE_NETWORKS", false)?,
         })
     }
 }
@@ -80,6 +84,7 @@ pub fn quotas_from_env() -> Result<Quotas, ConfigError> {
         tasks: config::parse_or("QUOTA_TASKS_PER_USER", d.tasks)?,
         conversations: config::parse_or("QUOTA_CONVERSATIONS_PER_USER", d.conversations)?,
         chat_bytes: config::parse_or("QUOTA_CHAT_BYTES_PER_USER", d.chat_bytes)?,
+        webhooks: config::parse_or("QUOTA_WEBHOOKS_PER_USER", d.webhooks)?,
     })
 }
 

@@ -44,6 +44,9 @@ pub enum StartupError {
     Serve(#[from] ServeError),
     #[error("cannot set up the assistant's model client: {0}")]
     Assistant(String),
+    /// The `taskflow` binary's webhook sender (the notification service's) could not start.
+    #[error("cannot set up webhook delivery: {0}")]
+    Webhooks(String),
 }
 
 /// Everything the API's handlers need, built once.
@@ -62,6 +65,8 @@ pub struct ApiState {
     pub(crate) confirm_key: routes::chat_confirm::ConfirmKey,
     /// What the whole shutdown gets after a signal.
     pub shutdown_timeout: std::time::Duration,
+    /// Which webhook URLs may be registered.
+    pub(crate) webhook_policy: routes::webhooks::UrlPolicy,
 }
 
 impl ApiState {
@@ -104,6 +109,9 @@ impl ApiState {
             cors: config.cors.clone(),
             confirm_key: routes::chat_confirm::ConfirmKey::new(&config.jwt_secret),
             shutdown_timeout: config.shutdown_timeout,
+            webhook_policy: routes::webhooks::UrlPolicy {
+                allow_private: config.webhook_allow_private_networks,
+            },
         })
     }
 }
@@ -117,6 +125,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
     let mcp_allowed_origins = state.mcp_allowed_origins.clone();
     let cors = web::Data::new(state.cors.clone());
     let confirm_key = web::Data::new(state.confirm_key.clone());
+    let webhook_policy = web::Data::new(state.webhook_policy);
     let provisioner: Arc<dyn Provisioner> = Arc::new(state::StoreProvisioner(store.clone()));
     let provisioned = ProvisionedUsers::default();
     let limiter = auth_limits.clone();
@@ -133,6 +142,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(mcp_allowed_origins)
             .app_data(cors)
             .app_data(confirm_key)
+            .app_data(webhook_policy)
             .configure(routes::predecessor_chat::configure)
             .configure(routes::chat::configure)
             .configure(routes::mcp::configure)
@@ -144,6 +154,8 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .configure(routes::recurrence_preview::configure)
             .configure(routes::stream_tickets::configure)
             .configure(routes::tokens::configure)
+            // Before tasks: its `/api/{user_id}` scope answers 404 for any path it does not know.
+            .configure(routes::webhooks::configure)
             .configure(routes::tasks::configure)
             .configure(openapi::configure);
     }

@@ -265,6 +265,9 @@ impl Modify for IdempotencyKeys {
         crate::routes::mcp::post, crate::routes::stream_tickets::create,
         crate::routes::tokens::create, crate::routes::tokens::list, crate::routes::tokens::revoke,
         crate::routes::calendar::feed, crate::routes::calendar::rotate, crate::routes::calendar::disable,
+        crate::routes::webhooks::create, crate::routes::webhooks::list, crate::routes::webhooks::get,
+        crate::routes::webhooks::update, crate::routes::webhooks::delete, crate::routes::webhooks::rotate_secret,
+        crate::routes::webhook_deliveries::list, crate::routes::webhook_deliveries::retry,
         taskflow_runtime::health::health, taskflow_runtime::health::ready, taskflow_runtime::metrics::render,
     ),
     components(schemas(

@@ -1,10 +1,10 @@
-//! The notification service's configuration, read once at start: the host's settings and the SMTP
-//! server e-mail goes through.
+//! The notification service's configuration, read once at start: the host's settings, the SMTP
+//! server e-mail goes through, and the webhook sender's settings.
 
 use taskflow_host::HostConfig;
 use taskflow_runtime::config::{self, ConfigError};
 
-use crate::{DEFAULT_PORT, Mailer};
+use crate::{DEFAULT_PORT, Mailer, WebhookConfig};
 
 #[derive(Debug, Clone)]
 pub struct NotificationConfig {
@@ -12,6 +12,8 @@ pub struct NotificationConfig {
     pub host: HostConfig,
     /// `SMTP_URL` and `SMTP_FROM`; `None` (no e-mail) when `SMTP_URL` is unset.
     pub mailer: Option<Mailer>,
+    /// `WEBHOOK_*`: the webhook sender.
+    pub webhooks: WebhookConfig,
 }
 
 impl NotificationConfig {
@@ -19,6 +21,7 @@ impl NotificationConfig {
         Ok(Self {
             host: HostConfig::from_env(DEFAULT_PORT)?,
             mailer: mailer_from_env()?,
+            webhooks: WebhookConfig::from_env()?,
         })
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod email;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 pub use config::{NotificationConfig, mailer_from_env};
 pub use email::Mailer;
+pub use webhooks::{WebhookConfig, WebhookSender};
 
 pub const SERVICE: &str = "notification";
 pub const DEFAULT_PORT: u16 = 8002;

@@ -106,6 +106,7 @@ async fn main() -> ExitCode {
         mcp_allowed_origins: Vec::new(),
         cors: taskflow_runtime::cors::CorsPolicy::default(),
         shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
+        webhook_allow_private_networks: false,
     };
     let base = format!("http://127.0.0.1:{}", serve(config, vec![subscription]));
 

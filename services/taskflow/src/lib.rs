@@ -16,10 +16,12 @@ use taskflow_bus::cron;
 use taskflow_bus::inprocess::{InProcessBus, RetryPolicy};
 use taskflow_host::StoreDeadLetters;
 use taskflow_host::relay::{self, OutboxScope, PipelineCheck, RelayConfig, RelayHandle};
-use taskflow_notification::{CRON_BINDING, Mailer, ReminderTicker, TickerConfig};
+use taskflow_notification::{
+    CRON_BINDING, Mailer, ReminderTicker, TickerConfig, WebhookConfig, WebhookSender,
+};
 use taskflow_runtime::server::Shutdown;
 use taskflow_websocket::{Hub, HubConfig, StreamAccess, StreamConfig};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use history::StoreHistory;
 
@@ -28,6 +30,7 @@ pub struct Running {
     app: Application,
     relay: RelayHandle,
     ticker: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    webhooks: (watch::Sender<bool>, tokio::task::JoinHandle<()>),
     pub state: ApiState,
 }
 
@@ -43,6 +46,8 @@ pub struct SystemOptions {
     pub realtime: HubConfig,
     /// Whether the WebSocket/SSE endpoints accept `?token=` (`STREAM_TOKEN_IN_URL`).
     pub stream: StreamConfig,
+    /// The notification service's webhook sender (`WEBHOOK_*`).
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for SystemOptions {
@@ -53,6 +58,7 @@ impl Default for SystemOptions {
             mailer: None,
             realtime: HubConfig::default(),
             stream: StreamConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -92,12 +98,21 @@ pub async fn start_with(
         mailer,
         realtime,
         stream,
+        webhooks,
     } = options;
     let state = ApiState::connect(config).await?;
     let mut subscriptions = taskflow_recurring::subscriptions(state.store.clone());
     subscriptions.extend(taskflow_audit::subscriptions(state.store.clone()));
     let hub = Hub::new(realtime);
     subscriptions.extend(taskflow_websocket::subscriptions(hub.clone()));
+    // notification's webhook deliveries: recorded from the events, sent by a loop the recorder wakes.
+    let wake = Arc::new(Notify::new());
+    subscriptions.extend(taskflow_notification::webhooks::subscriptions(
+        state.store.clone(),
+        wake.clone(),
+    ));
+    let sender = WebhookSender::new(state.store.clone(), webhooks)
+        .map_err(|e| StartupError::Webhooks(e.to_string()))?;
     subscriptions.extend(extra);
     let bus = InProcessBus::new(
         subscriptions,
@@ -136,10 +151,13 @@ pub async fn start_with(
             tokio::spawn(async move { cron::run_timer(CRON_BINDING, every, ticker, rx).await }),
         )
     });
+    let (stop_webhooks, stopped) = watch::channel(false);
+    let webhooks = (stop_webhooks, tokio::spawn(Arc::new(sender).run(wake, stopped)));
     Ok(Running {
         app,
         relay,
         ticker,
+        webhooks,
         state,
     })
 }
@@ -170,6 +188,14 @@ impl Running {
             {
                 tracing::warn!("reminder timer did not stop in time");
             }
+        }
+        let (stop, task) = self.webhooks;
+        let _ = stop.send(true);
+        if tokio::time::timeout(shutdown.remaining(deadline), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("webhook sender did not stop in time");
         }
         self.relay.stop_within(shutdown.remaining(deadline)).await;
         tracing::info!("taskflow stopped");

@@ -106,6 +106,7 @@ impl Settings {
             mcp_allowed_origins: api_config::mcp_allowed_origins_from_env(),
             cors: taskflow_runtime::cors::CorsPolicy::from_env()?,
             shutdown_timeout: taskflow_runtime::server::shutdown_timeout_from_env()?,
+            webhook_allow_private_networks: config::flag("WEBHOOK_ALLOW_PRIVATE_NETWORKS", false)?,
         };
         let tick: u64 = config::parse_or("NOTIFICATION_TICK_SECS", 10)?;
         if tick == 0 {
@@ -122,6 +123,7 @@ impl Settings {
             mailer: taskflow_notification::mailer_from_env()?,
             realtime: taskflow_websocket::HubConfig::from_env()?,
             stream: taskflow_websocket::StreamConfig::from_env()?,
+            webhooks: taskflow_notification::WebhookConfig::from_env()?,
             ..crate::SystemOptions::default()
         };
         Ok(Self {

@@ -13,3 +13,5 @@ pub mod processed_events;
 pub mod task_reminders;
 pub mod tasks;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;

@@ -1,5 +1,5 @@
 //! `Idempotency-Key` on the POSTs that create something (tasks, quick-add, chat turns, stream
-//! tickets), per draft-ietf-httpapi-idempotency-key-header-07: a client may retry such a request
+//! tickets, webhook endpoints), per draft-ietf-httpapi-idempotency-key-header-07: a client may retry such a request
 //! after a lost response without creating the thing twice.
 //!
 //! One middleware ([`middleware`], wrapped around those resources) does it all, before and after
@@ -35,13 +35,14 @@ use crate::error::HandlerError;
 
 /// The creating POSTs that [`middleware`] wraps (their `configure` functions), as the OpenAPI
 /// document names them.
-pub const ROUTES: [&str; 6] = [
+pub const ROUTES: [&str; 7] = [
     "/api/{user_id}/tasks",
     "/api/{user_id}/tasks/quick",
     "/api/{user_id}/chat",
     "/api/chat",
     "/api/{user_id}/stream-tickets",
     "/api/{user_id}/tokens",
+    "/api/{user_id}/webhooks",
 ];
 
 /// Set by a handler on its response (`extensions_mut().insert`) when the body it sends must not be

@@ -17,6 +17,8 @@ pub mod stream_tickets;
 pub mod task_query;
 pub mod tasks;
 pub mod tokens;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use actix_web::web;
 use taskflow_auth::AuthenticatedUser;

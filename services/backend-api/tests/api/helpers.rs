@@ -68,6 +68,7 @@ impl TestApp {
             mcp_allowed_origins: Vec::new(),
             cors: taskflow_runtime::cors::CorsPolicy::default(),
             shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
+            webhook_allow_private_networks: false,
         };
         change(&mut config);
         let state = ApiState::connect(&config).await.expect("connect");

@@ -30,3 +30,4 @@ mod stream_tickets;
 mod tasks;
 mod tokens;
 mod validation;
+mod webhooks;

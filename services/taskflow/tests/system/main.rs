@@ -22,3 +22,4 @@ mod startup_safety;
 mod support;
 mod takeover;
 mod tracing;
+mod webhooks;

@@ -37,6 +37,7 @@ pub async fn config() -> (ApiConfig, TestDb) {
         mcp_allowed_origins: Vec::new(),
         cors: taskflow_runtime::cors::CorsPolicy::default(),
         shutdown_timeout: taskflow_runtime::server::DEFAULT_SHUTDOWN_TIMEOUT,
+        webhook_allow_private_networks: false,
     };
     (config, db)
 }
