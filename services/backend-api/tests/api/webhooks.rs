@@ -338,12 +338,28 @@ async fn a_personal_access_token_manages_webhooks_only_with_the_webhooks_scope()
     for path in [&list, &deliveries] {
         let res = app.get(path, &reader.token).await;
         let body = assert_error(res, StatusCode::FORBIDDEN, "insufficient_scope", None).await;
-        assert!(body["error"]["message"].as_str().unwrap().contains("webhooks"), "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("webhooks"),
+            "{body}"
+        );
     }
-    let res = create(&app, &reader, json!({"url": "https://example.com/hook", "events": ["task-created"]})).await;
+    let res = create(
+        &app,
+        &reader,
+        json!({"url": "https://example.com/hook", "events": ["task-created"]}),
+    )
+    .await;
     assert_error(res, StatusCode::FORBIDDEN, "insufficient_scope", None).await;
     assert_eq!(app.get(&list, &manager.token).await.status(), StatusCode::OK);
-    assert_eq!(app.get(&deliveries, &manager.token).await.status(), StatusCode::OK);
-    let res = create(&app, &manager, json!({"url": "https://example.com/other", "events": ["task-created"]})).await;
+    assert_eq!(
+        app.get(&deliveries, &manager.token).await.status(),
+        StatusCode::OK
+    );
+    let res = create(
+        &app,
+        &manager,
+        json!({"url": "https://example.com/other", "events": ["task-created"]}),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CREATED);
 }
