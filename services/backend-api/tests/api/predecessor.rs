@@ -233,3 +233,76 @@ async fn the_old_chat_and_history_paths_run_the_assistant_for_the_caller() {
     let res = app.get(&history, &other.token).await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found", None).await;
 }
+
+/// The predecessors' second agent answered in Urdu. With a model configured, TaskFlow asks it to
+/// answer in the user's language, passes the user's words through as sent, stores and streams the
+/// answer whole, and the task the model creates keeps its Urdu title.
+#[tokio::test]
+async fn an_urdu_turn_goes_to_the_model_as_sent_and_its_answer_comes_back_whole() {
+    use crate::model_server::{ModelServer, Reply};
+
+    const ASKED: &str = "کل صبح دودھ خریدنے کا کام شامل کریں";
+    const TITLE: &str = "دودھ خریدیں";
+    const ANSWER: &str = "✅ کام شامل کر دیا گیا: «دودھ خریدیں» 📅 کل صبح";
+    let model = ModelServer::start(vec![
+        Reply::Tools(vec![("add_task", json!({"title": TITLE}).to_string())]),
+        Reply::Text(ANSWER),
+        Reply::Text(ANSWER),
+    ])
+    .await;
+    let app = TestApp::spawn_with_model(model.config()).await;
+    let user = app.user().await;
+
+    let res = app
+        .post_json("/api/chat", Some(&user.token), &json!({"message": ASKED}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["response"], ANSWER);
+    assert_eq!(titles(&app.list(&user, "").await), [TITLE]);
+
+    let first = &model.requests()[0].1;
+    let system = first["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("in the user's language"), "{system}");
+    let user_turn = first["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .unwrap();
+    assert_eq!(user_turn["content"], ASKED);
+
+    // Streamed, the pieces (cut between characters, not bytes) add up to the same Urdu answer.
+    let res = app
+        .post_json(
+            &format!("/api/{}/chat/stream", user.id),
+            Some(&user.token),
+            &json!({"message": ASKED, "conversation_id": answer["conversation_id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let deltas: String = text
+        .split("\n\n")
+        .filter(|frame| frame.lines().any(|l| l == "event: delta"))
+        .filter_map(|frame| frame.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(|data| {
+            serde_json::from_str::<Value>(data).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(deltas, ANSWER);
+    let res = app
+        .get(&format!("/api/{}/conversations/history", user.id), &user.token)
+        .await;
+    let history: Value = res.json().await.unwrap();
+    let contents: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, [ASKED, ANSWER, ASKED, ANSWER]);
+}
