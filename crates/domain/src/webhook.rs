@@ -53,7 +53,7 @@ pub struct CreateWebhook {
     pub description: Option<String>,
 }
 
-/// The body of `PATCH /api/{user_id}/webhooks/{id}`: only the fields sent change.
+/// The body of `PATCH /api/{user_id}/webhooks/{webhook_id}`: only the fields sent change.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -168,6 +168,57 @@ impl Modify for CommonErrors {
     }
 }
 
+/// utoipa names an operation after its handler, and handlers of different resources share names
+/// (`list`, `create`, `get`, `delete`). OpenAPI requires unique `operationId`s: client generators
+/// name methods after them, and schemathesis follows links by them (with duplicates it linked a
+/// created task to the webhook routes). A shared name gets the resource its path names appended:
+/// `list_tasks`, `list_webhooks_deliveries`, `delete_conversations`.
+struct UniqueOperationIds;
+
+impl UniqueOperationIds {
+    fn operations(
+        item: &mut utoipa::openapi::PathItem,
+    ) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut uses: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in Self::operations(item) {
+                if let Some(id) = &operation.operation_id {
+                    *uses.entry(id.clone()).or_default() += 1;
+                }
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let resource = path
+                .split('/')
+                .filter(|s| !s.is_empty() && *s != "api" && !s.starts_with('{'))
+                .collect::<Vec<_>>()
+                .join("_")
+                .replace(['-', '.'], "_");
+            for operation in Self::operations(item) {
+                if let Some(id) = operation.operation_id.as_mut()
+                    && uses.get(id.as_str()).is_some_and(|n| *n > 1)
+                {
+                    *id = format!("{id}_{resource}");
+                }
+            }
+        }
+    }
+}
+
 /// `Idempotency-Key` on the operations [`crate::idempotency::ROUTES`] wraps: the header parameter,
 /// the answers it adds (400 for a malformed key, 409 while the first request runs, 422 for a key
 /// reused on another request) and `Idempotent-Replayed` on the success responses.
@@ -261,7 +312,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::notifications::read_all, crate::routes::notifications::delete,
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
-        crate::routes::predecessor_chat::chat, crate::routes::predecessor_chat::history,
+        crate::routes::predecessor_chat::chat_as_token_user, crate::routes::predecessor_chat::latest_conversation_history,
         crate::routes::mcp::post, crate::routes::stream_tickets::create,
         crate::routes::tokens::create, crate::routes::tokens::list, crate::routes::tokens::revoke,
         crate::routes::calendar::feed, crate::routes::calendar::rotate, crate::routes::calendar::disable,
@@ -278,7 +329,7 @@ impl Modify for IdempotencyKeys {
         taskflow_domain::Priority, taskflow_domain::Category, TimeZoneName,
         crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
-    modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders, &IdempotencyKeys),
+    modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders, &IdempotencyKeys, &UniqueOperationIds),
     tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "tokens", description = "Personal access tokens: long-lived, scoped bearer tokens for scripts and integrations"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "calendar", description = "The iCalendar feed a calendar app subscribes to, and its feed token"), (name = "operations")),
 )]
 pub struct ApiDoc;
@@ -301,6 +352,23 @@ mod tests {
     use taskflow_domain::{text, user};
 
     use super::*;
+
+    #[test]
+    fn every_operation_id_is_unique() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut seen = std::collections::HashMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    let here = format!("{method} {path}");
+                    if let Some(before) = seen.insert(id.to_owned(), here.clone()) {
+                        panic!("operationId {id} names both {before} and {here}");
+                    }
+                }
+            }
+        }
+        assert_eq!(seen["list_tasks"], "get /api/{user_id}/tasks");
+    }
 
     fn property<'a>(doc: &'a Value, schema: &str, field: &str) -> &'a Value {
         &doc["components"]["schemas"][schema]["properties"][field]

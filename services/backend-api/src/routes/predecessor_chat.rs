@@ -39,7 +39,7 @@ pub struct History {
         (status = 422, body = taskflow_runtime::error::ErrorBody), (status = 502, body = taskflow_runtime::error::ErrorBody),
         (status = 504, body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
-pub async fn chat(
+pub async fn chat_as_token_user(
     store: web::Data<Store>,
     agent: web::Data<Agent>,
     key: web::Data<ConfirmKey>,
@@ -62,7 +62,7 @@ pub async fn chat(
     security(("bearer" = [])), params(("user_id" = String, Path), PageQuery),
     responses((status = 200, body = History), (status = 400, body = taskflow_runtime::error::ErrorBody),
         (status = 404, body = taskflow_runtime::error::ErrorBody)))]
-pub async fn history(
+pub async fn latest_conversation_history(
     store: web::Data<Store>,
     caller: AuthenticatedUser,
     path: web::Path<String>,
@@ -96,7 +96,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/chat")
             .wrap(from_fn(crate::idempotency::middleware))
-            .route(web::post().to(chat)),
+            .route(web::post().to(chat_as_token_user)),
     )
-    .service(web::resource("/api/{user_id}/conversations/history").route(web::get().to(history)));
+    .service(
+        web::resource("/api/{user_id}/conversations/history")
+            .route(web::get().to(latest_conversation_history)),
+    );
 }

@@ -1,4 +1,4 @@
-//! `/api/{user_id}/webhooks/{id}/deliveries`: an endpoint's delivery log, and replaying one delivery.
+//! `/api/{user_id}/webhooks/{webhook_id}/deliveries`: an endpoint's delivery log, and replaying one delivery.
 //!
 //! The notification service writes the log as it attempts deliveries; these routes only read it,
 //! and a replay only re-queues the row (due now, schedule afresh) for that service's sender.
@@ -51,8 +51,8 @@ async fn own_endpoint(
 }
 
 /// An endpoint's deliveries, newest first: status, attempts, last response code and duration.
-#[utoipa::path(get, path = "/api/{user_id}/webhooks/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("id" = Uuid, Path), DeliveryQuery),
+#[utoipa::path(get, path = "/api/{user_id}/webhooks/{webhook_id}/deliveries", tag = "webhooks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("webhook_id" = Uuid, Path), DeliveryQuery),
     responses((status = 200, body = DeliveryPage)))]
 pub async fn list(
     store: web::Data<Store>,
@@ -73,8 +73,8 @@ pub async fn list(
 
 /// Send a delivery again: it is queued now, with the retry schedule started afresh (after any
 /// earlier pending delivery of the endpoint, which goes first).
-#[utoipa::path(post, path = "/api/{user_id}/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "webhooks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("id" = Uuid, Path), ("delivery_id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/{user_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", tag = "webhooks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("webhook_id" = Uuid, Path), ("delivery_id" = Uuid, Path)),
     responses((status = 202, body = Delivery),
         (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
@@ -96,9 +96,9 @@ pub async fn retry(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/{user_id}/webhooks/{id}/deliveries").route(web::get().to(list)))
+    cfg.service(web::resource("/api/{user_id}/webhooks/{webhook_id}/deliveries").route(web::get().to(list)))
         .service(
-            web::resource("/api/{user_id}/webhooks/{id}/deliveries/{delivery_id}/retry")
+            web::resource("/api/{user_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry")
                 .route(web::post().to(retry)),
         );
 }

@@ -110,8 +110,8 @@ pub async fn list(
 }
 
 /// One endpoint (without its secret).
-#[utoipa::path(get, path = "/api/{user_id}/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/{user_id}/webhooks/{webhook_id}", tag = "webhooks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("webhook_id" = Uuid, Path)),
     responses((status = 200, body = Webhook)))]
 pub async fn get(
     store: web::Data<Store>,
@@ -130,8 +130,8 @@ pub async fn get(
 
 /// Change an endpoint: only the fields sent change. `enabled: true` re-enables one the server
 /// disabled.
-#[utoipa::path(patch, path = "/api/{user_id}/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("id" = Uuid, Path)), request_body = WebhookUpdate,
+#[utoipa::path(patch, path = "/api/{user_id}/webhooks/{webhook_id}", tag = "webhooks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("webhook_id" = Uuid, Path)), request_body = WebhookUpdate,
     responses((status = 200, body = Webhook),
         (status = 422, description = "A field is invalid (`url`, `events`, `description`)", body = taskflow_runtime::error::ErrorBody),
         (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
@@ -155,8 +155,8 @@ pub async fn update(
 }
 
 /// Delete an endpoint and its delivery log; pending deliveries are not sent.
-#[utoipa::path(delete, path = "/api/{user_id}/webhooks/{id}", tag = "webhooks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/{user_id}/webhooks/{webhook_id}", tag = "webhooks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("webhook_id" = Uuid, Path)),
     responses((status = 204),
         (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 pub async fn delete(
@@ -174,8 +174,8 @@ pub async fn delete(
 
 /// Replace the signing secret. The answer carries the new one (shown only now); the old one keeps
 /// signing beside it for 24 hours, so each delivery meanwhile has two `v1,` signatures.
-#[utoipa::path(post, path = "/api/{user_id}/webhooks/{id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
-    params(("user_id" = String, Path), ("id" = Uuid, Path)),
+#[utoipa::path(post, path = "/api/{user_id}/webhooks/{webhook_id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
+    params(("user_id" = String, Path), ("webhook_id" = Uuid, Path)),
     responses((status = 200, body = WebhookWithSecret),
         (status = 429, description = "too many writes; see `Retry-After`", body = taskflow_runtime::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
@@ -207,12 +207,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create)),
     )
     .service(
-        web::resource("/api/{user_id}/webhooks/{id}")
+        web::resource("/api/{user_id}/webhooks/{webhook_id}")
             .route(web::get().to(get))
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     )
-    .service(web::resource("/api/{user_id}/webhooks/{id}/rotate-secret").route(web::post().to(rotate_secret)))
+    .service(
+        web::resource("/api/{user_id}/webhooks/{webhook_id}/rotate-secret")
+            .route(web::post().to(rotate_secret)),
+    )
     .configure(super::webhook_deliveries::configure);
 }
 
