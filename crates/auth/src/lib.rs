@@ -28,8 +28,7 @@ pub use extractor::{
 pub use jwks::{JwksConfig, JwksVerifier};
 pub use password::{hash_password, verify_password};
 pub use pat::{
-    GeneratedPat, PAT_PREFIX, PatFuture, PatResolver, ResolvedPat, generate_pat, hashes_equal, is_pat,
-    pat_hash,
+    GeneratedPat, PAT_PREFIX, PatFuture, PatResolver, ResolvedPat, generate_pat, is_pat, pat_hash,
 };
 pub use scopes::{Scope, Scopes};
 pub use tickets::{IssuedTicket, RedeemedTicket, STREAM_AUDIENCE, TICKET_LEEWAY_SECS, TICKET_TTL_SECS};

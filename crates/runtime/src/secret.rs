@@ -34,6 +34,12 @@ const PLACEHOLDERS: &[&str] = &[
     "placeholder",
 ];
 
+/// Whether two secrets (tokens, hashes of tokens) are equal, in time independent of where they
+/// differ, so a caller guessing one cannot learn it byte by byte from response times.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Checks a secret read from the variable `name`; the error names the variable and never echoes the value.
 pub fn check_secret(name: &'static str, value: &str) -> Result<(), ConfigError> {
     let refuse = |reason: &str| ConfigError::Invalid {
@@ -91,6 +97,17 @@ fn estimated_bits(bytes: &[u8]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_the_same_only_byte_for_byte() {
+        assert!(same_secret(b"tf_pat_abc", b"tf_pat_abc"));
+        assert!(!same_secret(b"tf_pat_abc", b"tf_pat_abd"));
+        assert!(
+            !same_secret(b"tf_pat_abc", b"tf_pat_ab"),
+            "a prefix is not the secret"
+        );
+        assert!(!same_secret(b"", b"x"));
+    }
 
     fn refused(value: &str) -> bool {
         check_secret("JWT_SECRET", value).is_err()

@@ -13,6 +13,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 use taskflow_runtime::ApiError;
 use taskflow_runtime::json::{DEFAULT_BODY_LIMIT, read_body};
+use taskflow_runtime::secret::same_secret;
 
 use crate::cron::CronHandler;
 use crate::handler::Outcome;
@@ -21,10 +22,6 @@ use crate::{Subscription, cloudevent};
 /// The token daprd must present (`APP_API_TOKEN`); `None` disables the check.
 #[derive(Clone)]
 struct AppToken(Option<String>);
-
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// Rejects requests without the configured `dapr-api-token`.
 pub async fn app_token_guard(
@@ -38,7 +35,7 @@ pub async fn app_token_guard(
             .get("dapr-api-token")
             .map(|v| v.as_bytes().to_vec())
             .unwrap_or_default();
-        if !same(&given, expected.as_bytes()) {
+        if !same_secret(&given, expected.as_bytes()) {
             tracing::warn!(path = %req.path(), "sidecar call without the app token refused");
             return Err(ApiError::unauthorized("missing or wrong dapr-api-token").into());
         }

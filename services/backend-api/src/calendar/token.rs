@@ -25,13 +25,7 @@ pub fn hash(token: &str) -> String {
 
 /// Whether `token` is the one whose hash is `stored`, in time independent of where they differ.
 pub fn matches(token: &str, stored: &str) -> bool {
-    let presented = hash(token);
-    presented.len() == stored.len()
-        && presented
-            .bytes()
-            .zip(stored.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    taskflow_runtime::secret::same_secret(hash(token).as_bytes(), stored.as_bytes())
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use taskflow_runtime::client_address::{RELAYED_CLIENT_ADDRESS, client_address};
+use taskflow_runtime::secret::same_secret;
 
 use super::limits::Kind;
 
@@ -48,11 +49,8 @@ pub fn client_ip(req: &HttpRequest, hops: usize, relay_token: Option<&str>) -> S
 /// which nobody outside the pod knows, and the sidecar's access policy admits only web and websocket.
 /// Without the check any client could name its own address and escape the per-address budgets.
 fn relayed_address(req: &HttpRequest, relay_token: Option<&str>) -> Option<IpAddr> {
-    let expected = relay_token?.as_bytes();
     let given = req.headers().get("dapr-api-token")?.as_bytes();
-    let same = given.len() == expected.len()
-        && given.iter().zip(expected).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-    if !same {
+    if !same_secret(given, relay_token?.as_bytes()) {
         return None;
     }
     req.headers()
