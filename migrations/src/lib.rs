@@ -22,6 +22,7 @@ mod m20261207_000011_outbox_replay;
 mod m20261207_000012_personal_access_tokens;
 mod m20261207_000013_calendar_feed_tokens;
 mod m20261207_000014_webhooks;
+mod m20261207_000015_message_feedback;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_personal_access_tokens::Migration),
             Box::new(m20261207_000013_calendar_feed_tokens::Migration),
             Box::new(m20261207_000014_webhooks::Migration),
+            Box::new(m20261207_000015_message_feedback::Migration),
         ]
     }
 }

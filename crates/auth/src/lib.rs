@@ -8,6 +8,7 @@
 //! - Stream tickets: 60-second, single-use HS256 tokens for `?ticket=` on WebSocket/SSE URLs.
 //! - An actix extractor, [`AuthenticatedUser`], so a handler that takes one cannot run unauthenticated.
 
+mod chatkit;
 pub mod config;
 mod error;
 mod external_id;
@@ -19,6 +20,7 @@ mod scopes;
 mod tickets;
 mod tokens;
 
+pub use chatkit::{CHATKIT_AUDIENCE, CHATKIT_SECRET_TTL_SECS, ChatKitSecret};
 pub use error::AuthError;
 pub use external_id::ExternalSubject;
 pub use extractor::{

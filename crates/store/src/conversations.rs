@@ -57,12 +57,17 @@ pub struct Message {
     /// The tools the assistant ran for this reply: `[{name, arguments, result}]`.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
     pub tool_calls: Option<serde_json::Value>,
+    /// The user's rating of an assistant message: `positive`, `negative` or `null`.
+    pub feedback: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
 /// A message about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
+    /// Chosen by the caller (a UUIDv7, [`NewMessage::id`]), so a streamed reply can name the item
+    /// before it is stored.
+    pub id: Uuid,
     pub role: &'static str,
     pub content: String,
     pub tool_calls: Option<serde_json::Value>,
@@ -75,6 +80,36 @@ pub struct ConversationPage {
     pub conversations: Vec<Conversation>,
     /// Pass as `cursor` for older conversations; `null` when there are none.
     pub next_cursor: Option<String>,
+}
+
+/// Which end of a conversation a page of messages starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageOrder {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// A user's rating of an assistant message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    Positive,
+    Negative,
+}
+
+impl NewMessage {
+    /// A fresh message id: time-ordered, so ids of one turn sort like its messages.
+    pub fn id() -> Uuid {
+        Uuid::now_v7()
+    }
+}
+
+impl Feedback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Positive => "positive",
+            Self::Negative => "negative",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +137,7 @@ fn message(m: messages::Model) -> Message {
         role: m.role,
         content: m.content,
         tool_calls: m.tool_calls,
+        feedback: m.feedback,
         created_at: m.created_at,
     }
 }
@@ -218,17 +254,45 @@ impl<'a> ConversationRepo<'a> {
         })
     }
 
-    /// Appends messages to one of the user's conversations; `false` when it is not theirs (or gone).
-    /// Refused with [`StoreError::QuotaExceeded`] once the user's history has reached the chat-bytes
-    /// quota (the messages are stored whole, so one turn may cross it).
+    /// The user's conversations by last activity: most recent first, or (`oldest_first`) least
+    /// recent first.
+    pub async fn list_in_order(
+        &self,
+        user_id: &str,
+        oldest_first: bool,
+        limit: u64,
+        cursor: Option<&str>,
+    ) -> Result<ConversationPage, StoreError> {
+        if !oldest_first {
+            return self.list(user_id, limit, cursor).await;
+        }
+        let (rows, next_cursor) = paging::oldest_first(
+            self.db,
+            conversations::Entity::find().filter(conversations::Column::UserId.eq(user_id)),
+            (conversations::Column::UpdatedAt, conversations::Column::Id),
+            cursor,
+            limit,
+            |r| (r.updated_at, r.id),
+        )
+        .await?;
+        Ok(ConversationPage {
+            conversations: rows.into_iter().map(conversation).collect(),
+            next_cursor,
+        })
+    }
+
+    /// Appends messages to one of the user's conversations and returns them as stored; `None` when
+    /// the conversation is not theirs (or gone). Refused with [`StoreError::QuotaExceeded`] once the
+    /// user's history has reached the chat-bytes quota (the messages are stored whole, so one turn may
+    /// cross it).
     pub async fn append(
         &self,
         user_id: &str,
         conversation_id: Uuid,
         new: &[NewMessage],
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<Message>>, StoreError> {
         let Some(last) = new.iter().map(|m| m.created_at).max() else {
-            return Ok(true);
+            return Ok(Some(Vec::new()));
         };
         let txn = self.db.begin().await?;
         if self.quotas.chat_bytes > 0 {
@@ -245,26 +309,39 @@ impl<'a> ConversationRepo<'a> {
             .await?;
         if touched.rows_affected == 0 {
             txn.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
         if let Err(e) = self.check_chat_bytes(&txn, user_id).await {
             txn.rollback().await?;
             return Err(e);
         }
-        let rows = new.iter().map(|m| messages::ActiveModel {
-            id: Set(Uuid::now_v7()),
+        let stored: Vec<Message> = new
+            .iter()
+            .map(|m| Message {
+                id: m.id,
+                conversation_id,
+                role: m.role.to_owned(),
+                content: m.content.clone(),
+                tool_calls: m.tool_calls.clone(),
+                feedback: None,
+                created_at: m.created_at,
+            })
+            .collect();
+        let rows = stored.iter().map(|m| messages::ActiveModel {
+            id: Set(m.id),
             conversation_id: Set(conversation_id),
             user_id: Set(user_id.to_owned()),
-            role: Set(m.role.to_owned()),
+            role: Set(m.role.clone()),
             content: Set(m.content.clone()),
             tool_calls: Set(m.tool_calls.clone()),
+            feedback: Set(None),
             created_at: Set(m.created_at),
         });
         messages::Entity::insert_many(rows)
             .exec_without_returning(&txn)
             .await?;
         txn.commit().await?;
-        Ok(true)
+        Ok(Some(stored))
     }
 
     /// A page of a conversation's messages, oldest first, ending at the newest (or before `cursor`):
@@ -298,6 +375,124 @@ impl<'a> ConversationRepo<'a> {
             messages,
             next_cursor,
         })
+    }
+
+    /// A page of a conversation's messages in `order`: at most `limit` and [`MAX_PAGE_BYTES`] of
+    /// JSON, the next page starting strictly after `cursor` in that order.
+    pub async fn messages_in_order(
+        &self,
+        user_id: &str,
+        conversation_id: Uuid,
+        order: MessageOrder,
+        limit: u64,
+        cursor: Option<&str>,
+    ) -> Result<MessagePage, StoreError> {
+        if order == MessageOrder::NewestFirst {
+            let mut page = self.messages(user_id, conversation_id, limit, cursor).await?;
+            page.messages.reverse();
+            return Ok(page);
+        }
+        let (rows, mut next_cursor) = paging::oldest_first(
+            self.db,
+            messages::Entity::find().filter(
+                Condition::all()
+                    .add(messages::Column::ConversationId.eq(conversation_id))
+                    .add(messages::Column::UserId.eq(user_id)),
+            ),
+            (messages::Column::CreatedAt, messages::Column::Id),
+            cursor,
+            limit,
+            |r| (r.created_at, r.id),
+        )
+        .await?;
+        let mut messages: Vec<Message> = rows.into_iter().map(message).collect();
+        if let Some(kept) = within_bytes(&messages, MAX_PAGE_BYTES) {
+            messages.truncate(kept);
+            next_cursor = messages.last().map(|m| paging::cursor_after(m.created_at, m.id));
+        }
+        Ok(MessagePage {
+            messages,
+            next_cursor,
+        })
+    }
+
+    /// One message of one of the user's conversations.
+    pub async fn message(
+        &self,
+        user_id: &str,
+        conversation_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(messages::Entity::find_by_id(id)
+            .filter(messages::Column::ConversationId.eq(conversation_id))
+            .filter(messages::Column::UserId.eq(user_id))
+            .one(self.db)
+            .await?
+            .map(message))
+    }
+
+    /// Renames one of the user's conversations; `None` when it is not theirs.
+    pub async fn rename(
+        &self,
+        user_id: &str,
+        id: Uuid,
+        title: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let touched = conversations::Entity::update_many()
+            .col_expr(
+                conversations::Column::Title,
+                sea_orm::sea_query::Expr::value(title.to_owned()),
+            )
+            .filter(conversations::Column::Id.eq(id))
+            .filter(conversations::Column::UserId.eq(user_id))
+            .exec(self.db)
+            .await?;
+        if touched.rows_affected == 0 {
+            return Ok(None);
+        }
+        self.get(user_id, id).await
+    }
+
+    /// Deletes every message after `message` (in time) in its conversation, so a turn can be answered
+    /// again from there; returns how many went.
+    pub async fn truncate_after(&self, user_id: &str, message: &Message) -> Result<u64, StoreError> {
+        let later = Condition::any()
+            .add(messages::Column::CreatedAt.gt(message.created_at))
+            .add(
+                Condition::all()
+                    .add(messages::Column::CreatedAt.eq(message.created_at))
+                    .add(messages::Column::Id.gt(message.id)),
+            );
+        let res = messages::Entity::delete_many()
+            .filter(messages::Column::ConversationId.eq(message.conversation_id))
+            .filter(messages::Column::UserId.eq(user_id))
+            .filter(later)
+            .exec(self.db)
+            .await?;
+        Ok(res.rows_affected)
+    }
+
+    /// Records the user's rating on their assistant messages among `ids` (user messages are left
+    /// alone); returns how many were rated.
+    pub async fn rate(
+        &self,
+        user_id: &str,
+        conversation_id: Uuid,
+        ids: &[Uuid],
+        feedback: Feedback,
+    ) -> Result<u64, StoreError> {
+        let res = messages::Entity::update_many()
+            .col_expr(
+                messages::Column::Feedback,
+                sea_orm::sea_query::Expr::value(feedback.as_str()),
+            )
+            .filter(messages::Column::ConversationId.eq(conversation_id))
+            .filter(messages::Column::UserId.eq(user_id))
+            .filter(messages::Column::Role.eq("assistant"))
+            .filter(messages::Column::Id.is_in(ids.iter().copied()))
+            .exec(self.db)
+            .await?;
+        Ok(res.rows_affected)
     }
 
     /// Deletes one of the user's conversations and its messages; `false` when it is not theirs.
@@ -338,6 +533,7 @@ mod tests {
             role: "user".into(),
             content: "x".repeat(chars),
             tool_calls: None,
+            feedback: None,
             created_at: chrono::Utc::now(),
         }
     }

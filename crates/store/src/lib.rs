@@ -32,7 +32,10 @@ use taskflow_migration::{Migrator, MigratorTrait};
 pub use access_tokens::{AccessToken, AccessTokenRepo, MAX_TOKENS_PER_USER, NewAccessToken, TOUCH_EVERY};
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
 pub use calendar_feed::CalendarFeedRepo;
-pub use conversations::{Conversation, ConversationPage, ConversationRepo, Message, MessagePage, NewMessage};
+pub use conversations::{
+    Conversation, ConversationPage, ConversationRepo, Feedback, Message, MessageOrder, MessagePage,
+    NewMessage,
+};
 pub use coordination::{DeadLetter, DeadLetterRepo, ProcessedEventRepo};
 pub use error::StoreError;
 pub use event_history::{EventsAfter, PublishedEvent};

@@ -1,5 +1,6 @@
 //! Newest-first keyset paging on `(timestamp, id)`, shared by every list that pages that way: the
-//! audit trail, the inbox, conversations and their messages ([`newest_first`]).
+//! audit trail, the inbox, conversations and their messages ([`newest_first`]); a conversation's
+//! messages may also be read from the start ([`oldest_first`]).
 //!
 //! The cursor is the last row's key, base64-encoded JSON: the next page starts strictly after it,
 //! which stays correct while rows are added. One more row than the page is fetched to know whether
@@ -22,19 +23,35 @@ struct TimeCursor<I> {
     i: I,
 }
 
+fn decode<I: DeserializeOwned>(raw: &str) -> Result<TimeCursor<I>, CursorError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(raw.trim())
+        .map_err(|_| CursorError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)
+}
+
 /// Rows older than the cursor `raw`, in `(time, id)` order.
 fn older_than<C, I>(time: C, id: C, raw: &str) -> Result<Condition, CursorError>
 where
     C: ColumnTrait,
     I: DeserializeOwned + Into<sea_orm::Value>,
 {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(raw.trim())
-        .map_err(|_| CursorError::Malformed)?;
-    let c: TimeCursor<I> = serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)?;
+    let c: TimeCursor<I> = decode(raw)?;
     Ok(Condition::any()
         .add(time.lt(c.t))
         .add(Condition::all().add(time.eq(c.t)).add(id.lt(c.i))))
+}
+
+/// Rows newer than the cursor `raw`, in `(time, id)` order.
+fn newer_than<C, I>(time: C, id: C, raw: &str) -> Result<Condition, CursorError>
+where
+    C: ColumnTrait,
+    I: DeserializeOwned + Into<sea_orm::Value>,
+{
+    let c: TimeCursor<I> = decode(raw)?;
+    Ok(Condition::any()
+        .add(time.gt(c.t))
+        .add(Condition::all().add(time.eq(c.t)).add(id.gt(c.i))))
 }
 
 /// Trims rows fetched with `limit + 1` to a page, with the cursor after its last row when more follow.
@@ -81,6 +98,34 @@ where
     let rows = query
         .order_by_desc(time)
         .order_by_desc(id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    Ok(page(rows, limit, key))
+}
+
+/// [`newest_first`]'s mirror: oldest first, the next page starting strictly after `cursor` in time
+/// (for clients that read a conversation from its start, like ChatKit's `order: "asc"`).
+pub(crate) async fn oldest_first<E, I>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    (time, id): (E::Column, E::Column),
+    cursor: Option<&str>,
+    limit: u64,
+    key: impl Fn(&E::Model) -> (DateTime<Utc>, I),
+) -> Result<(Vec<E::Model>, Option<String>), StoreError>
+where
+    E: EntityTrait,
+    I: Serialize + DeserializeOwned + Into<sea_orm::Value>,
+{
+    let query = match cursor {
+        Some(raw) => query.filter(newer_than::<_, I>(time, id, raw)?),
+        None => query,
+    };
+    let limit = Ord::max(limit, 1);
+    let rows = query
+        .order_by_asc(time)
+        .order_by_asc(id)
         .limit(limit + 1)
         .all(db)
         .await?;

@@ -8,6 +8,7 @@
 
 pub(crate) mod blocking;
 pub(crate) mod calendar;
+mod chatkit;
 pub mod config;
 pub(crate) mod error;
 pub(crate) mod idempotency;
@@ -143,6 +144,7 @@ pub(crate) fn configure(state: &ApiState) -> impl FnOnce(&mut web::ServiceConfig
             .app_data(cors)
             .app_data(confirm_key)
             .app_data(webhook_policy)
+            .configure(chatkit::configure)
             .configure(routes::predecessor_chat::configure)
             .configure(routes::chat::configure)
             .configure(routes::mcp::configure)

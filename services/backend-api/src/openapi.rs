@@ -313,6 +313,8 @@ impl Modify for IdempotencyKeys {
         crate::routes::chat::chat, crate::routes::chat_stream::stream, crate::routes::chat_confirm::confirm, crate::routes::chat::conversations,
         crate::routes::chat::messages, crate::routes::chat::delete, crate::routes::chat::clear,
         crate::routes::predecessor_chat::chat_as_token_user, crate::routes::predecessor_chat::latest_conversation_history,
+        crate::chatkit::process, crate::chatkit::session::session, crate::chatkit::session::refresh,
+        crate::chatkit::session::health,
         crate::routes::mcp::post, crate::routes::stream_tickets::create,
         crate::routes::tokens::create, crate::routes::tokens::list, crate::routes::tokens::revoke,
         crate::routes::calendar::feed, crate::routes::calendar::rotate, crate::routes::calendar::disable,
@@ -330,7 +332,7 @@ impl Modify for IdempotencyKeys {
         crate::routes::mcp::McpProtocolVersion, crate::routes::mcp::JsonRpcBody,
     )),
     modifiers(&BearerAuth, &CommonErrors, &NonNullHeaders, &IdempotencyKeys, &UniqueOperationIds),
-    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "tokens", description = "Personal access tokens: long-lived, scoped bearer tokens for scripts and integrations"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "calendar", description = "The iCalendar feed a calendar app subscribes to, and its feed token"), (name = "operations")),
+    tags((name = "auth"), (name = "tasks"), (name = "audit"), (name = "notifications"), (name = "assistant"), (name = "mcp"), (name = "tokens", description = "Personal access tokens: long-lived, scoped bearer tokens for scripts and integrations"), (name = "realtime", description = "Tickets for the WebSocket (`GET /ws`) and SSE (`GET /api/sse/{user_id}`) streams, which the websocket service serves"), (name = "calendar", description = "The iCalendar feed a calendar app subscribes to, and its feed token"), (name = "chatkit", description = "A server for OpenAI's ChatKit web component (custom-backend mode): the assistant's threads and items, and short-lived client secrets"), (name = "operations")),
 )]
 pub struct ApiDoc;
 

@@ -11,6 +11,8 @@ pub struct Model {
     pub content: String,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub tool_calls: Option<Json>,
+    /// `positive` or `negative`: the user's rating of an assistant message.
+    pub feedback: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -26,7 +26,7 @@ use crate::routes::task_query::{page_cursor, page_limit};
 /// Longest message accepted, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
 /// How much history the model sees.
-const CONTEXT_MESSAGES: u64 = 50;
+pub(crate) const CONTEXT_MESSAGES: u64 = 50;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +53,8 @@ pub struct ToolCallRecord {
     /// 2 KiB, `omitted` counting what was left out), or `{"error": {code, message}}`.
     #[schema(value_type = Object)]
     pub result: serde_json::Value,
+    /// What happened, in one sentence for people (e.g. "✅ Added “Buy milk”").
+    pub message: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,11 +97,12 @@ pub fn records(outcomes: &[ToolOutcome]) -> Vec<ToolCallRecord> {
             name: o.name.clone(),
             arguments: summary::arguments(&o.arguments),
             result: summary::result(&o.result),
+            message: o.message.clone(),
         })
         .collect()
 }
 
-fn model_error(e: &ModelError) -> ApiError {
+pub(crate) fn model_error(e: &ModelError) -> ApiError {
     tracing::error!(error = %e, "assistant model request failed");
     match e {
         ModelError::Timeout(_) => ApiError::new(
@@ -188,12 +191,14 @@ pub async fn run_turn(
             conversation_id,
             &[
                 NewMessage {
+                    id: NewMessage::id(),
                     role: "user",
                     content: message,
                     tool_calls: None,
                     created_at: asked_at,
                 },
                 NewMessage {
+                    id: NewMessage::id(),
                     role: "assistant",
                     content: turn.response.clone(),
                     tool_calls,
@@ -202,7 +207,7 @@ pub async fn run_turn(
             ],
         )
         .await?;
-    if !stored {
+    if stored.is_none() {
         // Deleted while the agent was answering.
         return Err(conversation_not_found().into());
     }

@@ -9,6 +9,7 @@ mod auth;
 mod calendar;
 mod chat_confirm;
 mod chat_limits;
+mod chatkit;
 mod helpers;
 mod idempotency;
 mod jwks;
