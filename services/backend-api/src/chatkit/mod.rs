@@ -197,7 +197,7 @@ impl Services<'_> {
     request_body(content = Request, description = "A ChatKit request, as `openai-chatkit`'s `ChatKitReq`: `threads.create`, `threads.add_user_message`, `threads.retry_after_item` (streamed), `threads.get_by_id`, `threads.list`, `threads.update`, `threads.delete`, `items.list`, `items.feedback`. Attachments, transcription, client tools and custom actions answer that they are not supported."),
     responses(
         (status = 200, description = "a `Thread`, a `Page` or `{}` as JSON; for streamed requests `text/event-stream` of `ThreadStreamEvent`s, one `data:` frame each",
-            content((Object = "application/json"), (String = "text/event-stream"))),
+            content((Object = "application/json"), ("text/event-stream"))),
         (status = 400, description = "malformed JSON, an unknown request type, or something TaskFlow does not support (attachments, transcription, synchronous custom actions)", body = taskflow_runtime::error::ErrorBody),
         (status = 401, body = taskflow_runtime::error::ErrorBody),
         (status = 403, description = "no `assistant` scope, or the conversation or chat-history quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody),

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::items::{assistant_item, tool_task, workflow_item};
 use super::protocol::{Event, Item, OutputText, ToolTask};
 use crate::error::HandlerError;
-use crate::routes::chat::records;
+use crate::routes::chat::{headline, records};
 use crate::routes::chat_confirm::{ConfirmKey, attach};
 
 /// Everything a turn needs, gathered (and checked) before the stream starts.
@@ -90,7 +90,8 @@ impl Answer {
                 item: workflow_item(self.thread_id, self.id, self.started_at, Vec::new()),
             });
         }
-        let task = tool_task(&outcome.name, Some(&outcome.message), &outcome.result);
+        // The sentence as the record keeps it, so the item reads back the same.
+        let task = tool_task(&outcome.name, Some(&headline(&outcome.message)), &outcome.result);
         out.push(Event::ItemUpdated {
             item_id: self.workflow().id().to_owned(),
             update: json!({"type": "workflow.task.added", "task_index": self.tools.len(), "task": task}),

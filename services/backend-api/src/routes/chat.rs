@@ -53,8 +53,27 @@ pub struct ToolCallRecord {
     /// 2 KiB, `omitted` counting what was left out), or `{"error": {code, message}}`.
     #[schema(value_type = Object)]
     pub result: serde_json::Value,
-    /// What happened, in one sentence for people (e.g. "✅ Added “Buy milk”").
+    /// What happened, in one sentence for people (e.g. "✅ Added “Buy milk”"): the first line of the
+    /// tool's own message, at most 160 characters.
     pub message: String,
+}
+
+/// Longest `message` kept in a [`ToolCallRecord`], in characters.
+const RECORD_MESSAGE_CHARS: usize = 160;
+
+/// The first line of a tool's message, shortened for the record.
+pub(crate) fn headline(message: &str) -> String {
+    let line = message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    if line.chars().count() <= RECORD_MESSAGE_CHARS {
+        return line.to_owned();
+    }
+    let mut short: String = line.chars().take(RECORD_MESSAGE_CHARS - 1).collect();
+    short.push('…');
+    short
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,7 +116,7 @@ pub fn records(outcomes: &[ToolOutcome]) -> Vec<ToolCallRecord> {
             name: o.name.clone(),
             arguments: summary::arguments(&o.arguments),
             result: summary::result(&o.result),
-            message: o.message.clone(),
+            message: headline(&o.message),
         })
         .collect()
 }
@@ -343,4 +362,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/api/{user_id}/conversations/{conversation_id}/messages")
             .route(web::get().to(messages)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RECORD_MESSAGE_CHARS, headline};
+
+    #[test]
+    fn a_records_message_is_the_first_line_bounded() {
+        assert_eq!(headline("\n ✅ Added “Milk”\n- more"), "✅ Added “Milk”");
+        let long = headline(&"é".repeat(500));
+        assert_eq!(long.chars().count(), RECORD_MESSAGE_CHARS);
+        assert!(long.ends_with('…'));
+    }
 }
