@@ -6,8 +6,9 @@ models (pinned in requirements.txt), against a running server.
 
 Registers a user, gets a client secret from /api/chatkit/session, then holds the conversation a
 ChatKit web component would: create a thread with a message that makes the assistant run a tool,
-read the streamed events, list the thread's items, list threads, add a message, retry it, rename the
-thread, rate the answer, refresh the secret and delete the thread. Every request sent validates as
+read the streamed events, list the thread's items, list threads, add a message, retry it, confirm a
+deletion the assistant proposes with its card's button, rename the thread, rate the answer, refresh
+the secret and delete the thread. Every request sent validates as
 `ChatKitReq`; every streamed event as `ThreadStreamEvent`; every JSON answer as `Thread`,
 `Page[Thread]` or `Page[ThreadItem]`. Exits non-zero on any failure.
 """
@@ -206,6 +207,21 @@ def main():
     after = validated(ITEMS, kit.send({"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}}))
     ids = [i.id for i in after.data]
     check(first_answer["id"] not in ids and ids[-1] == retried["id"], f"the retried answer replaced the old: {ids}")
+
+    # A deletion the assistant proposes is a card; its "Delete" button sends threads.custom_action.
+    status, _, _ = http(base, "POST", f"/api/{user_id}/tasks", token, {"title": "read a book"})
+    check(status == 201, f"create task: {status}")
+    events = kit.send({"type": "threads.add_user_message",
+                       "params": {"thread_id": thread_id, "input": user_input("delete the read a book task")}})
+    cards = [e["item"] for e in the(events, "thread.item.done") if e["item"]["type"] == "widget"]
+    check(len(cards) == 1 and cards[0]["widget"]["type"] == "Card", f"no deletion card: {[e['type'] for e in events]}")
+    action = cards[0]["widget"]["confirm"]["action"]
+    events = kit.send({"type": "threads.custom_action",
+                       "params": {"thread_id": thread_id, "item_id": cards[0]["id"], "action": action}})
+    replaced = the(events, "thread.item.replaced")
+    check(len(replaced) == 1 and "confirm" not in replaced[0]["item"]["widget"], f"the card was not decided: {events}")
+    status, _, raw = http(base, "GET", f"/api/{user_id}/tasks?search=book", token)
+    check(status == 200 and json.loads(raw)["tasks"] == [], f"the task was not deleted: {raw[:200]!r}")
 
     # Threads: list, rename, rate, delete.
     threads = validated(THREADS, kit.send({"type": "threads.list", "params": {"limit": 10}}))

@@ -472,6 +472,28 @@ impl<'a> ConversationRepo<'a> {
         Ok(res.rows_affected)
     }
 
+    /// Replaces the tool calls recorded on one of the user's messages (a proposal's decision);
+    /// `false` when the message is not theirs.
+    pub async fn set_tool_calls(
+        &self,
+        user_id: &str,
+        conversation_id: Uuid,
+        id: Uuid,
+        tool_calls: serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let res = messages::Entity::update_many()
+            .col_expr(
+                messages::Column::ToolCalls,
+                sea_orm::sea_query::Expr::value(tool_calls),
+            )
+            .filter(messages::Column::Id.eq(id))
+            .filter(messages::Column::ConversationId.eq(conversation_id))
+            .filter(messages::Column::UserId.eq(user_id))
+            .exec(self.db)
+            .await?;
+        Ok(res.rows_affected > 0)
+    }
+
     /// Records the user's rating on their assistant messages among `ids` (user messages are left
     /// alone); returns how many were rated.
     pub async fn rate(

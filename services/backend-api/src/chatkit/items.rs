@@ -2,7 +2,8 @@
 //!
 //! A conversation is a thread (same id, same title). A user message is a `user_message` item; an
 //! assistant message is an `assistant_message` item, preceded — when the assistant ran tools for it
-//! — by a `workflow` item listing them, whose id is the message's id with [`TOOLS_SUFFIX`]. So the
+//! — by a `workflow` item listing them, whose id is the message's id with [`TOOLS_SUFFIX`], and by a
+//! confirmation card for each deletion it proposed (`confirm.rs`). So the
 //! items a client streamed are the items it reads back later, and every item id leads back to one
 //! stored message.
 
@@ -11,14 +12,15 @@ use serde_json::{Value, json};
 use taskflow_store::{Conversation, Message};
 use uuid::Uuid;
 
+use super::confirm;
 use super::protocol::{Item, OutputText, Page, Thread, ToolTask, Workflow};
 
 /// Appended to an assistant message's id to name the workflow item of its tools.
 pub const TOOLS_SUFFIX: &str = ".tools";
 
-/// The stored message an item id names (a workflow item names its assistant message).
+/// The stored message an item id names (a workflow or widget item names its assistant message).
 pub fn message_id(item_id: &str) -> Option<Uuid> {
-    let raw = item_id.strip_suffix(TOOLS_SUFFIX).unwrap_or(item_id);
+    let raw = item_id.split_once('.').map_or(item_id, |(id, _)| id);
     Uuid::parse_str(raw).ok()
 }
 
@@ -126,6 +128,17 @@ pub fn message_items(m: &Message) -> Vec<Item> {
     let tasks = stored_tasks(m.tool_calls.as_ref());
     if !tasks.is_empty() {
         items.push(workflow_item(m.conversation_id, m.id, m.created_at, tasks));
+    }
+    let calls = m
+        .tool_calls
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (n, call) in calls.iter().enumerate() {
+        if let Some(p) = call.get("result").and_then(confirm::proposal) {
+            items.push(confirm::widget_item(m.conversation_id, m.id, n, m.created_at, p));
+        }
     }
     items.push(assistant_item(m.conversation_id, m.id, m.created_at, &m.content));
     items

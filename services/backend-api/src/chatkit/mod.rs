@@ -7,9 +7,12 @@
 //! retry) answers Server-Sent Events, one `data:` frame per event (`respond.rs`). Threads are the
 //! user's conversations and items their messages (`items.rs`), so ChatKit, `/api/{user_id}/chat` and
 //! the web app share one history, and the turn is the same assistant with the same tools, quotas and
-//! per-user chat-turn rate. Files, voice, client tools and widget actions are refused with a
-//! message saying so. Session, refresh and health are in `session.rs`.
+//! per-user chat-turn rate. A deletion the assistant proposes is a card whose buttons send
+//! `threads.custom_action` (`confirm.rs`, `actions.rs`). Files, voice, client tools and structured
+//! input are refused with a message saying so. Session, refresh and health are in `session.rs`.
 
+mod actions;
+mod confirm;
 mod items;
 pub mod protocol;
 mod respond;
@@ -194,13 +197,14 @@ impl Services<'_> {
 /// Every ChatKit request (`{"type", "params", "metadata"}`): JSON for reads and edits,
 /// `text/event-stream` for a new thread, a new message and a retry.
 #[utoipa::path(post, path = "/api/chatkit", tag = "chatkit", security(("bearer" = [])),
-    request_body(content = Request, description = "A ChatKit request, as `openai-chatkit`'s `ChatKitReq`: `threads.create`, `threads.add_user_message`, `threads.retry_after_item` (streamed), `threads.get_by_id`, `threads.list`, `threads.update`, `threads.delete`, `items.list`, `items.feedback`. Attachments, transcription, client tools and custom actions answer that they are not supported."),
+    request_body(content = Request, description = "A ChatKit request, as `openai-chatkit`'s `ChatKitReq`: `threads.create`, `threads.add_user_message`, `threads.retry_after_item` (streamed), `threads.get_by_id`, `threads.list`, `threads.update`, `threads.delete`, `items.list`, `items.feedback`, and `threads.custom_action` for a deletion card's `task.delete.confirm` / `task.delete.cancel` (streamed). Attachments, transcription, client tools and structured input answer that they are not supported."),
     responses(
         (status = 200, description = "a `Thread`, a `Page` or `{}` as JSON; for streamed requests `text/event-stream` of `ThreadStreamEvent`s, one `data:` frame each",
             content((Object = "application/json"), ("text/event-stream"))),
-        (status = 400, description = "malformed JSON, an unknown request type, or something TaskFlow does not support (attachments, transcription, synchronous custom actions)", body = taskflow_runtime::error::ErrorBody),
+        (status = 400, description = "malformed JSON, an unknown request type or action, or something TaskFlow does not support (attachments, transcription, synchronous custom actions)", body = taskflow_runtime::error::ErrorBody),
         (status = 401, body = taskflow_runtime::error::ErrorBody),
         (status = 403, description = "no `assistant` scope, or the conversation or chat-history quota is reached (`quota_exceeded`)", body = taskflow_runtime::error::ErrorBody),
+        (status = 409, description = "a deletion card already decided", body = taskflow_runtime::error::ErrorBody),
         (status = 404, description = "not one of the caller's threads or items", body = taskflow_runtime::error::ErrorBody),
         (status = 413, body = taskflow_runtime::error::ErrorBody),
         (status = 415, body = taskflow_runtime::error::ErrorBody),
@@ -342,11 +346,11 @@ pub async fn process(
         Request::CreateAttachment | Request::DeleteAttachment => Err(not_supported("attachments").into()),
         Request::Transcribe => Err(not_supported("voice input and transcription").into()),
         Request::SyncCustomAction => Err(not_supported("custom actions").into()),
-        Request::AddClientToolOutput | Request::AddStructuredInput | Request::CustomAction => {
+        Request::CustomAction { params } => actions::run(&store, &key, user_id, params).await,
+        Request::AddClientToolOutput | Request::AddStructuredInput => {
             let refusal = Event::Error {
                 code: "custom",
-                message: "client tools, structured input and custom actions are not supported by TaskFlow's assistant"
-                    .into(),
+                message: "client tools and structured input are not supported by TaskFlow's assistant".into(),
                 allow_retry: false,
             };
             Ok(respond::stream(vec![refusal], None))

@@ -46,8 +46,32 @@ pub enum Request {
     AddClientToolOutput,
     #[serde(rename = "threads.add_structured_input")]
     AddStructuredInput,
+    /// A widget's button: the confirmation card's "Delete" and "Keep it" (`confirm.rs`).
     #[serde(rename = "threads.custom_action")]
-    CustomAction,
+    CustomAction { params: CustomActionParams },
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ChatKitCustomActionParams)]
+pub struct CustomActionParams {
+    pub thread_id: String,
+    /// The widget whose button was pressed.
+    #[serde(default)]
+    pub item_id: Option<String>,
+    pub action: ActionParams,
+}
+
+/// `Action`: what the button sends.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ChatKitAction)]
+pub struct ActionParams {
+    /// `task.delete.confirm` or `task.delete.cancel`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `{"confirmation": "…"}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub payload: Value,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -236,6 +260,15 @@ pub enum Item {
         created_at: DateTime<Utc>,
         content: Vec<OutputText>,
     },
+    #[serde(rename = "widget")]
+    Widget {
+        id: String,
+        thread_id: String,
+        #[serde(serialize_with = "timestamp")]
+        created_at: DateTime<Utc>,
+        widget: Value,
+        copy_text: String,
+    },
     #[serde(rename = "workflow")]
     Workflow {
         id: String,
@@ -249,7 +282,10 @@ pub enum Item {
 impl Item {
     pub fn id(&self) -> &str {
         match self {
-            Self::User { id, .. } | Self::Assistant { id, .. } | Self::Workflow { id, .. } => id,
+            Self::User { id, .. }
+            | Self::Assistant { id, .. }
+            | Self::Widget { id, .. }
+            | Self::Workflow { id, .. } => id,
         }
     }
 }
@@ -308,6 +344,8 @@ pub enum Event {
     ItemUpdated { item_id: String, update: Value },
     #[serde(rename = "thread.item.done")]
     ItemDone { item: Item },
+    #[serde(rename = "thread.item.replaced")]
+    ItemReplaced { item: Item },
     #[serde(rename = "stream_options")]
     StreamOptions { stream_options: Value },
     #[serde(rename = "error")]

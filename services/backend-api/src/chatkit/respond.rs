@@ -3,10 +3,11 @@
 //! The request's own events go first (`thread.created`, the user's message as `thread.item.done`),
 //! then `stream_options` and the turn: each tool the assistant runs is added to a `workflow` item
 //! (`thread.item.added`, then `workflow.task.added` per tool, `thread.item.done` when the answer
-//! starts); the answer is an `assistant_message` item whose text arrives as `text_delta`s. The
-//! answer is stored before its `thread.item.done`, so what a client saw finished is what it reads
-//! back. A failure after the stream started is an `error` event with the message the JSON chat would
-//! give (the cause is logged), and `allow_retry` so ChatKit offers to try again.
+//! starts), then a confirmation card for each deletion it proposed (`confirm.rs`); the answer is an
+//! `assistant_message` item whose text arrives as `text_delta`s. The answer is stored before its
+//! `thread.item.done`, so what a client saw finished is what it reads back. A failure after the
+//! stream started is an `error` event with the message the JSON chat would give (the cause is
+//! logged), and `allow_retry` so ChatKit offers to try again.
 
 use std::convert::Infallible;
 
@@ -23,6 +24,7 @@ use taskflow_store::{NewMessage, Store};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::confirm;
 use super::items::{assistant_item, tool_task, workflow_item};
 use super::protocol::{Event, Item, OutputText, ToolTask};
 use crate::error::HandlerError;
@@ -74,6 +76,8 @@ struct Answer {
     tools: Vec<ToolTask>,
     /// The workflow item is open (added, not done).
     tools_open: bool,
+    /// Deletions proposed, by their tool's place: shown as cards once the workflow is done.
+    proposals: Vec<(usize, serde_json::Value)>,
     message_added: bool,
     streamed: String,
 }
@@ -96,6 +100,9 @@ impl Answer {
             item_id: self.workflow().id().to_owned(),
             update: json!({"type": "workflow.task.added", "task_index": self.tools.len(), "task": task}),
         });
+        if let Some(p) = confirm::proposal(&outcome.result) {
+            self.proposals.push((self.tools.len(), p.clone()));
+        }
         self.tools.push(task);
     }
 
@@ -105,6 +112,11 @@ impl Answer {
             out.push(Event::ItemDone {
                 item: self.workflow(),
             });
+            for (n, p) in self.proposals.drain(..) {
+                out.push(Event::ItemDone {
+                    item: confirm::widget_item(self.thread_id, self.id, n, self.started_at, &p),
+                });
+            }
         }
     }
 
@@ -185,6 +197,7 @@ async fn run(turn: Turn, tx: mpsc::UnboundedSender<Bytes>) {
         started_at: asked_at,
         tools: Vec::new(),
         tools_open: false,
+        proposals: Vec::new(),
         message_added: false,
         streamed: String::new(),
     };

@@ -71,7 +71,7 @@ impl ConfirmKey {
     }
 
     /// The task a confirmation id from `user_id` names, if it is genuine (yours) and not expired.
-    fn verify(&self, user_id: &str, id: &str, now: i64) -> Result<String, ApiError> {
+    pub(crate) fn verify(&self, user_id: &str, id: &str, now: i64) -> Result<String, ApiError> {
         let invalid = || ApiError::not_found("no such confirmation").with_field("confirmation");
         let mut parts = id.trim().splitn(3, '.');
         let (Some(task), Some(expires), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {

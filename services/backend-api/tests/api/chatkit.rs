@@ -535,13 +535,14 @@ async fn bad_chatkit_requests_are_refused_with_the_field_and_unsupported_ones_sa
     )
     .await;
     assert_eq!(renamed["title"], "Plans");
-    // Widgets' actions are refused inside the stream ChatKit expects.
+    // Client tools are refused inside the stream ChatKit expects; an action TaskFlow's cards never
+    // send is a 400 naming it.
     let refused = events(
         send(
             &app,
             &user.token,
-            &json!({"type": "threads.custom_action",
-        "params": {"thread_id": thread_id, "action": {"type": "x", "payload": {}}}}),
+            &json!({"type": "threads.add_client_tool_output",
+            "params": {"thread_id": thread_id, "result": {}}}),
         )
         .await,
     )
@@ -549,6 +550,20 @@ async fn bad_chatkit_requests_are_refused_with_the_field_and_unsupported_ones_sa
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["type"], "error");
     assert_eq!(refused[0]["allow_retry"], false);
+    let res = send(
+        &app,
+        &user.token,
+        &json!({"type": "threads.custom_action",
+        "params": {"thread_id": thread_id, "action": {"type": "x", "payload": {}}}}),
+    )
+    .await;
+    assert_error(
+        res,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        Some("params.action.type"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -567,4 +582,110 @@ async fn chatkit_turns_draw_from_the_users_chat_rate_and_reads_do_not() {
     json_ok(send(&app, &user.token, &json!({"type": "threads.list", "params": {}})).await).await;
     let listed = app.store.conversations().list(&user.id, 10, None).await.unwrap();
     assert_eq!(listed.conversations.len(), 1, "a refused turn created no thread");
+}
+
+/// A deletion the assistant proposes is a card; "Delete" deletes (once), "Keep it" keeps, and the
+/// thread read back shows each card decided.
+#[tokio::test]
+async fn a_deletion_card_deletes_on_confirm_keeps_on_cancel_and_reads_back_decided() {
+    let app = TestApp::spawn().await;
+    let (user, other) = (app.user().await, app.user().await);
+    app.create_task(&user, json!({"title": "read a book"})).await;
+    app.create_task(&user, json!({"title": "submit taxes"})).await;
+    let proposed = events(
+        send(
+            &app,
+            &user.token,
+            &json!({"type": "threads.create",
+        "params": {"input": input("delete the read a book task")}}),
+        )
+        .await,
+    )
+    .await;
+    let thread_id = proposed[0]["thread"]["id"].as_str().unwrap().to_owned();
+    let card = proposed
+        .iter()
+        .find(|e| e["type"] == "thread.item.done" && e["item"]["type"] == "widget")
+        .unwrap_or_else(|| panic!("no card: {proposed:#?}"))["item"]
+        .clone();
+    assert_eq!(card["widget"]["type"], "Card");
+    let confirm = card["widget"]["confirm"]["action"].clone();
+    assert_eq!(confirm["type"], "task.delete.confirm");
+    assert_eq!(
+        titles(&app.list(&user, "").await).len(),
+        2,
+        "nothing is deleted before the click"
+    );
+    let click = |action: &Value| {
+        json!({"type": "threads.custom_action",
+        "params": {"thread_id": thread_id, "item_id": card["id"], "action": action}})
+    };
+
+    // Not another user's card, nor a forged confirmation.
+    let res = send(&app, &other.token, &click(&confirm)).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found", None).await;
+    let forged = json!({"type": "task.delete.confirm", "payload": {"confirmation": "x.1.00"}});
+    let res = send(&app, &user.token, &click(&forged)).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found", None).await;
+
+    let done = events(send(&app, &user.token, &click(&confirm)).await).await;
+    let replaced = done.iter().find(|e| e["type"] == "thread.item.replaced").unwrap();
+    assert_eq!(replaced["item"]["id"], card["id"]);
+    assert!(replaced["item"]["widget"].get("confirm").is_none(), "{replaced}");
+    let said = &done.last().unwrap()["item"];
+    assert_eq!(said["type"], "assistant_message");
+    assert_eq!(titles(&app.list(&user, "").await), ["submit taxes"]);
+    let res = send(&app, &user.token, &click(&confirm)).await;
+    assert_error(res, StatusCode::CONFLICT, "conflict", None).await;
+
+    // Read back: the card decided, then what was said.
+    let page = json_ok(
+        send(
+            &app,
+            &user.token,
+            &json!({"type": "items.list",
+        "params": {"thread_id": thread_id, "order": "asc"}}),
+        )
+        .await,
+    )
+    .await;
+    let items = page["data"].as_array().unwrap();
+    let read_card = items.iter().find(|i| i["id"] == card["id"]).unwrap();
+    assert_eq!(read_card["widget"], replaced["item"]["widget"]);
+    assert_eq!(items.last().unwrap(), said);
+
+    // Keeping: the task stays, the card says so.
+    let kept = events(
+        send(
+            &app,
+            &user.token,
+            &json!({"type": "threads.add_user_message",
+        "params": {"thread_id": thread_id, "input": input("delete the submit taxes task")}}),
+        )
+        .await,
+    )
+    .await;
+    let card = kept.iter().find(|e| e["item"]["type"] == "widget").unwrap()["item"].clone();
+    let cancel = card["widget"]["cancel"]["action"].clone();
+    let done = events(
+        send(
+            &app,
+            &user.token,
+            &json!({"type": "threads.custom_action",
+        "params": {"thread_id": thread_id, "item_id": card["id"], "action": cancel}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        done.iter()
+            .filter(|e| e["type"] == "thread.item.replaced")
+            .count(),
+        1
+    );
+    assert!(
+        done.iter().all(|e| e["type"] != "thread.item.done"),
+        "keeping says nothing more: {done:#?}"
+    );
+    assert_eq!(titles(&app.list(&user, "").await), ["submit taxes"]);
 }
