@@ -313,6 +313,30 @@ def scenario_web_forwards_through_dapr_invoke(ctx: Ctx) -> None:
     with urllib.request.urlopen(chat, timeout=60) as r:
         status, body = r.status, r.read()
     check(status == 200 and b"event: done" in body, f"chat/stream through web answered {status} {body[-300:]!r}")
+    # ChatKit the same way: a client secret from /api/chatkit/session, then a thread whose events
+    # arrive whole; the thread reads back through web.
+    status, _, body = raw_request(web.base, "POST", "/api/chatkit/session",
+                                  {"Authorization": f"Bearer {user.token}"})
+    check(status == 200, f"chatkit session through web answered {status} {body[:300]!r}")
+    secret = json.loads(body)["client_secret"]
+    create = {"type": "threads.create", "params": {"input": {
+        "content": [{"type": "input_text", "text": "add buy e2e envelopes"}], "attachments": [], "inference_options": {}}}}
+    kit = urllib.request.Request(
+        f"{web.base}/api/chatkit", method="POST", data=json.dumps(create).encode(),
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json",
+                 "Accept": "text/event-stream"})
+    with urllib.request.urlopen(kit, timeout=60) as r:
+        status, body = r.status, r.read()
+    events = [json.loads(line[len(b"data: "):]) for line in body.split(b"\n") if line.startswith(b"data: ")]
+    kinds = [e["type"] for e in events]
+    check(status == 200 and kinds[:1] == ["thread.created"] and events[-1].get("item", {}).get("type") == "assistant_message",
+          f"chatkit through web answered {status} {kinds}")
+    status, _, body = raw_request(web.base, "POST", "/api/chatkit", {
+        "Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+        body=json.dumps({"type": "items.list", "params": {"thread_id": events[0]["thread"]["id"], "order": "asc"}}).encode())
+    items = json.loads(body)["data"] if status == 200 else []
+    check(items and items[-1]["id"] == events[-1]["item"]["id"],
+          f"chatkit items through web: {status} {[i.get('id') for i in items]}")
 
 
 def login_through_web(web, email: str, password: str, client: str) -> int:
