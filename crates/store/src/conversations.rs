@@ -23,14 +23,15 @@ const TITLE_CHARS: usize = 80;
 /// ends early with a cursor, and always holds at least one message.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 
-/// How many of `newest_first` fit in `budget` bytes of JSON, when not all of them do (at least one).
-fn within_bytes(newest_first: &[Message], budget: usize) -> Option<usize> {
+/// How many of `page` (in the order it is read) fit in `budget` bytes of JSON, when not all of
+/// them do (at least one).
+fn within_bytes(page: &[Message], budget: usize) -> Option<usize> {
     let mut used = 0usize;
-    for (n, m) in newest_first.iter().enumerate() {
+    for (n, m) in page.iter().enumerate() {
         used = used.saturating_add(json_len(m).saturating_add(1));
         if used > budget {
             let kept = n.max(1);
-            return (kept < newest_first.len()).then_some(kept);
+            return (kept < page.len()).then_some(kept);
         }
     }
     None
@@ -82,11 +83,20 @@ pub struct ConversationPage {
     pub next_cursor: Option<String>,
 }
 
-/// Which end of a conversation a page of messages starts from.
+/// Which end a page of conversations or messages starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageOrder {
+pub enum PageOrder {
     OldestFirst,
     NewestFirst,
+}
+
+impl PageOrder {
+    fn direction(self) -> paging::Direction {
+        match self {
+            Self::OldestFirst => paging::Direction::OldestFirst,
+            Self::NewestFirst => paging::Direction::NewestFirst,
+        }
+    }
 }
 
 /// A user's rating of an assistant message.
@@ -238,41 +248,26 @@ impl<'a> ConversationRepo<'a> {
         limit: u64,
         cursor: Option<&str>,
     ) -> Result<ConversationPage, StoreError> {
-        let cond = Condition::all().add(conversations::Column::UserId.eq(user_id));
-        let (rows, next_cursor) = paging::newest_first(
-            self.db,
-            conversations::Entity::find().filter(cond),
-            (conversations::Column::UpdatedAt, conversations::Column::Id),
-            cursor,
-            limit,
-            |r| (r.updated_at, r.id),
-        )
-        .await?;
-        Ok(ConversationPage {
-            conversations: rows.into_iter().map(conversation).collect(),
-            next_cursor,
-        })
+        self.list_in_order(user_id, PageOrder::NewestFirst, limit, cursor)
+            .await
     }
 
-    /// The user's conversations by last activity: most recent first, or (`oldest_first`) least
-    /// recent first.
+    /// The user's conversations by last activity, in `order`.
     pub async fn list_in_order(
         &self,
         user_id: &str,
-        oldest_first: bool,
+        order: PageOrder,
         limit: u64,
         cursor: Option<&str>,
     ) -> Result<ConversationPage, StoreError> {
-        if !oldest_first {
-            return self.list(user_id, limit, cursor).await;
-        }
-        let (rows, next_cursor) = paging::oldest_first(
+        let (rows, next_cursor) = paging::keyset(
             self.db,
             conversations::Entity::find().filter(conversations::Column::UserId.eq(user_id)),
             (conversations::Column::UpdatedAt, conversations::Column::Id),
             cursor,
             limit,
             |r| (r.updated_at, r.id),
+            order.direction(),
         )
         .await?;
         Ok(ConversationPage {
@@ -353,28 +348,11 @@ impl<'a> ConversationRepo<'a> {
         limit: u64,
         cursor: Option<&str>,
     ) -> Result<MessagePage, StoreError> {
-        let cond = Condition::all()
-            .add(messages::Column::ConversationId.eq(conversation_id))
-            .add(messages::Column::UserId.eq(user_id));
-        let (rows, mut next_cursor) = paging::newest_first(
-            self.db,
-            messages::Entity::find().filter(cond),
-            (messages::Column::CreatedAt, messages::Column::Id),
-            cursor,
-            limit,
-            |r| (r.created_at, r.id),
-        )
-        .await?;
-        let mut messages: Vec<Message> = rows.into_iter().map(message).collect();
-        if let Some(kept) = within_bytes(&messages, MAX_PAGE_BYTES) {
-            messages.truncate(kept);
-            next_cursor = messages.last().map(|m| paging::cursor_after(m.created_at, m.id));
-        }
-        messages.reverse();
-        Ok(MessagePage {
-            messages,
-            next_cursor,
-        })
+        let mut page = self
+            .messages_in_order(user_id, conversation_id, PageOrder::NewestFirst, limit, cursor)
+            .await?;
+        page.messages.reverse();
+        Ok(page)
     }
 
     /// A page of a conversation's messages in `order`: at most `limit` and [`MAX_PAGE_BYTES`] of
@@ -383,26 +361,21 @@ impl<'a> ConversationRepo<'a> {
         &self,
         user_id: &str,
         conversation_id: Uuid,
-        order: MessageOrder,
+        order: PageOrder,
         limit: u64,
         cursor: Option<&str>,
     ) -> Result<MessagePage, StoreError> {
-        if order == MessageOrder::NewestFirst {
-            let mut page = self.messages(user_id, conversation_id, limit, cursor).await?;
-            page.messages.reverse();
-            return Ok(page);
-        }
-        let (rows, mut next_cursor) = paging::oldest_first(
+        let cond = Condition::all()
+            .add(messages::Column::ConversationId.eq(conversation_id))
+            .add(messages::Column::UserId.eq(user_id));
+        let (rows, mut next_cursor) = paging::keyset(
             self.db,
-            messages::Entity::find().filter(
-                Condition::all()
-                    .add(messages::Column::ConversationId.eq(conversation_id))
-                    .add(messages::Column::UserId.eq(user_id)),
-            ),
+            messages::Entity::find().filter(cond),
             (messages::Column::CreatedAt, messages::Column::Id),
             cursor,
             limit,
             |r| (r.created_at, r.id),
+            order.direction(),
         )
         .await?;
         let mut messages: Vec<Message> = rows.into_iter().map(message).collect();

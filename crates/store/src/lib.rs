@@ -33,8 +33,7 @@ pub use access_tokens::{AccessToken, AccessTokenRepo, MAX_TOKENS_PER_USER, NewAc
 pub use audit::{AuditEntry, AuditFilter, AuditPage, AuditRepo};
 pub use calendar_feed::CalendarFeedRepo;
 pub use conversations::{
-    Conversation, ConversationPage, ConversationRepo, Feedback, Message, MessageOrder, MessagePage,
-    NewMessage,
+    Conversation, ConversationPage, ConversationRepo, Feedback, Message, MessagePage, NewMessage, PageOrder,
 };
 pub use coordination::{DeadLetter, DeadLetterRepo, ProcessedEventRepo};
 pub use error::StoreError;

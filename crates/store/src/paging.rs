@@ -1,6 +1,6 @@
 //! Newest-first keyset paging on `(timestamp, id)`, shared by every list that pages that way: the
 //! audit trail, the inbox, conversations and their messages ([`newest_first`]); a conversation's
-//! messages may also be read from the start ([`oldest_first`]).
+//! messages may also be read from the start ([`keyset`] with [`Direction::OldestFirst`]).
 //!
 //! The cursor is the last row's key, base64-encoded JSON: the next page starts strictly after it,
 //! which stays correct while rows are added. One more row than the page is fetched to know whether
@@ -30,28 +30,27 @@ fn decode<I: DeserializeOwned>(raw: &str) -> Result<TimeCursor<I>, CursorError> 
     serde_json::from_slice(&bytes).map_err(|_| CursorError::Malformed)
 }
 
-/// Rows older than the cursor `raw`, in `(time, id)` order.
-fn older_than<C, I>(time: C, id: C, raw: &str) -> Result<Condition, CursorError>
-where
-    C: ColumnTrait,
-    I: DeserializeOwned + Into<sea_orm::Value>,
-{
-    let c: TimeCursor<I> = decode(raw)?;
-    Ok(Condition::any()
-        .add(time.lt(c.t))
-        .add(Condition::all().add(time.eq(c.t)).add(id.lt(c.i))))
+/// Which way a keyset page runs through `(time, id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    NewestFirst,
+    OldestFirst,
 }
 
-/// Rows newer than the cursor `raw`, in `(time, id)` order.
-fn newer_than<C, I>(time: C, id: C, raw: &str) -> Result<Condition, CursorError>
+/// Rows past the cursor `raw` in `direction`, in `(time, id)` order.
+fn beyond<C, I>(time: C, id: C, raw: &str, direction: Direction) -> Result<Condition, CursorError>
 where
     C: ColumnTrait,
     I: DeserializeOwned + Into<sea_orm::Value>,
 {
     let c: TimeCursor<I> = decode(raw)?;
+    let (time_past, id_past) = match direction {
+        Direction::NewestFirst => (time.lt(c.t), id.lt(c.i)),
+        Direction::OldestFirst => (time.gt(c.t), id.gt(c.i)),
+    };
     Ok(Condition::any()
-        .add(time.gt(c.t))
-        .add(Condition::all().add(time.eq(c.t)).add(id.gt(c.i))))
+        .add(time_past)
+        .add(Condition::all().add(time.eq(c.t)).add(id_past)))
 }
 
 /// Trims rows fetched with `limit + 1` to a page, with the cursor after its last row when more follow.
@@ -81,7 +80,7 @@ pub(crate) fn cursor_after<I: Serialize>(t: DateTime<Utc>, i: I) -> String {
 pub(crate) async fn newest_first<E, I>(
     db: &impl ConnectionTrait,
     query: Select<E>,
-    (time, id): (E::Column, E::Column),
+    columns: (E::Column, E::Column),
     cursor: Option<&str>,
     limit: u64,
     key: impl Fn(&E::Model) -> (DateTime<Utc>, I),
@@ -90,42 +89,36 @@ where
     E: EntityTrait,
     I: Serialize + DeserializeOwned + Into<sea_orm::Value>,
 {
-    let query = match cursor {
-        Some(raw) => query.filter(older_than::<_, I>(time, id, raw)?),
-        None => query,
-    };
-    let limit = Ord::max(limit, 1);
-    let rows = query
-        .order_by_desc(time)
-        .order_by_desc(id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    Ok(page(rows, limit, key))
+    keyset(db, query, columns, cursor, limit, key, Direction::NewestFirst).await
 }
 
-/// [`newest_first`]'s mirror: oldest first, the next page starting strictly after `cursor` in time
-/// (for clients that read a conversation from its start, like ChatKit's `order: "asc"`).
-pub(crate) async fn oldest_first<E, I>(
+/// [`newest_first`], either way: [`Direction::OldestFirst`] reads from the start (a conversation
+/// read like ChatKit's `order: "asc"`), the next page starting strictly after `cursor` in time.
+pub(crate) async fn keyset<E, I>(
     db: &impl ConnectionTrait,
     query: Select<E>,
     (time, id): (E::Column, E::Column),
     cursor: Option<&str>,
     limit: u64,
     key: impl Fn(&E::Model) -> (DateTime<Utc>, I),
+    direction: Direction,
 ) -> Result<(Vec<E::Model>, Option<String>), StoreError>
 where
     E: EntityTrait,
     I: Serialize + DeserializeOwned + Into<sea_orm::Value>,
 {
     let query = match cursor {
-        Some(raw) => query.filter(newer_than::<_, I>(time, id, raw)?),
+        Some(raw) => query.filter(beyond::<_, I>(time, id, raw, direction)?),
         None => query,
+    };
+    let order = match direction {
+        Direction::NewestFirst => sea_orm::Order::Desc,
+        Direction::OldestFirst => sea_orm::Order::Asc,
     };
     let limit = Ord::max(limit, 1);
     let rows = query
-        .order_by_asc(time)
-        .order_by_asc(id)
+        .order_by(time, order.clone())
+        .order_by(id, order)
         .limit(limit + 1)
         .all(db)
         .await?;

@@ -7,7 +7,7 @@
 
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
-use taskflow_assistant::tools::{self, ToolCall, ToolContext, confirm::proposed_task};
+use taskflow_assistant::tools::confirm::proposed_task;
 use taskflow_domain::time;
 use taskflow_runtime::{ApiError, ErrorCode};
 use taskflow_store::{NewMessage, Store};
@@ -18,7 +18,7 @@ use super::protocol::{CustomActionParams, Event};
 use super::{owned_thread, respond};
 use crate::error::HandlerResult;
 use crate::routes::chat::records;
-use crate::routes::chat_confirm::ConfirmKey;
+use crate::routes::chat_confirm::{ConfirmKey, delete_confirmed};
 
 fn no_card() -> ApiError {
     ApiError::not_found("no such confirmation card in this thread").with_field("params.item_id")
@@ -86,29 +86,7 @@ pub async fn run(
         if confirmed != task {
             return Err(no_card().into());
         }
-        let ctx = ToolContext::for_user(store.clone(), user_id, time::now())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot load the confirming user's profile");
-                ApiError::new(
-                    ErrorCode::Unavailable,
-                    "service temporarily unavailable; retry shortly",
-                )
-                .with_header("Retry-After", "1")
-            })?;
-        let outcome = tools::run(
-            &ctx,
-            &ToolCall {
-                name: "delete_task".into(),
-                arguments: json!({ "task": task }),
-            },
-        )
-        .await;
-        if !outcome.ok {
-            return Err(ApiError::not_found("the task no longer exists")
-                .with_field("params.action.payload.confirmation")
-                .into());
-        }
+        let outcome = delete_confirmed(store, user_id, &task, "params.action.payload.confirmation").await?;
         said = Some(outcome);
     }
     let decided = super::confirm::decide(&calls, index, decision).ok_or_else(no_card)?;

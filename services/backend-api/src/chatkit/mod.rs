@@ -22,7 +22,7 @@ use actix_web::{HttpResponse, web};
 use taskflow_assistant::{Agent, HistoryMessage};
 use taskflow_domain::{text, time};
 use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
-use taskflow_store::{Conversation, Feedback, MessageOrder, MessagePage, NewMessage, Store};
+use taskflow_store::{Conversation, Feedback, MessagePage, NewMessage, PageOrder, Store};
 use uuid::Uuid;
 
 use self::protocol::{Event, FeedbackKind, Item, Order, Page, Request, UserInput};
@@ -30,7 +30,7 @@ use self::respond::Turn;
 use self::session::ChatKitCaller;
 use crate::error::HandlerResult;
 use crate::rate_limit::{AuthLimiter, RateKind};
-use crate::routes::chat::{CONTEXT_MESSAGES, message_text};
+use crate::routes::chat::{CONTEXT_MESSAGES, history, message_text};
 use crate::routes::chat_confirm::ConfirmKey;
 
 /// ChatKit's own page size (`DEFAULT_PAGE_SIZE` in the reference server).
@@ -64,10 +64,10 @@ fn cursor(after: Option<String>) -> Result<Option<String>, ApiError> {
     crate::routes::task_query::page_cursor(after).map_err(|e| e.with_field("params.after"))
 }
 
-fn message_order(order: Order) -> MessageOrder {
+fn page_order(order: Order) -> PageOrder {
     match order {
-        Order::Asc => MessageOrder::OldestFirst,
-        Order::Desc => MessageOrder::NewestFirst,
+        Order::Asc => PageOrder::OldestFirst,
+        Order::Desc => PageOrder::NewestFirst,
     }
 }
 
@@ -115,26 +115,6 @@ fn user_text(input: &UserInput) -> Result<String, ApiError> {
         Some("message") => e.with_field("params.input.content"),
         _ => e,
     })
-}
-
-/// The model's view of the conversation so far, oldest first.
-async fn history(
-    store: &Store,
-    user_id: &str,
-    thread_id: Uuid,
-    limit: u64,
-) -> HandlerResult<Vec<HistoryMessage>> {
-    Ok(store
-        .conversations()
-        .messages(user_id, thread_id, limit, None)
-        .await?
-        .messages
-        .into_iter()
-        .map(|m| HistoryMessage {
-            role: m.role,
-            content: m.content,
-        })
-        .collect())
 }
 
 /// Stores the user's message; its `thread.item.done`.
@@ -231,7 +211,7 @@ pub async fn process(
         Request::GetThread { params } => {
             let thread = owned_thread(&store, user_id, &params.thread_id).await?;
             let page = conversations
-                .messages_in_order(user_id, thread.id, MessageOrder::OldestFirst, DEFAULT_PAGE, None)
+                .messages_in_order(user_id, thread.id, PageOrder::OldestFirst, DEFAULT_PAGE, None)
                 .await?;
             Ok(HttpResponse::Ok().json(items::thread(&thread, item_page(page, Order::Asc))))
         }
@@ -239,7 +219,7 @@ pub async fn process(
             let limit = page_size(params.limit)?;
             let after = cursor(params.after)?;
             let page = conversations
-                .list_in_order(user_id, params.order == Order::Asc, limit, after.as_deref())
+                .list_in_order(user_id, page_order(params.order), limit, after.as_deref())
                 .await?;
             Ok(HttpResponse::Ok().json(Page {
                 data: page
@@ -259,7 +239,7 @@ pub async fn process(
                 .messages_in_order(
                     user_id,
                     thread.id,
-                    message_order(params.order),
+                    page_order(params.order),
                     limit,
                     after.as_deref(),
                 )

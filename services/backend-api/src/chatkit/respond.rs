@@ -15,7 +15,7 @@ use actix_web::HttpResponse;
 use actix_web::web::Bytes;
 use futures_util::{future, stream};
 use serde_json::json;
-use taskflow_assistant::tools::{ToolContext, ToolOutcome};
+use taskflow_assistant::tools::ToolOutcome;
 use taskflow_assistant::{Agent, HistoryMessage, TurnEvent};
 use taskflow_bus::trace::inherit;
 use taskflow_domain::time;
@@ -28,7 +28,7 @@ use super::confirm;
 use super::items::{assistant_item, tool_task, workflow_item};
 use super::protocol::{Event, Item, OutputText, ToolTask};
 use crate::error::HandlerError;
-use crate::routes::chat::{headline, records};
+use crate::routes::chat::{headline, records, tool_context};
 use crate::routes::chat_confirm::{ConfirmKey, attach};
 
 /// Everything a turn needs, gathered (and checked) before the stream starts.
@@ -201,15 +201,10 @@ async fn run(turn: Turn, tx: mpsc::UnboundedSender<Bytes>) {
         message_added: false,
         streamed: String::new(),
     };
-    let ctx = match ToolContext::for_user(turn.store.clone(), &turn.user_id, asked_at).await {
+    let ctx = match tool_context(&turn.store, &turn.user_id, asked_at).await {
         Ok(ctx) => ctx,
         Err(e) => {
-            tracing::error!(error = %e, "cannot load the chatkit caller's profile");
-            out.push(Event::Error {
-                code: "custom",
-                message: "service temporarily unavailable; retry shortly".into(),
-                allow_retry: true,
-            });
+            out.push(error_event(&e.into()));
             return send(&tx, &mut out);
         }
     };

@@ -146,6 +146,44 @@ pub fn message_text(raw: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::validation("message", "must not be empty"))
 }
 
+/// The last `limit` messages of a conversation, oldest first, as the model sees them.
+pub(crate) async fn history(
+    store: &Store,
+    user_id: &str,
+    conversation_id: Uuid,
+    limit: u64,
+) -> Result<Vec<HistoryMessage>, taskflow_store::StoreError> {
+    Ok(store
+        .conversations()
+        .messages(user_id, conversation_id, limit, None)
+        .await?
+        .messages
+        .into_iter()
+        .map(|m| HistoryMessage {
+            role: m.role,
+            content: m.content,
+        })
+        .collect())
+}
+
+/// The caller's tools, in their time zone; a 503 to retry when their profile cannot be read.
+pub(crate) async fn tool_context(
+    store: &Store,
+    user_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ToolContext, ApiError> {
+    ToolContext::for_user(store.clone(), user_id, now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot load the assistant caller's profile");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "service temporarily unavailable; retry shortly",
+            )
+            .with_header("Retry-After", "1")
+        })
+}
+
 /// Runs one turn and stores it. Shared by the JSON and the streaming endpoint.
 pub async fn run_turn(
     store: &Store,
@@ -167,30 +205,12 @@ pub async fn run_turn(
                 .get(user_id, id)
                 .await?
                 .ok_or_else(conversation_not_found)?;
-            conversations
-                .messages(user_id, id, CONTEXT_MESSAGES, None)
-                .await?
-                .messages
-                .into_iter()
-                .map(|m| HistoryMessage {
-                    role: m.role,
-                    content: m.content,
-                })
-                .collect()
+            history(store, user_id, id, CONTEXT_MESSAGES).await?
         }
         None => Vec::new(),
     };
     let asked_at = time::now();
-    let ctx = ToolContext::for_user(store.clone(), user_id, asked_at)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot load the chat caller's profile");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "service temporarily unavailable; retry shortly",
-            )
-            .with_header("Retry-After", "1")
-        })?;
+    let ctx = tool_context(store, user_id, asked_at).await?;
     let mut turn = agent
         .turn(&ctx, &history, &message, progress)
         .await

@@ -14,10 +14,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use taskflow_assistant::tools::{self, ToolCall, ToolContext, confirm};
+use taskflow_assistant::tools::{self, ToolCall, confirm};
 use taskflow_auth::{AuthenticatedUser, Scope};
 use taskflow_domain::time;
-use taskflow_runtime::{ApiError, ErrorCode, JsonBody};
+use taskflow_runtime::{ApiError, JsonBody};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -117,6 +117,30 @@ pub fn attach(key: &ConfirmKey, user_id: &str, outcomes: &mut [tools::ToolOutcom
     }
 }
 
+/// Deletes the confirmed `task` for `user_id`, as the assistant's `delete_task` tool; 404 naming
+/// `field` when it is gone.
+pub(crate) async fn delete_confirmed(
+    store: &taskflow_store::Store,
+    user_id: &str,
+    task: &str,
+    field: &str,
+) -> Result<tools::ToolOutcome, ApiError> {
+    let ctx = super::chat::tool_context(store, user_id, time::now()).await?;
+    let outcome = tools::run(
+        &ctx,
+        &ToolCall {
+            name: "delete_task".into(),
+            arguments: json!({ "task": task }),
+        },
+    )
+    .await;
+    if outcome.ok {
+        Ok(outcome)
+    } else {
+        Err(ApiError::not_found("the task no longer exists").with_field(field))
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
@@ -144,29 +168,7 @@ pub async fn confirm(
         return Err(ApiError::validation("confirmation", "is not a confirmation id").into());
     }
     let task = key.verify(&caller.user_id, &request.confirmation, Utc::now().timestamp())?;
-    let ctx = ToolContext::for_user(store.get_ref().clone(), &caller.user_id, time::now())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot load the confirming user's profile");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "service temporarily unavailable; retry shortly",
-            )
-            .with_header("Retry-After", "1")
-        })?;
-    let outcome = tools::run(
-        &ctx,
-        &ToolCall {
-            name: "delete_task".into(),
-            arguments: json!({ "task": task }),
-        },
-    )
-    .await;
-    if !outcome.ok {
-        return Err(ApiError::not_found("the task no longer exists")
-            .with_field("confirmation")
-            .into());
-    }
+    let outcome = delete_confirmed(&store, &caller.user_id, &task, "confirmation").await?;
     Ok(HttpResponse::Ok().json(ChatResponse {
         conversation_id: Uuid::nil(),
         tool_calls: records(std::slice::from_ref(&outcome)),
