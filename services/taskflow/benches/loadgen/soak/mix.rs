@@ -88,7 +88,11 @@ struct Answer {
 async fn send(request: reqwest::RequestBuilder, expect: u16) -> Answer {
     match request.send().await {
         Ok(r) if r.status().as_u16() == expect => {
-            let body = if expect == 204 { Some(Value::Null) } else { r.json::<Value>().await.ok() };
+            let body = if expect == 204 {
+                Some(Value::Null)
+            } else {
+                r.json::<Value>().await.ok()
+            };
             match body {
                 Some(body) => Answer {
                     outcome: Outcome::Ok,
@@ -119,7 +123,11 @@ impl Mix<'_> {
     /// Runs `op` for user `u`: falls back to a create when the pool has no task to act on.
     pub async fn run(&self, op: Op, u: usize, n: usize) {
         let needs_task = matches!(op, Op::Get | Op::Update | Op::Complete | Op::Delete);
-        let task = if needs_task { self.pool.take(u, op == Op::Complete) } else { None };
+        let task = if needs_task {
+            self.pool.take(u, op == Op::Complete)
+        } else {
+            None
+        };
         match (op, task) {
             (Op::List, _) => self.list(u, n).await,
             (Op::Get, Some(t)) => self.get(u, t).await,
@@ -147,12 +155,15 @@ impl Mix<'_> {
 
     async fn list(&self, u: usize, n: usize) {
         let url = format!("{}{}", self.tasks_url(u), LISTS[n % LISTS.len()]);
-        self.timed(Op::List, self.authed(u, self.client.get(url)), 200).await;
+        self.timed(Op::List, self.authed(u, self.client.get(url)), 200)
+            .await;
     }
 
     async fn get(&self, u: usize, t: Task) {
         let url = format!("{}/{}", self.tasks_url(u), t.id);
-        let a = self.timed(Op::Get, self.authed(u, self.client.get(url)), 200).await;
+        let a = self
+            .timed(Op::Get, self.authed(u, self.client.get(url)), 200)
+            .await;
         if matches!(a.outcome, Outcome::Ok) {
             self.pool.put(u, t);
         }
@@ -175,7 +186,10 @@ impl Mix<'_> {
         let request = self.authed(u, self.client.post(self.tasks_url(u)).json(&body));
         let a = self.timed(Op::Create, request, 201).await;
         let user = &self.pool.users[u].id;
-        match (a.outcome, a.body.as_ref().and_then(|b| b["id"].as_str().map(|id| (id, b)))) {
+        match (
+            a.outcome,
+            a.body.as_ref().and_then(|b| b["id"].as_str().map(|id| (id, b))),
+        ) {
             (Outcome::Ok, Some((id, b))) => {
                 let op = if recurring { "create-recurring" } else { "create" };
                 self.acks.record(op, true, user, id, version(b));
@@ -204,7 +218,10 @@ impl Mix<'_> {
     async fn update(&self, u: usize, t: Task, n: usize) {
         let url = format!("{}/{}", self.tasks_url(u), t.id);
         let body = json!({"title": format!("Soak update {n}"), "priority": PRIORITIES[(n / 3) % 3]});
-        if self.write(Op::Update, u, &t, self.client.patch(url).json(&body), 200).await {
+        if self
+            .write(Op::Update, u, &t, self.client.patch(url).json(&body), 200)
+            .await
+        {
             self.pool.put(u, t);
         }
     }
@@ -212,7 +229,8 @@ impl Mix<'_> {
     async fn complete(&self, u: usize, t: Task) {
         let url = format!("{}/{}/complete", self.tasks_url(u), t.id);
         let body = json!({"completed": true});
-        self.write(Op::Complete, u, &t, self.client.patch(url).json(&body), 200).await;
+        self.write(Op::Complete, u, &t, self.client.patch(url).json(&body), 200)
+            .await;
     }
 
     async fn delete(&self, u: usize, t: Task) {

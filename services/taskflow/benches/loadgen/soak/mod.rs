@@ -56,7 +56,11 @@ async fn reminders(s: &Setup, n: usize, from: f64, to: f64) -> usize {
                 .json(&body)
                 .send()
         });
-        for (k, res) in futures_util::future::join_all(posts).await.into_iter().enumerate() {
+        for (k, res) in futures_util::future::join_all(posts)
+            .await
+            .into_iter()
+            .enumerate()
+        {
             let user = &s.pool.users[chunk[k] % s.pool.users.len()].id;
             let body = match res {
                 Ok(r) if r.status() == 201 => r.json::<Value>().await.ok(),

@@ -26,7 +26,10 @@ pub struct Pool {
 impl Pool {
     /// The first `n_users` users of a seed (or pool) file and, with `with_tasks`, their `T` lines.
     pub fn read(path: &str, n_users: usize, with_tasks: bool) -> Result<Self, String> {
-        let users: Vec<SeedUser> = crate::stats::read_users(path)?.into_iter().take(n_users).collect();
+        let users: Vec<SeedUser> = crate::stats::read_users(path)?
+            .into_iter()
+            .take(n_users)
+            .collect();
         if users.len() < n_users || n_users == 0 {
             return Err(format!("need {n_users} users in {path}, found {}", users.len()));
         }

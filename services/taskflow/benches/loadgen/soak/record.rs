@@ -75,11 +75,19 @@ struct Interval {
     transport: u64,
 }
 
+/// One operation over the whole run.
+#[derive(Default)]
+struct OpStats {
+    latencies: Vec<f64>,
+    non_2xx: u64,
+    transport: u64,
+}
+
 /// Latency per operation over the run, and per sampling interval over all operations.
 #[derive(Default)]
 pub struct Stats {
     interval: Mutex<Interval>,
-    overall: Mutex<BTreeMap<&'static str, (Vec<f64>, u64, u64)>>,
+    overall: Mutex<BTreeMap<&'static str, OpStats>>,
     pub events: AtomicU64,
 }
 
@@ -106,11 +114,11 @@ impl Stats {
         }
         let mut all = self.overall.lock().unwrap();
         let entry = all.entry(op).or_default();
-        entry.0.push(took);
+        entry.latencies.push(took);
         match outcome {
             Outcome::Ok => {}
-            Outcome::Status => entry.1 += 1,
-            Outcome::Transport => entry.2 += 1,
+            Outcome::Status => entry.non_2xx += 1,
+            Outcome::Transport => entry.transport += 1,
         }
     }
 
@@ -136,19 +144,19 @@ impl Stats {
         let mut all = self.overall.lock().unwrap();
         let (mut count, mut non_2xx, mut transport) = (0, 0, 0);
         let mut ops = serde_json::Map::new();
-        for (op, (lat, bad, lost)) in all.iter_mut() {
-            lat.sort_by(f64::total_cmp);
-            count += lat.len() as u64;
-            non_2xx += *bad;
-            transport += *lost;
+        for (op, s) in all.iter_mut() {
+            s.latencies.sort_by(f64::total_cmp);
+            count += s.latencies.len() as u64;
+            non_2xx += s.non_2xx;
+            transport += s.transport;
             ops.insert(
                 (*op).to_owned(),
                 json!({
-                    "count": lat.len(),
-                    "non_2xx": bad,
-                    "transport_errors": lost,
-                    "p50_ms": r2(pct(lat, 0.50)),
-                    "p99_ms": r2(pct(lat, 0.99)),
+                    "count": s.latencies.len(),
+                    "non_2xx": s.non_2xx,
+                    "transport_errors": s.transport,
+                    "p50_ms": r2(pct(&s.latencies, 0.50)),
+                    "p99_ms": r2(pct(&s.latencies, 0.99)),
                 }),
             );
         }

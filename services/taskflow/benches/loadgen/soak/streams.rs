@@ -42,7 +42,8 @@ pub struct Sink {
 impl Sink {
     fn received(&self, c: &Client, event_id: &str) {
         self.stats.events.fetch_add(1, Ordering::Relaxed);
-        self.log.line(&[&c.index.to_string(), &c.user.id, c.kind, event_id]);
+        self.log
+            .line(&[&c.index.to_string(), &c.user.id, c.kind, event_id]);
     }
 
     fn ended(&self, c: &Client, why: &str) {
@@ -52,7 +53,11 @@ impl Sink {
 }
 
 /// Opens a WebSocket and returns the task that reads it until it closes.
-pub async fn websocket(base: &str, c: Client, sink: Arc<Sink>) -> Result<tokio::task::JoinHandle<()>, String> {
+pub async fn websocket(
+    base: &str,
+    c: Client,
+    sink: Arc<Sink>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let url = format!("{}/ws", base.replacen("http", "ws", 1));
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", c.user.token)).map_err(|e| e.to_string())?;
@@ -73,7 +78,9 @@ pub async fn websocket(base: &str, c: Client, sink: Arc<Sink>) -> Result<tokio::
                         eprintln!("soak: websocket {} got a non-event: {text}", c.index);
                     }
                 }
-                Ok(Message::Close(frame)) => return sink.ended(&c, &format!("closed by the server: {frame:?}")),
+                Ok(Message::Close(frame)) => {
+                    return sink.ended(&c, &format!("closed by the server: {frame:?}"));
+                }
                 Ok(_) => {}
                 Err(e) => return sink.ended(&c, &e.to_string()),
             }
