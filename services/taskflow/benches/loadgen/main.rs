@@ -1,5 +1,6 @@
 //! `loadgen`: the parts of `bench/run` that `wrk` cannot do — seeding users and tasks over the REST
-//! API, the REST-write → WebSocket-receipt fan-out latency, and holding thousands of idle WebSockets.
+//! API, the REST-write → WebSocket-receipt fan-out latency, holding thousands of idle WebSockets, and
+//! the soak's mixed workload with its logs for the integrity checks (`soak/`).
 //!
 //! Why a Rust bench target and not a script: it shares two cores with the server under test, so the
 //! client must cost little CPU, and it reuses the workspace's HTTP and WebSocket clients. `bench/run`
@@ -9,6 +10,8 @@
 //! loadgen seed   --base http://127.0.0.1:8000 --users 100 --tasks 1000 --out seed.txt
 //! loadgen fanout --base http://127.0.0.1:8000 --seed seed.txt --users 50 --per-user 2 --rate 200 --seconds 10
 //! loadgen idle   --ws ws://127.0.0.1:8001/ws --secret … --connections 10000 --pid 1234 --hold 5
+//! loadgen soak   --base http://127.0.0.1:8000 --seed seed.txt --users 50 --rate 500 --seconds 600 \
+//!                --ws 100 --sse 20 --reminders 300 --acks acks.tsv --received events.tsv --samples samples.jsonl
 //! ```
 //!
 //! Each subcommand prints one JSON object on stdout (progress goes to stderr) and exits non-zero
@@ -20,11 +23,12 @@ mod args;
 mod fanout;
 mod idle;
 mod seed;
+mod soak;
 mod stats;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: loadgen seed|fanout|idle --option value … (see bench/run)";
+const USAGE: &str = "usage: loadgen seed|fanout|idle|soak --option value … (see bench/run)";
 
 fn main() -> ExitCode {
     let mut argv = std::env::args().skip(1).filter(|a| a != "--bench");
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
             "seed" => seed::run(&args).await,
             "fanout" => fanout::run(&args).await,
             "idle" => idle::run(&args).await,
+            "soak" => soak::run(&args).await,
             other => Err(format!("unknown subcommand {other:?}")),
         }
     });
