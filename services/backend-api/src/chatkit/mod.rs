@@ -50,13 +50,14 @@ fn not_supported(what: &str) -> ApiError {
     )
 }
 
+/// The page size asked for: none or 0 is ChatKit's default, more than [`MAX_PAGE`] is [`MAX_PAGE`]
+/// (the page says `has_more`), as the reference server serves what its store gives.
 fn page_size(limit: Option<i64>) -> Result<u64, ApiError> {
     match limit {
-        None => Ok(DEFAULT_PAGE),
+        None | Some(0) => Ok(DEFAULT_PAGE),
         Some(n) => u64::try_from(n)
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| ApiError::validation("params.limit", format!("must be from 1 to {MAX_PAGE}"))),
+            .map(|n| n.min(MAX_PAGE))
+            .map_err(|_| ApiError::validation("params.limit", "must not be negative")),
     }
 }
 

@@ -99,9 +99,9 @@ pub enum Order {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = ChatKitListParams)]
 pub struct ListParams {
-    /// 1–200, default 20.
+    /// Default 20 (also for 0); at most 200 are returned.
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 200)]
+    #[schema(minimum = 0)]
     pub limit: Option<i64>,
     #[serde(default)]
     pub order: Order,
@@ -113,9 +113,9 @@ pub struct ListParams {
 #[schema(as = ChatKitItemsListParams)]
 pub struct ItemsListParams {
     pub thread_id: String,
-    /// 1–200 stored messages, default 20.
+    /// Stored messages, default 20 (also for 0); at most 200 are returned.
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 200)]
+    #[schema(minimum = 0)]
     pub limit: Option<i64>,
     #[serde(default)]
     pub order: Order,

@@ -474,7 +474,7 @@ async fn bad_chatkit_requests_are_refused_with_the_field_and_unsupported_ones_sa
     let res = send(
         &app,
         &user.token,
-        &json!({"type": "threads.list", "params": {"limit": 0}}),
+        &json!({"type": "threads.list", "params": {"limit": -1}}),
     )
     .await;
     assert_error(
@@ -484,6 +484,9 @@ async fn bad_chatkit_requests_are_refused_with_the_field_and_unsupported_ones_sa
         Some("params.limit"),
     )
     .await;
+    // A history pane asking for everything gets a page of at most 200, as ChatKit's own server would.
+    let all = json!({"type": "threads.list", "params": {"limit": 9999}});
+    assert_eq!(send(&app, &user.token, &all).await.status(), StatusCode::OK);
     let res = send(
         &app,
         &user.token,
