@@ -41,6 +41,15 @@ impl ToolAccess {
         lacks_read: None,
         lacks_write: None,
     };
+
+    /// The scope the caller lacks for a tool that is `read_only` or not; `None` when allowed.
+    fn lacking(self, read_only: bool) -> Option<&'static str> {
+        if read_only {
+            self.lacks_read
+        } else {
+            self.lacks_write
+        }
+    }
 }
 
 /// Most messages in one batch: a batch multiplies the work and the reply of one request.
@@ -149,7 +158,7 @@ pub async fn handle(store: &Store, user_id: &str, access: ToolAccess, message: &
     Some(match method {
         "initialize" => ok(&id, initialize(&params)),
         "ping" => ok(&id, json!({})),
-        "tools/list" => ok(&id, list_tools()),
+        "tools/list" => ok(&id, list_tools(access)),
         "tools/call" => call_tool(store, user_id, access, &id, &params).await,
         "resources/list" => ok(&id, json!({"resources": []})),
         "prompts/list" => ok(&id, json!({"prompts": []})),
@@ -177,9 +186,12 @@ fn initialize(params: &Value) -> Value {
     })
 }
 
-fn list_tools() -> Value {
+/// The tools the caller may run: a personal access token sees only those its scopes allow, so an
+/// MCP client does not offer the model tools that would be refused.
+fn list_tools(access: ToolAccess) -> Value {
     let tools: Vec<Value> = tools::catalogue()
         .iter()
+        .filter(|t| access.lacking(t.read_only).is_none())
         .map(|t| {
             json!({
                 "name": t.name,
@@ -204,12 +216,7 @@ async fn call_tool(store: &Store, user_id: &str, access: ToolAccess, id: &Value,
     else {
         return error(id, INVALID_PARAMS, format!("unknown tool: {name}"));
     };
-    let lacks = if read_only {
-        access.lacks_read
-    } else {
-        access.lacks_write
-    };
-    if let Some(scope) = lacks {
+    if let Some(scope) = access.lacking(read_only) {
         return json!({"jsonrpc": "2.0", "id": id, "error": {
             "code": INSUFFICIENT_SCOPE,
             "message": format!("this personal access token lacks the `{scope}` scope the tool {name} needs"),

@@ -308,6 +308,25 @@ async fn mcp_needs_the_assistant_scope_and_each_tool_its_task_scope() {
     let (status, body) = rpc(&app, &reader, call("list_tasks")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["result"]["isError"], false, "{body}");
+    // The catalogue it is offered holds only what it may run; a session sees every tool.
+    let listing = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"});
+    let names = |body: &Value| -> Vec<String> {
+        body["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, offered) = rpc(&app, &reader, listing.clone()).await;
+    let offered = names(&offered);
+    assert!(offered.contains(&"list_tasks".to_owned()), "{offered:?}");
+    assert!(
+        !offered.contains(&"add_task".to_owned()),
+        "a read-only token was offered add_task: {offered:?}"
+    );
+    let (_, everything) = rpc(&app, &alice, listing.clone()).await;
+    assert!(names(&everything).len() > offered.len(), "{everything}");
 
     let (status, body) = rpc(&app, &reader, call("add_task")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
