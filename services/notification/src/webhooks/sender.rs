@@ -3,7 +3,8 @@
 //!
 //! A 2xx delivers. Anything else is retried on the schedule ([`WebhookConfig::retry_schedule`], plus
 //! up to 10 % jitter) until it runs out, then the delivery is `failed` and the endpoint's next one
-//! goes. A 410 disables the endpoint at once; an endpoint failing for
+//! goes. A receiver that answers 429 or 503 with `Retry-After` (seconds or an HTTP date, RFC 9110
+//! §10.2.3) is not tried again before then, up to [`MAX_RETRY_AFTER`]. A 410 disables the endpoint at once; an endpoint failing for
 //! [`WebhookConfig::disable_after`] is disabled too; either way its owner gets an inbox notification.
 //! A claim (the row's due time moved past the attempt) keeps overlapping senders from sending the
 //! same attempt twice.
@@ -28,6 +29,8 @@ use super::signature;
 const RESPONSE_CAP: usize = 4096;
 /// Endpoints served per pass.
 const BATCH: u64 = 100;
+/// The longest `Retry-After` honoured: a receiver cannot park a delivery for longer.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
@@ -40,6 +43,8 @@ struct Outcome {
     status_code: Option<u16>,
     error: Option<String>,
     duration_ms: i64,
+    /// How long the receiver asked to be left alone (a 429's or 503's `Retry-After`).
+    retry_after: Option<Duration>,
 }
 
 impl Outcome {
@@ -160,6 +165,7 @@ impl WebhookSender {
             status_code: None,
             error: Some(error),
             duration_ms: elapsed(started),
+            retry_after: None,
         };
         let url = match Url::parse(&target.url) {
             Ok(url) => url,
@@ -193,6 +199,14 @@ impl WebhookSender {
             Err(e) => return failed(error_chain(&e)),
         };
         let status = response.status();
+        let retry_after = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        )
+        .then(|| response.headers().get(reqwest::header::RETRY_AFTER))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry_after(v, time::now()));
         // Read a little of the body (the connection can then be reused), never more.
         let mut read = 0;
         while read < RESPONSE_CAP {
@@ -205,6 +219,7 @@ impl WebhookSender {
             status_code: Some(status.as_u16()),
             error: (!status.is_success()).then(|| format!("the receiver answered {status}")),
             duration_ms: elapsed(started),
+            retry_after,
         }
     }
 
@@ -217,7 +232,10 @@ impl WebhookSender {
             (FAILED, None)
         } else {
             match self.config.retry_schedule.get(attempts - 1) {
-                Some(delay) => (PENDING, Some(now + delta(*delay) + jitter(*delay))),
+                Some(delay) => {
+                    let wait = outcome.retry_after.map_or(*delay, |asked| asked.max(*delay));
+                    (PENDING, Some(now + delta(wait) + jitter(*delay)))
+                }
                 None => (FAILED, None),
             }
         };
@@ -294,6 +312,20 @@ fn literal_ip(url: &Url) -> Option<IpAddr> {
     }
 }
 
+/// A `Retry-After` value: delay-seconds or an HTTP date, at most [`MAX_RETRY_AFTER`]; `None` when
+/// it is neither (or already past).
+fn retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+            (at - now).to_std().ok()?
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
 /// Up to 10 % of `delay`, at random, so retries of many deliveries spread out.
 fn jitter(delay: Duration) -> TimeDelta {
     let max = delay.as_millis() / 10;
@@ -314,4 +346,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date_and_is_bounded() {
+        let now = DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Mon, 07 Dec 2026 10:05:00 GMT", now),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            retry_after("Mon, 07 Dec 2026 09:00:00 GMT", now),
+            None,
+            "already past"
+        );
+        assert_eq!(retry_after("9999999", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-5", now), None);
+    }
 }

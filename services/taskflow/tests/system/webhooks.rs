@@ -28,7 +28,8 @@ struct Received {
     body: String,
 }
 
-/// A local receiver answering each request with the next scripted status (200 once they run out).
+/// A local receiver answering each request with the next scripted status (200 once they run out),
+/// and a `Retry-After` where the script gives one.
 struct Receiver {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
@@ -36,8 +37,13 @@ struct Receiver {
 
 impl Receiver {
     fn start(script: &[u16]) -> Self {
+        let script: Vec<(u16, Option<&'static str>)> = script.iter().map(|s| (*s, None)).collect();
+        Self::start_with(&script)
+    }
+
+    fn start_with(script: &[(u16, Option<&'static str>)]) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
-        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<u16>>()));
+        let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
         let (log, answers) = (received.clone(), script.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -59,8 +65,13 @@ impl Receiver {
                         signature: header("webhook-signature"),
                         body: String::from_utf8_lossy(&body).into_owned(),
                     });
-                    let status = answers.lock().unwrap().pop_front().unwrap_or(200);
-                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+                    let (status, retry_after) = answers.lock().unwrap().pop_front().unwrap_or((200, None));
+                    let mut answer =
+                        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+                    if let Some(after) = retry_after {
+                        answer.insert_header(("Retry-After", after));
+                    }
+                    answer.finish()
                 }
             }))
         })
@@ -242,6 +253,29 @@ async fn a_receiver_failing_twice_gets_one_success_under_one_webhook_id_and_a_re
         d["status"] == "delivered" && d["attempts"] == 1
     })
     .await;
+}
+
+/// A receiver that answers 429 with `Retry-After: 3600` is left alone for the hour it asked for,
+/// not retried on the 10 ms schedule.
+#[tokio::test]
+async fn a_throttling_receivers_retry_after_is_honoured() {
+    let receiver = Receiver::start_with(&[(429, Some("3600"))]);
+    let sys = system(Vec::new(), options(3)).await;
+    let (user, token) = sys.sign_up(json!({})).await;
+    let (hook, _) = register(&sys, &user, &token, &receiver.url, json!(["task-created"])).await;
+    let asked = chrono::Utc::now();
+    create_task(&sys.client, &sys.base, &user, &token, "Throttled").await;
+
+    let d = logged(&sys, &user, &token, &hook, |d| d["attempts"] == 1).await;
+    assert_eq!(d["status"], "pending", "{d}");
+    assert_eq!(d["last_status_code"], 429, "{d}");
+    let next: chrono::DateTime<chrono::Utc> = d["next_attempt_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        next >= asked + chrono::TimeDelta::seconds(3590),
+        "retried at {next}, less than the hour asked for after {asked}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1, "tried again within the Retry-After");
 }
 
 #[tokio::test]
