@@ -183,12 +183,13 @@ pub fn recorder(topics: &[&str]) -> (Vec<Subscription>, Arc<Mutex<Vec<ReceivedEv
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// The next text message as JSON, within 5 s.
+/// The next text message as JSON, within 15 s (a liveness bound, generous for a loaded machine:
+/// a message that comes returns at once).
 pub async fn next_json(socket: &mut Socket) -> Value {
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        let msg = tokio::time::timeout(Duration::from_secs(15), socket.next())
             .await
-            .expect("a message within 5 s")
+            .expect("a message within 15 s")
             .unwrap()
             .unwrap();
         if let Message::Text(text) = msg {
@@ -197,16 +198,17 @@ pub async fn next_json(socket: &mut Socket) -> Value {
     }
 }
 
-/// Reads SSE frames until `n` events (ignoring comments) have arrived, within 10 s in all (the
-/// stream's keep-alive comments would otherwise keep a wait for a missing event going forever).
+/// Reads SSE frames until `n` events (ignoring comments) have arrived, within 20 s in all (the
+/// stream's keep-alive comments would otherwise keep a wait for a missing event going forever; the
+/// bound is generous for a loaded machine).
 pub async fn sse_events(res: &mut reqwest::Response, n: usize) -> Vec<(String, String, Value)> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let mut buffer = String::new();
     let mut events = Vec::new();
     while events.len() < n {
         let chunk = tokio::time::timeout_at(deadline, res.chunk())
             .await
-            .unwrap_or_else(|_| panic!("{n} SSE events within 10 s; got {events:?}"))
+            .unwrap_or_else(|_| panic!("{n} SSE events within 20 s; got {events:?}"))
             .unwrap()
             .unwrap();
         buffer.push_str(std::str::from_utf8(&chunk).unwrap());
