@@ -9,7 +9,9 @@
 //!   An entry's metadata is its own plus the request's — and an entry *without* metadata gets none
 //!   of the request's, so the partition key goes on every entry.
 //! - An entry of `application/cloudevents+json` is kept as written, as with single publish
-//!   ([`super::DaprClient::publish_event`]), its own trace included.
+//!   ([`super::DaprClient::publish_event`]), its own trace included (`traceid` and `traceparent`;
+//!   daprd's per-entry producer spans are children of the request's span, which has no trace of
+//!   the write: one request carries many).
 //! - 204 when every entry was published. Otherwise an error status (500 for a broker failure)
 //!   whose body lists `failedEntries: [{entryId, error}]`: every other entry was published. A
 //!   refusal of the whole request (403, 404 for an unknown pub/sub, …) lists none: all failed.
