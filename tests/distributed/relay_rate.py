@@ -17,8 +17,11 @@ PostgreSQL database migrated by backend-api (MIGRATE_ONLY):
    its own) and its relay publishes the backlog.
 3. The rate is read from the outbox itself: the relay stamps `published_at` once per pass, so
    (rows published after the first pass) / (last pass's stamp - first pass's stamp), which leaves
-   out start-up. The run also checks that every row was published, that the sidecar counted as
-   many events, and that each user's events are in the stream in outbox order.
+   out start-up. The CPU time of backend-api and of its sidecar (whole life, /proc) per event shows
+   which side is the bottleneck. The run also checks that every row was published, that the sidecar
+   counted as many events, and that each user's events are in the stream in outbox order (each
+   event where it first appears: a later copy, from a publish the relay timed out on, is answered as
+   done by consumers' idempotency claims).
 
 Modes: `bulk` runs the sidecar with the shipped Configuration (which admits daprd's bulk publish
 API, v1.0-alpha1); `single` with that Configuration minus the v1.0-alpha1 publish rule, so daprd
@@ -90,9 +93,11 @@ def single_only_config(path: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def stream_order_ok(redis_url: str, redis_db: int, order: dict[str, int]) -> tuple[bool, int]:
-    """Whether every user's events in the task-created stream are in outbox order (on the entries
-    the stream still holds: the component trims it to about maxLenApprox)."""
+def stream_order_ok(redis_url: str, redis_db: int, order: dict[str, int]) -> tuple[bool, int, int]:
+    """Whether every user's events in the task-created stream are in outbox order, each counted
+    where it first appears (a later copy is a redelivery, which consumers' idempotency claims
+    answer as done), on the entries the stream still holds (the component trims it to about
+    maxLenApprox); also how many were checked and how many copies were skipped."""
     import redis
 
     from e2e_setup import redis_parts
@@ -101,20 +106,35 @@ def stream_order_ok(redis_url: str, redis_db: int, order: dict[str, int]) -> tup
     client = redis.Redis(host=host, port=port, password=password or None, db=redis_db)
     try:
         last: dict[str, int] = {}
-        checked = 0
+        seen: set[str] = set()
+        checked = copies = 0
         for _, fields in client.xrange(TOPIC):
             envelope = json.loads(fields[b"data"])
-            rank = order.get(envelope.get("id"))
+            event_id = envelope.get("id")
+            rank = order.get(event_id)
             if rank is None:
                 continue
+            if event_id in seen:
+                copies += 1
+                continue
+            seen.add(event_id)
             user = envelope["data"]["user_id"]
             if rank < last.get(user, -1):
-                return False, checked
+                return False, checked, copies
             last[user] = rank
             checked += 1
-        return True, checked
+        return True, checked, copies
     finally:
         client.close()
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime of a process so far, from /proc/PID/stat."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_once(args, users: int, mode: str, redis_db: int) -> dict:
@@ -143,18 +163,22 @@ def run_once(args, users: int, mode: str, redis_db: int) -> dict:
             return int(psql(url, "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0])
 
         wait_until(lambda: pending() == 0, args.timeout, interval=0.5, what=f"the relay to publish {args.events} rows")
+        # Whole-life CPU (start-up included, a few tens of milliseconds) of the app and of its sidecar.
+        app_cpu, sidecar_cpu = cpu_seconds(service.app.pid), cpu_seconds(service.sidecar.pid)
         stats = json.loads(urllib.request.urlopen(f"{service.sidecar_base}/standin/stats", timeout=10).read())
         passes = psql(url, "SELECT published_at, count(*) FROM outbox GROUP BY published_at ORDER BY published_at")
         first, first_rows = passes[0][0], int(passes[0][1])
         span = float(psql(url, "SELECT extract(epoch FROM max(published_at) - min(published_at)) FROM outbox")[0][0])
-        in_order, checked = stream_order_ok(args.redis_url, redis_db, order)
+        in_order, checked, copies = stream_order_ok(args.redis_url, redis_db, order)
         result = {
             "users": users, "mode": mode, "events": args.events, "passes": len(passes),
             "first_pass_rows": first_rows, "first_pass_at": first, "span_s": round(span, 3),
             "events_per_s": round((args.events - first_rows) / span) if span > 0 else None,
+            "app_cpu_ms_per_event": round(1000 * app_cpu / args.events, 3),
+            "sidecar_cpu_ms_per_event": round(1000 * sidecar_cpu / args.events, 3),
             "sidecar_published": stats["published"].get(TOPIC, 0),
             "sidecar_refused": stats["publish_refused"],
-            "per_user_order_kept": in_order, "order_checked_events": checked,
+            "per_user_order_kept": in_order, "order_checked_events": checked, "copies_in_stream": copies,
         }
         cluster.stop_app(service.name)
         return result
@@ -187,12 +211,14 @@ def main() -> int:
             r = run_once(args, users, mode, args.redis_db)
             runs.append(r)
             print(json.dumps(r), flush=True)
-    print("\n| Active users | Publish | Events | Passes | Events/s | Sidecar counted | Per-user order |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| Active users | Publish | Events | Passes | Events/s | backend-api CPU ms/event | Sidecar CPU ms/event "
+          "| Sidecar counted | Per-user order |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(f"| {r['users']} | {r['mode']} | {r['events']} | {r['passes']} | {r['events_per_s']} | "
+              f"{r['app_cpu_ms_per_event']} | {r['sidecar_cpu_ms_per_event']} | "
               f"{r['sidecar_published']} | {'kept' if r['per_user_order_kept'] else 'BROKEN'} "
-              f"({r['order_checked_events']} checked) |")
+              f"({r['order_checked_events']} checked, {r['copies_in_stream']} copies) |")
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=2))
     bad = [r for r in runs if not r["per_user_order_kept"] or r["sidecar_published"] < r["events"]]
