@@ -42,7 +42,6 @@ import os
 import secrets
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
