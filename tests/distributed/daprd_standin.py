@@ -1271,6 +1271,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route_registered(self, method, segs, qs, body, api, invoke):
         not_found = _Unmatched(plain_error(404, "404 page not found"))
+        if (len(segs) >= 5 and segs[0] == "v1.0-alpha1" and segs[1] == "publish" and segs[2] == "bulk"
+                and api.endpoint_allowed("publish", "v1.0-alpha1/publish/bulk/{pubsubname}/*", "v1alpha1")):
+            # http.go: Route "publish/bulk/{pubsubname}/*", Version v1.0-alpha1, POST and PUT.
+            if method not in ("POST", "PUT"):
+                raise _Unmatched(HTTPError(405, b"", "", {"Allow": "POST, PUT"}))
+            return self._bulk_publish(self._param("pubsubname", segs[3]), self._param("*", "/".join(segs[4:])),
+                                      qs, body)
         if len(segs) < 2 or segs[0] != "v1.0":
             raise not_found
 
@@ -1287,9 +1294,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise api_error(500, "ERR_OUTBOUND_HEALTH_NOT_READY", "dapr outbound is not ready")
             return self._send(204)
         if segs[1] == "publish" and len(segs) >= 4 and api.endpoint_allowed("publish", "v1.0/publish/{pubsubname}/*"):
-            if segs[2] == "bulk":
-                log("POST /v1.0/publish/bulk/... (bulk publish) is not implemented by the stand-in: 404")
-                raise plain_error(404, "404 page not found")
+            # "/v1.0/publish/bulk/..." is this route with a pub/sub named "bulk" (daprd's bulk API is
+            # under v1.0-alpha1): ERR_PUBSUB_NOT_FOUND, as daprd answers.
             allow("POST")
             return self._publish(self._param("pubsubname", segs[2]), self._param("*", "/".join(segs[3:])), qs, body)
         state = api.endpoint_allowed("state", "v1.0/state/{storeName}")
@@ -1355,7 +1361,9 @@ class Handler(BaseHTTPRequestHandler):
         STATS.incr("published", topic)
         self._send(204)
 
-    def _publish_inner(self, rt, pubsub_name, topic, md, body):
+    @staticmethod
+    def _pubsub_and_topic(rt, pubsub_name, topic, md):
+        """http.go validateAndGetPubsubAndTopic."""
         ps = rt.pubsubs.get(pubsub_name)
         if ps is None:
             raise kit_error(404, "ERR_PUBSUB_NOT_FOUND", f"pubsub {pubsub_name} is not found",
@@ -1364,13 +1372,21 @@ class Handler(BaseHTTPRequestHandler):
             raise kit_error(404, "ERR_TOPIC_NAME_EMPTY", "topic is empty in pubsub " + pubsub_name,
                             "DAPR_PUBSUB_TOPIC_NAME_EMPTY", md,
                             resource=("pubsub", pubsub_name, "", "topic is empty in pubsub " + pubsub_name))
-        content_type = self.headers.get("Content-Type", "")
+        return ps
+
+    @staticmethod
+    def _raw_payload(pubsub_name, md):
         try:
-            raw = _is_raw_payload(md)
+            return _is_raw_payload(md)
         except ValueError as e:
             msg = f"failed deserializing metadata. Error: {e}"
             raise kit_error(400, "ERR_PUBSUB_REQUEST_METADATA", msg, "DAPR_PUBSUB_METADATA_DESERIALIZATION", md,
-                            resource=("pubsub", pubsub_name, "", msg))
+                            resource=("pubsub", pubsub_name, "", msg)) from None
+
+    def _publish_inner(self, rt, pubsub_name, topic, md, body):
+        ps = self._pubsub_and_topic(rt, pubsub_name, topic, md)
+        content_type = self.headers.get("Content-Type", "")
+        raw = self._raw_payload(pubsub_name, md)
         data = body
         ce = None
         if not raw:
@@ -1401,6 +1417,132 @@ class Handler(BaseHTTPRequestHandler):
                             {"topic": topic, "error": str(e)}, resource=("pubsub", pubsub_name, "", msg))
         log(f"published to {pubsub_name}/{topic} id={ce.get('id') if ce else '(raw)'} "
             f"content-type={content_type or '(none: text/plain)'}")
+
+    # -- bulk publish (http.go onBulkPublish, daprd 1.16.19) ------------------------------------
+    # Read in dapr/dapr v1.16.19: pkg/api/http/http.go (onBulkPublish, bulkPublishMessageEntry),
+    # pkg/api/http/util.go (ConvertEventToBytes), pkg/api/http/responses.go (BulkPublishResponse),
+    # utils/utils.go (PopulateMetadataForBulkPublishEntry), pkg/runtime/pubsub/publisher/publisher.go
+    # (BulkPublish), pkg/runtime/pubsub/default_bulkpub.go (the fallback for components without
+    # BulkPublish, as pubsub.redis: every entry a Publish of its own, in parallel, "no guarantee that
+    # messages sent to the broker are in the same order as specified in the request") and
+    # pkg/runtime/pubsub/bulkpublish_resiliency.go (retries resend only the failed entries).
+    def _bulk_publish(self, pubsub_name, topic, qs, body):
+        rt = RT
+        md = get_metadata_from_query(qs)
+        try:
+            n = self._bulk_publish_inner(rt, pubsub_name, topic, md, body)
+        except HTTPError as e:
+            STATS.incr("publish_refused", e.status)
+            warn(f"bulk publish {pubsub_name}/{topic} refused: {e.status} {e.body.decode('utf-8', 'replace')[:500]}")
+            raise
+        STATS.incr("published", topic, n)
+        self._send(204)
+
+    def _bulk_publish_inner(self, rt, pubsub_name, topic, md, body) -> int:
+        ps = self._pubsub_and_topic(rt, pubsub_name, topic, md)
+        raw = self._raw_payload(pubsub_name, md)
+        app_meta = {"appID": rt.app_id}
+
+        def events_error(reason: str, message: str, meta: dict) -> HTTPError:
+            return kit_error(400, "ERR_PUBSUB_EVENTS_SER", message, reason, meta,
+                             resource=("pubsub", pubsub_name, "", message))
+
+        # json.NewDecoder(r.Body).Decode(&[]bulkPublishMessageEntry)
+        try:
+            incoming = decode_bulk_entries(body)
+        except GoJSONError as e:
+            text = "EOF" if isinstance(e, GoEOF) else str(e)
+            raise events_error("DAPR_PUBSUB_UNMARSHAL_EVENTS",
+                               f"error when unmarshaling the request for topic {topic} pubsub {pubsub_name}: {text}",
+                               app_meta) from None
+        entries = []
+        seen = set()
+        for entry in incoming:
+            try:
+                data = convert_event_to_bytes(entry["event"], entry["contentType"])
+            except GoJSONError as e:
+                raise events_error("DAPR_PUBSUB_MARSHAL_ENVELOPE",
+                                   f"error when marshalling cloud event envelope for topic {topic} pubsub "
+                                   f"{pubsub_name}: {e}", dict(app_meta, error=str(e))) from None
+            emd = None
+            if entry["metadata"] is not None:
+                # PopulateMetadataForBulkPublishEntry: entry keys win over the request's.  An entry
+                # WITHOUT metadata gets none at all - not even the request's (http.go).
+                emd = dict(entry["metadata"])
+                for k, v in md.items():
+                    emd.setdefault(k, v)
+            eid = entry["entryId"]
+            if eid == "" or eid in seen:
+                err = "entryId is duplicated or not present for entry"
+                raise events_error("DAPR_PUBSUB_MARSHAL_EVENTS",
+                                   f"error marshaling events to bytes for topic {topic} pubsub {pubsub_name}. "
+                                   f"error: {err}", dict(app_meta, error=err))
+            seen.add(eid)
+            entries.append({"entryId": eid, "data": data, "contentType": entry["contentType"], "metadata": emd})
+        if not raw:
+            # One producer span per entry, children of the request's span.
+            request_span = child_span(self.headers.get("traceparent"))
+            tstate = self.headers.get("tracestate", "") if parse_traceparent(self.headers.get("traceparent")) else ""
+            for e in entries:
+                emd = e["metadata"] or {}
+                try:
+                    ce = new_cloud_event(rt.app_id, pubsub_name, topic, e["contentType"], e["data"],
+                                         child_span(request_span), tstate, emd)
+                except PanicNilMap:
+                    error("http: panic serving request: assignment to entry in nil map (an entry of "
+                          "application/cloudevents+json whose event is null); net/http drops the connection")
+                    STATS.incr("publish_refused", "connection-dropped")
+                    raise ConnectionResetByPanic() from None
+                except GoJSONError as ex:
+                    raise kit_error(500, "ERR_PUBSUB_CLOUD_EVENTS_SER", "cannot create cloudevent",
+                                    "DAPR_PUBSUB_CLOUD_EVENT_CREATION", dict(app_meta, error=str(ex)),
+                                    resource=("pubsub", pubsub_name, "", "cannot create cloudevent")) from None
+                apply_ttl_metadata(ce, emd)
+                e["data"] = go_marshal_bytes(ce)
+        # publisher.go BulkPublish
+        if not is_operation_allowed(topic, ps, ps.scoped_publishings):
+            msg = f"topic {topic} is not allowed for app id {rt.app_id}"
+            raise kit_error(403, "ERR_PUBSUB_FORBIDDEN", msg, "DAPR_PUBSUB_FORBIDDEN",
+                            {"topic": topic, "error": msg}, resource=("pubsub", pubsub_name, "", msg))
+        target = rt.namespace + topic if ps.namespace_scoped else topic
+        pol = rt.resiliency.component_policy(ps.name, "Pubsub", "Outbound")
+        state = {"remaining": entries, "failed": []}
+
+        def attempt(_deadline):
+            # default_bulkpub.go: each entry its own Publish, up to 100 at a time, in no set order.
+            order = list(state["remaining"])
+            random.shuffle(order)
+            failed = []
+            for e in order:
+                try:
+                    ps.comp.publish(target, e["data"], e["metadata"])
+                except Exception as ex:  # noqa: BLE001 - the component's error, per entry
+                    failed.append((e["entryId"], str(ex)))
+            state["failed"] = failed
+            if failed:
+                ids = {f[0] for f in failed}
+                state["remaining"] = [e for e in state["remaining"] if e["entryId"] in ids]
+                raise BulkPublishFailed(failed[0][1])
+
+        try:
+            run_policy(pol, attempt, None, log=warn)
+        except Exception as err:  # noqa: BLE001
+            # bulkpublish_resiliency.go: a timeout, an open (or half-open, busy) breaker, or no
+            # failed entries reported: every entry still to send counts as failed.
+            if (isinstance(err, (DeadlineExceeded, ResiliencyError, standin_resiliency.BreakerOpen,
+                                 standin_resiliency.BreakerTooManyRequests)) or not state["failed"]):
+                failed = [(e["entryId"], str(err)) for e in state["remaining"]]
+            else:
+                failed = state["failed"]
+            msg = f"error when publishing to topic {topic} in pubsub {pubsub_name}: {err}"
+            res = go_marshal({"failedEntries": [{"entryId": i, "error": t} for i, t in failed],
+                              "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE"})
+            STATS.incr("published", topic, len(entries) - len(failed))
+            # setResponseMetadataHeaders (net/http canonicalises the names) + respondWithData
+            raise HTTPError(500, res.encode(), "application/json",
+                            {"Metadata.responsedata": res, "Metadata.error": msg}) from None
+        log(f"bulk published {len(entries)} entries to {pubsub_name}/{topic}")
+        return len(entries)
 
     # -- state (http.go onGetState / onPostState / onDeleteState) ------------------------------
     def _store(self, name):
@@ -1517,6 +1659,76 @@ def _valid_escapes(s: str) -> bool:
         else:
             i += 1
     return True
+
+
+class BulkPublishFailed(Exception):
+    """errgroup.Wait's error: the first failed entry's."""
+
+
+def decode_bulk_entries(body: bytes) -> list:
+    """json.NewDecoder(body).Decode(&[]bulkPublishMessageEntry) (http.go): entryId string, event
+    any (numbers become float64), contentType string, metadata map[string]string; field names
+    matched case-insensitively, unknown fields ignored, `null` for the list is no entries."""
+    parsed = go_decode_first(body)
+    if parsed is None:
+        return []
+    if not isinstance(parsed, list):
+        raise GoJSONError(f"json: cannot unmarshal {go_type_name(parsed)} into Go value of type "
+                          f"[]http.bulkPublishMessageEntry")
+    out = []
+    for el in parsed:
+        if el is None:
+            el = {}
+        if not isinstance(el, dict):
+            raise GoJSONError(f"json: cannot unmarshal {go_type_name(el)} into Go value of type "
+                              f"http.bulkPublishMessageEntry")
+
+        def string_field(name):
+            v, found = _go_field(el, name)
+            if not found or v is None:
+                return ""
+            if not isinstance(v, str) or isinstance(v, GoNumber):
+                raise GoJSONError(f"json: cannot unmarshal {go_type_name(v)} into Go struct field "
+                                  f"bulkPublishMessageEntry.{name} of type string")
+            return str(v)
+
+        entry_id = string_field("entryId")
+        content_type = string_field("contentType")
+        event, _ = _go_field(el, "event")
+        md, _ = _go_field(el, "metadata")
+        if md is not None:
+            if not isinstance(md, dict):
+                raise GoJSONError(f"json: cannot unmarshal {go_type_name(md)} into Go struct field "
+                                  f"bulkPublishMessageEntry.metadata of type map[string]string")
+            for mv in md.values():
+                if mv is not None and (not isinstance(mv, str) or isinstance(mv, GoNumber)):
+                    raise GoJSONError(f"json: cannot unmarshal {go_type_name(mv)} into Go struct field "
+                                      f"bulkPublishMessageEntry.metadata of type string")
+            md = {k: (str(v) if v is not None else "") for k, v in md.items()}
+        out.append({"entryId": entry_id, "event": to_float64_tree(event), "contentType": content_type,
+                    "metadata": md})
+    return out
+
+
+def convert_event_to_bytes(event, content_type: str) -> bytes:
+    """pkg/api/http/util.go ConvertEventToBytes (content types as components-contrib
+    contenttype/utils.go): octet-stream wants a base64 string, text/* and application/xml a string,
+    JSON and cloudevents+json any value (json.Marshal), anything else is refused."""
+    mismatch = "error: mismatch between contentType and event"
+    if is_ct(content_type, "application/octet-stream"):
+        if not isinstance(event, str):
+            raise GoJSONError(mismatch)
+        try:
+            return base64.b64decode(event, validate=True)
+        except (ValueError, TypeError) as e:
+            raise GoJSONError(f"error: unable to decode base64 application/octect-stream data: {e}") from None
+    if content_type.lower().startswith("text/") or is_ct(content_type, "application/xml"):
+        if not isinstance(event, str):
+            raise GoJSONError(mismatch)
+        return event.encode("utf-8")
+    if is_ct(content_type, "application/json") or is_ct(content_type, "application/cloudevents+json"):
+        return go_marshal_bytes(event)
+    raise GoJSONError(mismatch)
 
 
 def _go_field(obj: dict, name: str):

@@ -42,13 +42,16 @@ class ApiAccess:
                 out[f"{r.get('version', '')}/{r.get('name', '')}"] = True
         return out
 
-    def endpoint_allowed(self, group: str, route: str) -> bool:
-        """endpoint.go IsAllowed for an endpoint of group version "v1" (EndpointGroupVersion1)
-        named `group` whose route is `route` ("v1.0/invoke/*"): the denylist first, then the
-        allowlist (an empty one allows everything); each matched by the group key or, the "legacy"
-        way, by a rule key that prefixes the route."""
+    def endpoint_allowed(self, group: str, route: str, group_version: str = "v1") -> bool:
+        """endpoint.go IsAllowed for an endpoint of group version `group_version` ("v1",
+        EndpointGroupVersion1; "v1alpha1" for the bulk publish API) named `group` whose route is
+        `route` ("v1.0/invoke/*"): the denylist first, then the allowlist (an empty one allows
+        everything); each matched by the group key ("v1alpha1/publish") or, the "legacy" way, by a
+        rule key that prefixes the route.  So a rule {name: publish, version: v1.0} admits
+        "v1.0/publish/..." but not "v1.0-alpha1/publish/bulk/...": bulk publish needs a rule of
+        its own (version v1.0-alpha1 or v1alpha1)."""
         def matches(rules):
-            return ("v1/" + group) in rules or any(route.startswith(k) for k in rules)
+            return (group_version + "/" + group) in rules or any(route.startswith(k) for k in rules)
         if self.denied and matches(self.denied):
             return False
         if not self.allowed:

@@ -3,7 +3,8 @@
 
 Starts a tiny app (http.server in a thread) and one stand-in process, then proves the strict rules:
 state first-write/etag codes, TTL, key prefixes; the envelope daprd builds and what it keeps or
-drops; scopes and tokens; delivery twice per message; SUCCESS/RETRY/DROP/404/500/empty-body
+drops; bulk publish (v1.0-alpha1: entries, metadata merging, refusals, failedEntries); scopes and tokens;
+delivery twice per message; SUCCESS/RETRY/DROP/404/500/empty-body
 handling with the Resiliency policy and dead letters; the processingTimeout bound on dead-lettering;
 cron ticks and the OPTIONS probe; service invocation through a second stand-in (the caller,
 whose Configuration admits only invoke) to this one (whose accessControl admits the caller to
@@ -57,6 +58,9 @@ spec:
     allowed:
       - name: publish
         version: v1.0
+        protocol: http
+      - name: publish
+        version: v1.0-alpha1
         protocol: http
       - name: state
         version: v1.0
@@ -261,9 +265,9 @@ def write_resources(d):
                 - name: maxLenApprox
                   value: "1000"
                 - name: allowedTopics
-                  value: "orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq,forbidden-topic,not-subscribable"
+                  value: "orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq,forbidden-topic,not-subscribable,bulk-broken"
                 - name: publishingScopes
-                  value: "selftest=orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq,not-subscribable;other=forbidden-topic"
+                  value: "selftest=orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq,not-subscribable,bulk-broken;other=forbidden-topic"
                 - name: subscriptionScopes
                   value: "selftest=orders,retry-topic,err-topic,nf-topic,drop-topic,drop-nodlq,empty-topic,odd-topic,lower-topic,dlq"
             scopes:
@@ -579,6 +583,7 @@ def run_checks(r, proc, base, app_server, app_port):
 
     state_checks(r, base)
     publish_checks(r, base)
+    bulk_publish_checks(r, base)
     delivery_checks(r, base)
     cron_checks(base)
     stats = call("GET", base + "/standin/stats", token=None).json()
@@ -797,6 +802,103 @@ def publish_checks(r, base):
     check("stats: published / publish_refused counted",
           st["published"].get("orders", 0) >= 4 and st["publish_refused"].get("403", 0) >= 2
           and st["publish_refused"].get("401", 0) >= 1, (st["published"], st["publish_refused"]))
+
+
+def bulk_publish_checks(r, base):
+    """daprd 1.16's bulk publish (pkg/api/http/http.go onBulkPublish), as the outbox relay uses it."""
+    print("bulk publish")
+    import standin_config
+    only_v1 = standin_config.ApiAccess(standin_config.ApiAccess.rules(
+        [{"name": "publish", "version": "v1.0", "protocol": "http"}]), {})
+    check("an allow-list rule {publish, v1.0} does NOT admit bulk publish (endpoint.go IsAllowed)",
+          only_v1.endpoint_allowed("publish", "v1.0/publish/{pubsubname}/*")
+          and not only_v1.endpoint_allowed("publish", "v1.0-alpha1/publish/bulk/{pubsubname}/*", "v1alpha1"))
+    url = base + "/v1.0-alpha1/publish/bulk/pubsub/orders"
+    before = len(r.xrange("orders"))
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    entries = [{"entryId": str(i), "contentType": "application/cloudevents+json",
+                "metadata": {"partitionKey": f"user-{i % 2}"},
+                "event": {"specversion": "1.0", "id": f"bulk-{i}", "source": "backend-api",
+                          "type": "com.taskflow.task.created.v1", "subject": f"task-{i}", "traceparent": tp, "traceid": tp,
+                          "datacontenttype": "application/json", "data": {"n": i}}} for i in range(6)]
+    p = call("POST", url + "?metadata.ttlInSeconds=3600", entries, headers={"Content-Type": "application/json"})
+    check("bulk publish of 6 cloudevents+json entries -> 204, empty body", p.status == 204 and p.body == b"",
+          f"{p.status} {p.body!r}")
+    added = r.xrange("orders")[before:]
+    check("one XADD per entry", len(added) == 6, len(added))
+    mds = [json.loads(e[1][b"metadata"]) for e in added if b"metadata" in e[1]]
+    check("entry metadata merged with the request's (entry keys win)",
+          len(mds) == 6 and all(m.get("ttlInSeconds") == "3600" and m.get("partitionKey", "").startswith("user-")
+                                for m in mds), mds[:2])
+    got = wait_until(lambda: (lambda ids: ids if all(f"bulk-{i}" in ids for i in range(6)) else None)(
+        _ids("/events/orders")))
+    check("the app received all 6 bulk-published events", bool(got))
+    ces = {json.loads(q["body"]).get("id"): json.loads(q["body"]) for q in APP.find("POST", "/events/orders")}
+    ce = ces.get("bulk-3") or {}
+    check("bulk envelope: id/source/type/subject kept, the entry's traceid+traceparent kept, topic set, "
+          "expiration from ttl",
+          ce.get("source") == "backend-api" and ce.get("subject") == "task-3" and ce.get("traceparent") == tp
+          and ce.get("topic") == "orders" and ce.get("data") == {"n": 3} and "expiration" in ce, ce)
+
+    before = len(r.xrange("orders"))
+    p = call("PUT", url + "?metadata.partitionKey=from-request",
+             [{"entryId": "a", "contentType": "text/plain", "event": "plain"}], headers={"Content-Type": "application/json"})
+    added = r.xrange("orders")[before:]
+    check("PUT works too; an entry without metadata gets NONE of the request's (http.go)",
+          p.status == 204 and len(added) == 1 and b"metadata" not in added[0][1], (p.status, added))
+    plain = json.loads(added[0][1][b"data"]) if added else {}
+    check("an entry without a trace of its own gets a producer span of the request's trace",
+          plain.get("data") == "plain" and plain.get("traceparent", "").startswith("00-")
+          and plain.get("traceparent") == plain.get("traceid"), plain)
+
+    def refused(body, raw=False):
+        q = call("POST", url, body if raw else body, headers={"Content-Type": "application/json"})
+        return q.status, (q.json() if q.body.startswith(b"{") else {})
+
+    st, js = refused([{"entryId": "x", "contentType": "application/json", "event": 1},
+                      {"entryId": "x", "contentType": "application/json", "event": 2}])
+    check("duplicate entryId -> 400 ERR_PUBSUB_EVENTS_SER (DAPR_PUBSUB_MARSHAL_EVENTS)",
+          st == 400 and js.get("errorCode") == "ERR_PUBSUB_EVENTS_SER"
+          and any(d.get("reason") == "DAPR_PUBSUB_MARSHAL_EVENTS" for d in js.get("details", [])), (st, js))
+    st, js = refused([{"contentType": "application/json", "event": 1}])
+    check("missing entryId -> 400", st == 400 and js.get("errorCode") == "ERR_PUBSUB_EVENTS_SER", (st, js))
+    st, js = refused({"entryId": "1", "event": 1})
+    check("a body that is not a list -> 400 (DAPR_PUBSUB_UNMARSHAL_EVENTS)",
+          st == 400 and any(d.get("reason") == "DAPR_PUBSUB_UNMARSHAL_EVENTS" for d in js.get("details", [])), (st, js))
+    st, js = refused([{"entryId": "1", "contentType": "text/plain", "event": {"not": "a string"}}])
+    check("event not matching its contentType -> 400 (DAPR_PUBSUB_MARSHAL_ENVELOPE)",
+          st == 400 and any(d.get("reason") == "DAPR_PUBSUB_MARSHAL_ENVELOPE" for d in js.get("details", [])), (st, js))
+    st, js = refused([{"entryId": "1", "contentType": "application/x-unknown", "event": "x"}])
+    check("an unknown contentType -> 400", st == 400, (st, js))
+    q = call("POST", base + "/v1.0-alpha1/publish/bulk/pubsub/forbidden-topic",
+             [{"entryId": "1", "contentType": "application/json", "event": {}}], headers={"Content-Type": "application/json"})
+    check("bulk to a topic outside publishingScopes -> 403 ERR_PUBSUB_FORBIDDEN",
+          q.status == 403 and q.json().get("errorCode") == "ERR_PUBSUB_FORBIDDEN", (q.status, q.body[:200]))
+    q = call("POST", base + "/v1.0-alpha1/publish/bulk/nosuch/orders", [], headers={"Content-Type": "application/json"})
+    check("bulk to an unknown pubsub -> 404 ERR_PUBSUB_NOT_FOUND",
+          q.status == 404 and q.json().get("errorCode") == "ERR_PUBSUB_NOT_FOUND", (q.status, q.body[:200]))
+    q = call("POST", base + "/v1.0/publish/bulk/pubsub/orders", {}, headers={"Content-Type": "application/json"})
+    check("/v1.0/publish/bulk/... is the v1.0 route with a pub/sub named 'bulk' -> 404 ERR_PUBSUB_NOT_FOUND",
+          q.status == 404 and q.json().get("errorCode") == "ERR_PUBSUB_NOT_FOUND", (q.status, q.body[:200]))
+    q = call("GET", url)
+    check("GET on the bulk route -> 405", q.status == 405, q.status)
+    q = call("POST", url, [], headers={"Content-Type": "application/json"}, token=None)
+    check("bulk without dapr-api-token -> 401", q.status == 401, q.status)
+
+    # Every entry fails at the component (the stream key holds a string: WRONGTYPE from XADD).
+    r.set("bulk-broken", "not a stream")
+    q = call("POST", base + "/v1.0-alpha1/publish/bulk/pubsub/bulk-broken",
+             [{"entryId": e, "contentType": "application/json", "event": {"e": e}} for e in ("p", "q")],
+             headers={"Content-Type": "application/json"})
+    body = q.json() if q.body.startswith(b"{") else {}
+    failed = sorted(f.get("entryId") for f in body.get("failedEntries", []))
+    check("component failure -> 500 {failedEntries:[{entryId,error}], errorCode: ERR_PUBSUB_PUBLISH_MESSAGE}",
+          q.status == 500 and failed == ["p", "q"] and body.get("errorCode") == "ERR_PUBSUB_PUBLISH_MESSAGE"
+          and all(f.get("error") for f in body["failedEntries"]), (q.status, q.body[:300]))
+    check("the failure also comes as metadata.responseData / metadata.error headers",
+          q.headers.get("Metadata.responsedata") == q.body.decode() and bool(q.headers.get("Metadata.error")),
+          dict(q.headers))
+    r.delete("bulk-broken")
 
 
 def _ids(path, topic=None):

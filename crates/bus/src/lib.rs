@@ -29,7 +29,7 @@ pub mod task_handler;
 pub use cloudevent::{CloudEvent, EnvelopeError, ReceivedEvent};
 pub use dead_letter::{DeadLetter, DeadLetterSink};
 pub use handler::{EventHandler, HandlerFuture, Outcome, Subscription, dispatch, handler_fn};
-pub use publisher::{OutgoingEvent, PublishError, Publisher};
+pub use publisher::{BatchFuture, OutgoingEvent, PublishError, Publisher};
 pub use task_handler::{TaskEventHandler, TaskEvents, task_handler, task_handler_fn};
 /// The W3C trace context the bus carries from outbox rows to consumers.
 pub use taskflow_trace as trace;

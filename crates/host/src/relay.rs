@@ -14,6 +14,10 @@
 //!   a fallback for rows written elsewhere.
 //! - A failed publish defers that row and blocks the rest of its key until the retry, so a user's
 //!   events never overtake each other; other keys carry on.
+//! - A publisher that batches (daprd's bulk publish) gets rounds: each round one batch of the next
+//!   row of every key still going, never two rows of one key — the broker may reorder a batch —
+//!   so with many active users a sidecar round trip carries many events. Otherwise each key is a
+//!   chain of single publishes, the keys side by side.
 //! - Published rows are pruned after a retention period; backend-api's relay also prunes expired
 //!   `Idempotency-Key` rows.
 
@@ -86,6 +90,10 @@ fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
+/// What publishing one key's rows did: the ids published, the failure that stopped it (row id,
+/// attempts so far, error) and whether the pass's deadline cut it short.
+type KeyOutcome = (Vec<i64>, Option<(i64, i32, String)>, bool);
+
 /// What one pass over the outbox did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DrainReport {
@@ -139,13 +147,8 @@ impl OutboxRelay {
     }
 
     /// Publishes one key's rows in order, stopping at the first failure — or at `deadline`, so a slow
-    /// broker cannot keep a pass going past what the lock guarantees. Returns (published ids,
-    /// failure, whether the deadline cut it short).
-    async fn publish_key(
-        &self,
-        rows: Vec<&OutboxMessage>,
-        deadline: tokio::time::Instant,
-    ) -> (Vec<i64>, Option<(i64, i32, String)>, bool) {
+    /// broker cannot keep a pass going past what the lock guarantees.
+    async fn publish_key(&self, rows: Vec<&OutboxMessage>, deadline: tokio::time::Instant) -> KeyOutcome {
         let mut done = Vec::with_capacity(rows.len());
         for m in rows {
             if tokio::time::Instant::now() >= deadline {
@@ -157,6 +160,48 @@ impl OutboxRelay {
             }
         }
         (done, None, false)
+    }
+
+    /// Publishes every key's rows in rounds through [`Publisher::publish_batch`]: each round is one
+    /// batch of the next row of every key still going, so no batch holds two rows of one key (whose
+    /// order a broker need not keep within a batch), and a key's next row goes only after the
+    /// previous one was accepted. A key stops at its first failure; every key at `deadline`.
+    async fn publish_rounds(
+        &self,
+        keys: Vec<Vec<&OutboxMessage>>,
+        deadline: tokio::time::Instant,
+    ) -> Vec<KeyOutcome> {
+        let mut outcomes: Vec<KeyOutcome> = keys.iter().map(|_| (Vec::new(), None, false)).collect();
+        let mut next = vec![0usize; keys.len()];
+        let mut live: Vec<usize> = (0..keys.len()).filter(|&k| !keys[k].is_empty()).collect();
+        while !live.is_empty() {
+            if tokio::time::Instant::now() >= deadline {
+                for k in live {
+                    outcomes[k].2 = true;
+                }
+                break;
+            }
+            let rows: Vec<&OutboxMessage> = live.iter().map(|&k| keys[k][next[k]]).collect();
+            let events: Vec<OutgoingEvent> = rows.iter().map(|m| self.outgoing(m)).collect();
+            let results = self.publisher.publish_batch(&events).await;
+            let mut still = Vec::with_capacity(live.len());
+            // A publisher that answered for fewer events leaves the rest unpublished (and their
+            // keys stopped): they go out in a later pass.
+            for ((&k, m), result) in live.iter().zip(&rows).zip(results) {
+                match result {
+                    Ok(()) => {
+                        outcomes[k].0.push(m.id);
+                        next[k] += 1;
+                        if next[k] < keys[k].len() {
+                            still.push(k);
+                        }
+                    }
+                    Err(e) => outcomes[k].1 = Some((m.id, m.attempts, e.to_string())),
+                }
+            }
+            live = still;
+        }
+        outcomes
     }
 
     /// One pass: publishes every row that is due, keeping per-key order.
@@ -185,7 +230,14 @@ impl OutboxRelay {
             by_key.entry(key).or_default().push(m);
         }
         let deadline = tokio::time::Instant::now() + self.config.pass_budget;
-        let results = join_all(by_key.into_values().map(|rows| self.publish_key(rows, deadline))).await;
+        let results = if self.publisher.batches() {
+            // Oldest key first within each batch (the broker may still reorder a batch).
+            let mut keys: Vec<Vec<&OutboxMessage>> = by_key.into_values().collect();
+            keys.sort_by_key(|rows| rows.first().map(|m| m.id));
+            self.publish_rounds(keys, deadline).await
+        } else {
+            join_all(by_key.into_values().map(|rows| self.publish_key(rows, deadline))).await
+        };
 
         let mut report = DrainReport {
             more,

@@ -1,5 +1,6 @@
 //! Calls from the app to its sidecar: publish, state, health.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -7,8 +8,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use taskflow_runtime::config::{self, ConfigError};
 
+use super::bulk::BulkSupport;
+use crate::CloudEvent;
 use crate::idempotency::{Claim, ClaimFuture, DONE, IdempotencyError, IdempotencyStore, PENDING};
-use crate::publisher::{OutgoingEvent, PublishError, PublishFuture, Publisher};
+use crate::publisher::{BatchFuture, OutgoingEvent, PublishError, PublishFuture, Publisher};
 
 /// Where the sidecar is and which components to use.
 #[derive(Debug, Clone)]
@@ -61,9 +64,11 @@ pub struct DaprClient {
     base: String,
     config: DaprConfig,
     http: reqwest::Client,
+    /// Whether the sidecar has the bulk publish API (shared by clones).
+    pub(super) bulk: Arc<BulkSupport>,
 }
 
-fn unreachable(e: reqwest::Error) -> DaprError {
+pub(super) fn unreachable(e: reqwest::Error) -> DaprError {
     DaprError::Unreachable(e.to_string())
 }
 
@@ -84,6 +89,7 @@ impl DaprClient {
             base: format!("http://{}:{}", config.host, config.http_port),
             config,
             http,
+            bulk: Arc::default(),
         })
     }
 
@@ -91,7 +97,7 @@ impl DaprClient {
         &self.config
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let req = self.http.request(method, format!("{}{path}", self.base));
         match &self.config.api_token {
             Some(token) => req.header("dapr-api-token", token),
@@ -130,12 +136,7 @@ impl DaprClient {
     /// source, type, traceid, tracestate and traceparent), so the task id would be lost.
     pub async fn publish_event(&self, event: &OutgoingEvent) -> Result<(), DaprError> {
         let path = format!("/v1.0/publish/{}/{}", self.config.pubsub, event.topic);
-        let mut envelope = event.cloud_event.clone();
-        if let Some(tp) = envelope.traceparent.clone() {
-            // daprd fills `traceid` (its older name for the same value) only when it is absent; set
-            // both so consumers reading either see the trace of the write.
-            envelope.extensions.insert("traceid".into(), Value::String(tp));
-        }
+        let envelope = envelope(event);
         let body = serde_json::to_vec(&envelope).map_err(|e| DaprError::Status {
             status: 400,
             body: e.to_string(),
@@ -264,6 +265,17 @@ impl DaprClient {
     }
 }
 
+/// The CloudEvent as the sidecar gets it: whole, with its trace under both names. daprd fills
+/// `traceid` (its older name for the same value) only when it is absent; set both so consumers
+/// reading either see the trace of the write.
+pub(super) fn envelope(event: &OutgoingEvent) -> CloudEvent {
+    let mut envelope = event.cloud_event.clone();
+    if let Some(tp) = envelope.traceparent.clone() {
+        envelope.extensions.insert("traceid".into(), Value::String(tp));
+    }
+    envelope
+}
+
 fn urlencode(key: &str) -> String {
     key.bytes()
         .map(|b| match b {
@@ -275,18 +287,30 @@ fn urlencode(key: &str) -> String {
         .collect()
 }
 
+/// A sidecar's refusal is the broker's; anything else means it could not be reached.
+pub(super) fn publish_error(e: DaprError) -> PublishError {
+    match e {
+        DaprError::Status { status, body } => PublishError::Refused { status, body },
+        other => PublishError::Unavailable(other.to_string()),
+    }
+}
+
 impl Publisher for DaprClient {
     fn publish<'a>(&'a self, event: &'a OutgoingEvent) -> PublishFuture<'a> {
-        Box::pin(async move {
-            self.publish_event(event).await.map_err(|e| match e {
-                DaprError::Status { status, body } => PublishError::Refused { status, body },
-                other => PublishError::Unavailable(other.to_string()),
-            })
-        })
+        Box::pin(async move { self.publish_event(event).await.map_err(publish_error) })
     }
 
     fn ready(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
         Box::pin(self.is_ready())
+    }
+
+    /// Until the sidecar answers that it has no bulk API (see [`super::bulk`]).
+    fn batches(&self) -> bool {
+        self.bulk.available()
+    }
+
+    fn publish_batch<'a>(&'a self, events: &'a [OutgoingEvent]) -> BatchFuture<'a> {
+        Box::pin(self.publish_events(events))
     }
 }
 

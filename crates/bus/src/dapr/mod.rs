@@ -5,6 +5,7 @@
 //! a recording stand-in for the sidecar.
 
 mod app;
+pub mod bulk;
 mod client;
 mod tokens;
 

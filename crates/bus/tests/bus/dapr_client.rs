@@ -214,3 +214,106 @@ async fn readiness_follows_the_sidecars_outbound_health() {
             .is_err()
     );
 }
+
+fn outgoing(topic: &str, key: &str, id: &str) -> taskflow_bus::OutgoingEvent {
+    let mut cloud_event = taskflow_bus::CloudEvent::for_outbox_payload(
+        topic,
+        id,
+        json!({"task": {"id": format!("task-{id}")}}),
+        "backend-api",
+    );
+    cloud_event.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
+    taskflow_bus::OutgoingEvent {
+        topic: topic.into(),
+        partition_key: key.into(),
+        cloud_event,
+    }
+}
+
+#[tokio::test]
+async fn a_batch_goes_as_one_bulk_request_per_topic_and_failed_entries_come_back_as_failures() {
+    use taskflow_bus::Publisher;
+    let sidecar = FakeSidecar::start().await;
+    sidecar.enable_bulk(&["e2".to_owned()]);
+    let client = DaprClient::new(sidecar.config(Some("t0ken"))).unwrap();
+    assert!(client.batches());
+    let events = [
+        outgoing("task-created", "alice", "e1"),
+        outgoing("task-updated", "carol", "e4"),
+        outgoing("task-created", "bob", "e2"),
+        outgoing("task-created", "dave", "e3"),
+    ];
+    let results = client.publish_batch(&events).await;
+    let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, true, false, true], "{results:?}");
+    assert!(matches!(
+        &results[2],
+        Err(taskflow_bus::PublishError::Refused { status: 500, .. })
+    ));
+
+    let requests = sidecar.requests.lock().unwrap().clone();
+    let bulk: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/v1.0-alpha1/"))
+        .collect();
+    assert_eq!(bulk.len(), 1, "one request for task-created's three events");
+    assert_eq!(bulk[0].path, "/v1.0-alpha1/publish/bulk/pubsub/task-created");
+    assert_eq!(bulk[0].headers["dapr-api-token"], "t0ken");
+    let entries = bulk[0].body.as_array().unwrap();
+    let keys: Vec<&str> = entries
+        .iter()
+        .map(|e| e["metadata"]["partitionKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["alice", "bob", "dave"]);
+    let entry_ids: Vec<&str> = entries.iter().map(|e| e["entryId"].as_str().unwrap()).collect();
+    assert_eq!(entry_ids, ["0", "1", "2"]);
+    let event = &entries[0]["event"];
+    assert_eq!(entries[0]["contentType"], "application/cloudevents+json");
+    assert_eq!(event["id"], "e1");
+    assert_eq!(event["subject"], "task-e1");
+    assert_eq!(
+        event["traceparent"], event["traceid"],
+        "daprd keeps a trace given under both names"
+    );
+    // task-updated's lone event went as a single publish.
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path == "/v1.0/publish/pubsub/task-updated")
+    );
+    let mut broker = sidecar.broker_ids();
+    broker.sort();
+    assert_eq!(broker, ["e1", "e3", "e4"]);
+}
+
+#[tokio::test]
+async fn a_sidecar_without_bulk_publish_gets_single_publishes_and_is_not_asked_again_at_once() {
+    use taskflow_bus::Publisher;
+    let sidecar = FakeSidecar::start().await; // no bulk route: chi's plain 404
+    let client = DaprClient::new(sidecar.config(None)).unwrap();
+    let events = [
+        outgoing("task-created", "alice", "e1"),
+        outgoing("task-created", "bob", "e2"),
+    ];
+    assert!(client.publish_batch(&events).await.iter().all(Result::is_ok));
+    assert!(
+        !client.batches(),
+        "the relay goes back to one chain of single publishes per key"
+    );
+    assert!(client.publish_batch(&events).await.iter().all(Result::is_ok));
+    let requests = sidecar.requests.lock().unwrap().clone();
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.starts_with("/v1.0-alpha1/"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.starts_with("/v1.0/publish/"))
+            .count(),
+        4
+    );
+}

@@ -47,13 +47,99 @@ pub struct Recorded {
 }
 
 /// A stand-in for daprd's HTTP API that records what it receives. Publishing fails while `down`;
-/// the state store follows the Redis state store's rules ([`RedisLikeState`]).
+/// the state store follows the Redis state store's rules ([`RedisLikeState`]); bulk publish those
+/// of [`BulkDouble`].
 #[derive(Clone)]
 pub struct FakeSidecar {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
     pub down: Arc<Mutex<bool>>,
     pub state: Arc<Mutex<RedisLikeState>>,
+    pub bulk: Arc<Mutex<BulkDouble>>,
+    /// Every envelope the broker accepted, single or bulk, in the order it took them.
+    pub broker: Arc<Mutex<Vec<Value>>>,
+}
+
+/// `POST /v1.0-alpha1/publish/bulk/pubsub/{topic}` as dapr 1.16.19 `pkg/api/http/http.go`
+/// (`onBulkPublish`) answers it over a component without a bulk API of its own (Redis Streams:
+/// `pkg/runtime/pubsub/default_bulkpub.go`): a JSON array of entries, each with a unique non-empty
+/// `entryId` (else 400), metadata a map of strings, a `cloudevents+json` event an object (else
+/// 500); the entries reach the broker in no set order (here: reversed, so a batch that relied on
+/// its order shows it); 204, or 500 with `failedEntries` and the rest published. Without the route
+/// (`enabled` false: an older daprd, or an allow-list without publish v1.0-alpha1), chi's 404.
+#[derive(Debug, Default)]
+pub struct BulkDouble {
+    pub enabled: bool,
+    /// Event ids whose next publish (bulk or single) fails, once each.
+    pub fail_once: Vec<String>,
+    /// Each bulk request's entries as (partition key, event id), in request order.
+    pub batches: Vec<Vec<(String, String)>>,
+}
+
+fn bulk_error(status: u16, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .json(serde_json::json!({"errorCode": code, "message": message}))
+}
+
+fn bulk_publish(json: &Value, fake: &FakeSidecar) -> HttpResponse {
+    let mut bulk = fake.bulk.lock().unwrap();
+    if !bulk.enabled {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("404 page not found\n");
+    }
+    let Some(entries) = json.as_array() else {
+        return bulk_error(
+            400,
+            "ERR_PUBSUB_EVENTS_SER",
+            "error when unmarshaling the request",
+        );
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut batch = Vec::new();
+    for entry in entries {
+        let id = entry["entryId"].as_str().unwrap_or("");
+        if id.is_empty() || !seen.insert(id.to_owned()) {
+            return bulk_error(
+                400,
+                "ERR_PUBSUB_EVENTS_SER",
+                "entryId is duplicated or not present for entry",
+            );
+        }
+        if let Some(md) = entry.get("metadata").filter(|m| !m.is_null())
+            && !md.as_object().is_some_and(|m| m.values().all(Value::is_string))
+        {
+            return bulk_error(400, "ERR_PUBSUB_EVENTS_SER", "metadata is not a map of strings");
+        }
+        if entry["contentType"] != "application/cloudevents+json" || !entry["event"].is_object() {
+            return bulk_error(500, "ERR_PUBSUB_CLOUD_EVENTS_SER", "cannot create cloudevent");
+        }
+        let key = entry["metadata"]["partitionKey"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        batch.push((key, entry["event"]["id"].as_str().unwrap_or("").to_owned()));
+    }
+    bulk.batches.push(batch);
+    let down = *fake.down.lock().unwrap();
+    let mut failed = Vec::new();
+    for entry in entries.iter().rev() {
+        let event_id = entry["event"]["id"].as_str().unwrap_or("").to_owned();
+        if down {
+            failed.push(serde_json::json!({"entryId": entry["entryId"], "error": "broker down"}));
+        } else if let Some(i) = bulk.fail_once.iter().position(|f| *f == event_id) {
+            bulk.fail_once.remove(i);
+            failed.push(serde_json::json!({"entryId": entry["entryId"], "error": "redis streams: error from publish"}));
+        } else {
+            fake.broker.lock().unwrap().push(entry["event"].clone());
+        }
+    }
+    if failed.is_empty() {
+        HttpResponse::NoContent().finish()
+    } else {
+        HttpResponse::InternalServerError()
+            .json(serde_json::json!({"failedEntries": failed, "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE"}))
+    }
 }
 
 /// One key as components-contrib's Redis state store keeps it: a hash of `data`, `version` (the
@@ -159,11 +245,26 @@ async fn sidecar(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeSidecar
         };
     }
     if path.starts_with("/v1.0/publish/") {
+        let mut bulk = fake.bulk.lock().unwrap();
+        let id = json["id"].as_str().unwrap_or("").to_owned();
         return if down {
             HttpResponse::InternalServerError().body("broker down")
+        } else if let Some(i) = bulk.fail_once.iter().position(|f| *f == id) {
+            bulk.fail_once.remove(i);
+            bulk_error(
+                500,
+                "ERR_PUBSUB_PUBLISH_MESSAGE",
+                "redis streams: error from publish",
+            )
         } else {
+            fake.broker.lock().unwrap().push(json);
             HttpResponse::NoContent().finish()
         };
+    }
+    if path.starts_with("/v1.0-alpha1/publish/bulk/pubsub/")
+        && matches!(req.method().as_str(), "POST" | "PUT")
+    {
+        return bulk_publish(&json, &fake);
     }
     if let Some(key) = path.strip_prefix("/v1.0/state/statestore/") {
         let mut state = fake.state.lock().unwrap();
@@ -210,6 +311,8 @@ impl FakeSidecar {
             requests: Arc::default(),
             down: Arc::default(),
             state: Arc::default(),
+            bulk: Arc::default(),
+            broker: Arc::default(),
         };
         let data = web::Data::new(fake.clone());
         let server = HttpServer::new(move || {
@@ -242,6 +345,28 @@ impl FakeSidecar {
             .iter()
             .filter(|r| r.path.starts_with("/v1.0/publish/"))
             .cloned()
+            .collect()
+    }
+
+    /// Bulk publish answers (see [`BulkDouble`]); events with these ids fail once each.
+    pub fn enable_bulk(&self, fail_once: &[String]) {
+        let mut bulk = self.bulk.lock().unwrap();
+        bulk.enabled = true;
+        bulk.fail_once = fail_once.to_vec();
+    }
+
+    /// The bulk requests received, each as its entries' (partition key, event id).
+    pub fn bulk_batches(&self) -> Vec<Vec<(String, String)>> {
+        self.bulk.lock().unwrap().batches.clone()
+    }
+
+    /// The ids of every event the broker accepted, in the order it took them.
+    pub fn broker_ids(&self) -> Vec<String> {
+        self.broker
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap_or("").to_owned())
             .collect()
     }
 

@@ -8,6 +8,7 @@ mod event_history;
 mod fixtures;
 mod processed_events;
 mod relay;
+mod relay_bulk;
 mod relay_lock;
 // The recording subscriber and the fake Dapr sidecar are the bus's own test fixtures, shared rather
 // than copied; not every helper is used here.
