@@ -24,7 +24,7 @@ PostgreSQL database migrated by backend-api (MIGRATE_ONLY):
    done by consumers' idempotency claims).
 
 Modes: `bulk` runs the sidecar with the shipped Configuration (which admits daprd's bulk publish
-API, v1.0-alpha1); `single` with that Configuration minus the v1.0-alpha1 publish rule, so daprd
+API, v1.0-alpha1); `single` with that Configuration minus the bulk publish rule, so daprd
 (and the stand-in) answer 404 to bulk publish and the relay falls back to one POST per event, as
 against an older daprd. `--modes single` with a build from before bulk publish measures the old
 relay.
@@ -84,7 +84,7 @@ ORDER BY e.g
 
 
 def single_only_config(path: Path) -> None:
-    """The Configuration without its v1.0-alpha1 publish rule: bulk publish answers 404."""
+    """The Configuration without its bulk publish rule (publish v1alpha1): bulk publish answers 404."""
     doc = yaml.safe_load(path.read_text())
     allowed = doc["spec"]["api"]["allowed"]
     kept = [r for r in allowed if not (r.get("name") == "publish" and r.get("version") != "v1.0")]
