@@ -35,3 +35,22 @@ pub use pat::{
 pub use scopes::{Scope, Scopes};
 pub use tickets::{IssuedTicket, RedeemedTicket, STREAM_AUDIENCE, TICKET_LEEWAY_SECS, TICKET_TTL_SECS};
 pub use tokens::{Authenticator, Claims, Identity, IssuedToken, LOCAL_ISSUER, LocalTokenConfig};
+
+/// What the unit tests of tokens, tickets and client secrets share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::{Authenticator, LocalTokenConfig};
+
+    pub const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    /// An authenticator signing with `secret`, 7-day tokens, no identity provider.
+    pub fn auth(secret: &[u8]) -> Authenticator {
+        Authenticator::new(
+            LocalTokenConfig {
+                secret: secret.to_vec(),
+                ttl_days: 7,
+            },
+            None,
+        )
+    }
+}

@@ -117,19 +117,7 @@ impl Authenticator {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::LocalTokenConfig;
-
-    fn auth(secret: &[u8]) -> Authenticator {
-        Authenticator::new(
-            LocalTokenConfig {
-                secret: secret.to_vec(),
-                ttl_days: 7,
-            },
-            None,
-        )
-    }
-
-    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    use crate::testing::{SECRET, auth};
 
     #[test]
     fn a_ticket_names_its_user_and_a_fresh_id() {

@@ -47,6 +47,18 @@ async fn secret(app: &TestApp, user: &TestUser) -> String {
     body["client_secret"].as_str().unwrap().to_owned()
 }
 
+/// The ids of a thread's items, oldest first.
+async fn item_ids(app: &TestApp, token: &str, thread_id: &str) -> Vec<String> {
+    let request = json!({"type": "items.list", "params": {"thread_id": thread_id, "order": "asc"}});
+    let page = json_ok(send(app, token, &request).await).await;
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn kinds(events: &[Value]) -> Vec<String> {
     events
         .iter()
@@ -273,23 +285,8 @@ async fn a_failed_answer_keeps_the_question_and_a_retry_answers_it_again() {
     let again = events(send(&app, &user.token, &retry).await).await;
     let newest = &again.last().unwrap()["item"];
     assert_eq!(newest["content"][0]["text"], "Again.");
-    let page = json_ok(
-        send(
-            &app,
-            &user.token,
-            &json!({"type": "items.list",
-        "params": {"thread_id": thread_id, "order": "asc"}}),
-        )
-        .await,
-    )
-    .await;
-    let ids: Vec<&Value> = page["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| &i["id"])
-        .collect();
-    assert_eq!(ids, [&json!(question), &newest["id"]]);
+    let ids = item_ids(&app, &user.token, &thread_id).await;
+    assert_eq!(ids, [question.as_str(), newest["id"].as_str().unwrap()]);
     // The model saw the question once, as the message, not also as history.
     let requests = model.requests();
     let last_request = &requests.last().unwrap().1;
