@@ -106,6 +106,16 @@ pub struct Store {
 impl Store {
     /// Connects to `url` (`postgres://…` or `sqlite://path?mode=rwc`).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        Self::open(url, options, false).await
+    }
+
+    /// Connects and applies pending migrations. On PostgreSQL the migrations run on one connection
+    /// while the pool's others open, so a start pays for the slower of the two, not both.
+    pub async fn connect_migrated(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        Self::open(url, options, true).await
+    }
+
+    async fn open(url: &str, options: &StoreOptions, migrate: bool) -> Result<Self, StoreError> {
         let mut opts = ConnectOptions::new(url.to_owned());
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         opts.max_connections(if in_memory { 1 } else { options.max_connections })
@@ -140,8 +150,23 @@ impl Store {
                 .connect_lazy(true);
         }
         let db = Database::connect(opts).await?;
-        if !url.starts_with("sqlite:") {
+        if url.starts_with("sqlite:") {
+            if migrate {
+                Migrator::up(&db, None).await?;
+            }
+        } else if migrate && options.max_connections > 1 {
+            let (warmed, migrated) = tokio::join!(
+                warm_postgres(&db, options.max_connections - 1),
+                Migrator::up(&db, None)
+            );
+            // The warm-up's error says why the server is unreachable; the migration's would not.
+            warmed?;
+            migrated?;
+        } else {
             warm_postgres(&db, options.max_connections).await?;
+            if migrate {
+                Migrator::up(&db, None).await?;
+            }
         }
         Ok(Self {
             db,
@@ -152,12 +177,6 @@ impl Store {
             quotas: Quotas::default(),
             in_memory,
         })
-    }
-
-    /// Applies pending migrations.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
-        Ok(())
     }
 
     /// Checks the database answers; used by `/ready`.

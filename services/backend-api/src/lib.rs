@@ -76,10 +76,9 @@ impl ApiState {
             max_connections: config.db_max_connections,
             ..StoreOptions::default()
         };
-        let store = Store::connect(&config.database_url, &options)
+        let store = Store::connect_migrated(&config.database_url, &options)
             .await?
             .with_quotas(config.quotas);
-        store.migrate().await?;
         let jwks = config.jwks.clone().map(JwksVerifier::new).transpose()?;
         let auth = Authenticator::new(
             LocalTokenConfig {
@@ -224,8 +223,7 @@ pub async fn migrate(database_url: &str) -> Result<(), StartupError> {
         max_connections: 2,
         ..StoreOptions::default()
     };
-    let store = Store::connect(database_url, &options).await?;
-    store.migrate().await?;
+    let store = Store::connect_migrated(database_url, &options).await?;
     tracing::info!("migrations applied");
     store.close().await;
     Ok(())
