@@ -66,13 +66,16 @@ growth_sizes_json() {
 
 # growth_measure DB_LABEL PID PORT SIZE: the four wrk scenarios at one size.
 growth_measure() {
-    local label=$1 pid=$2 port=$3 size=$4
+    local label=$1 pid=$2 port=$3 size=$4 load_before
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    log "  load average before: $load_before"
     run_wrk "$label" "$pid" "$port" get "get@$size" "$SECONDS_PER"
     BENCH_LIST='?limit=50' run_wrk "$label" "$pid" "$port" list "list@$size" "$SECONDS_PER"
     BENCH_LIST='?sort_by=due_at&limit=50' run_wrk "$label" "$pid" "$port" list "list-due@$size" "$SECONDS_PER"
     run_wrk "$label" "$pid" "$port" create "create@$size" "$SECONDS_PER"
     drain_outbox "$port"
-    record "$(printf '{"kind":"growth_rss","size":%s,"rss_mib":%s,"hwm_mib":%s}' "$size" \
+    record "$(printf '{"kind":"growth_rss","size":%s,"load_before":"%s","load_after":"%s","rss_mib":%s,"hwm_mib":%s}' \
+        "$size" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" \
         "$(awk -v k="$(status_kib "$pid" VmRSS)" 'BEGIN{printf "%.1f", k/1024}')" \
         "$(awk -v k="$(status_kib "$pid" VmHWM)" 'BEGIN{printf "%.1f", k/1024}')")"
 }
