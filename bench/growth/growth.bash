@@ -14,7 +14,8 @@
 #         their reminders, their published `task-created` outbox rows, audit entries and
 #         processed-event marks), so each task has one published outbox row and one audit row;
 #      b. VACUUM ANALYZE and CHECKPOINT (so neither autovacuum nor a checkpoint of the bulk insert
-#         runs inside a measurement); table and index sizes recorded;
+#         runs inside a measurement); table and index sizes recorded; `sync`, then
+#         BENCH_GROWTH_SETTLE seconds (60) idle;
 #      c. wrk, as bench/run's scenarios (bench/wrk/taskflow.lua, same threads, connections, warm-up
 #         and seconds), over the measured users only: get one task, list 50 in the default order,
 #         list 50 by `sort_by=due_at`, create; the server's peak RSS per scenario;
@@ -30,6 +31,7 @@
 GROWTH_SIZES=${BENCH_GROWTH_SIZES:-1000 100000 1000000}
 GROWTH_PER_USER=${BENCH_GROWTH_PER_USER:-100}
 GROWTH_MEASURED=${BENCH_GROWTH_MEASURED:-10}
+GROWTH_SETTLE=${BENCH_GROWTH_SETTLE:-60}
 
 # growth_psql URL ARGS...: psql on the growth database, stopping at the first error.
 growth_psql() {
@@ -136,6 +138,11 @@ run_growth() {
         secs=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{printf "%.1f", (b-a)/1e9}')
         log "  grown in $secs s (with VACUUM ANALYZE and CHECKPOINT)"
         growth_sizes_json "$url" "$size" "$secs"
+        # The bulk load is the benchmark's, not the application's: let the machine finish with it
+        # (the kernel's write-back, PostgreSQL's background writers) before measuring.
+        sync
+        log "  settling for ${GROWTH_SETTLE} s (dirty page cache: $(awk '$1 == "Dirty:" {print $2, $3}' /proc/meminfo))"
+        sleep "$GROWTH_SETTLE"
 
         log "  measuring at $size tasks"
         growth_measure growth "$pid" "$port" "$size"
