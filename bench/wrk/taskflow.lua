@@ -5,6 +5,8 @@
 --   BENCH_SEED         the seed file written by `loadgen seed` ("U idx user_id token", "T idx task_id r|p")
 --   BENCH_THREADS      wrk's -t (so each thread takes its own share of the tasks to complete)
 --   BENCH_RATE         optional: target requests/s over all connections (fixed-rate mode)
+--   BENCH_LIST         optional, `list` only: one query string (e.g. "?limit=50") sent on every
+--                      request instead of rotating the six filter sets below (bench/run --growth)
 --
 -- Every request picks a random seeded user and, where it needs one, a random task of that user.
 -- `complete` walks this thread's share of the recurring tasks in order, so every request completes a
@@ -44,6 +46,9 @@ local lists = {
   "?status=pending&sort_by=due_at&sort_order=asc&limit=50",
   "?priority=low&tag=t7&sort_by=priority&limit=50",
 }
+if (os.getenv("BENCH_LIST") or "") ~= "" then
+  lists = { os.getenv("BENCH_LIST") }
+end
 local priorities = { "low", "medium", "high" }
 local categories = { "work", "personal", "home", "other" }
 
