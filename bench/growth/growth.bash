@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # bench/growth/growth.bash: the `--growth` mode of bench/run, sourced by it (it uses bench/run's
-# helpers and variables: log, die, start_server, stop_pid, psql_admin, drain_outbox, run_wrk, record,
-# status_kib, PIDS, PG_DBS, OUT, RESULTS, LOADGEN, SECRET, PORT_BASE, RUN_ID, PG_ADMIN_URL, ROOT,
-# SECONDS_PER, MAX_ERROR_PCT).
+# helpers and variables: log, die, start_server, seed_users, stop_pid, psql_admin, drain_outbox,
+# run_wrk, record, status_kib, PIDS, PG_DBS, OUT, RESULTS, LOADGEN, SECRET, PORT_BASE, RUN_ID,
+# PG_ADMIN_URL, ROOT, SECONDS_PER, MAX_ERROR_PCT).
 #
 # Does the cost of a request stay flat as the database grows? One fresh PostgreSQL database and one
 # release `taskflow`:
@@ -113,9 +113,7 @@ run_growth() {
         AUTH_RATE_IP_FAILURES=0 RATE_WRITES_PER_SEC=0
     pid=$STARTED_PID
     log "  start-up ${STARTUP_MS} ms; seeding the $GROWTH_MEASURED measured users x $GROWTH_PER_USER tasks through the API"
-    "$LOADGEN" seed --base "http://127.0.0.1:$port" --users "$GROWTH_MEASURED" --tasks "$GROWTH_PER_USER" \
-        --out "$OUT/seed-growth.txt" >"$OUT/seed-growth.json" 2>"$OUT/seed-growth.log" ||
-        die "seeding failed ($OUT/seed-growth.log)"
+    seed_users "$port" "$GROWTH_MEASURED" "$GROWTH_PER_USER" growth
     drain_outbox "$port"
     # The measured users, from the seed file ("U idx user_id token"); the first one's rows are the
     # template every grown user's rows are copied from.

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # bench/soak/soak.bash: the `--soak [minutes]` mode of bench/run, sourced by it (it uses bench/run's
-# helpers and variables: log, die, start_server, stop_pid, psql_admin, drain_outbox, PIDS, PG_DBS,
-# OUT, LOADGEN, SECRET, PORT_BASE, RUN_ID, PG_ADMIN_URL, ROOT).
+# helpers and variables: log, die, start_server, seed_users, stop_pid, psql_admin, drain_outbox, PIDS,
+# PG_DBS, OUT, LOADGEN, SECRET, PORT_BASE, RUN_ID, PG_ADMIN_URL, ROOT).
 #
 # One fresh PostgreSQL database and one release `taskflow`:
 #   1. seed BENCH_SOAK_USERS users x BENCH_SOAK_TASKS tasks;
@@ -48,9 +48,7 @@ run_soak() {
     start_soak_server "$port" "$url" "$OUT/taskflow-soak.log"
     pid=$STARTED_PID
     log "  start-up ${STARTUP_MS} ms; seeding $SOAK_USERS users x $SOAK_TASKS tasks"
-    "$LOADGEN" seed --base "http://127.0.0.1:$port" --users "$SOAK_USERS" --tasks "$SOAK_TASKS" \
-        --out "$OUT/seed-soak.txt" >"$OUT/seed-soak.json" 2>"$OUT/seed-soak.log" ||
-        die "seeding failed ($OUT/seed-soak.log)"
+    seed_users "$port" "$SOAK_USERS" "$SOAK_TASKS" soak
     drain_outbox "$port"
 
     log "  capacity: the soak's mix, closed loop, ${SOAK_CAPACITY_SECONDS} s"
