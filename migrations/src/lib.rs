@@ -23,6 +23,7 @@ mod m20261207_000012_personal_access_tokens;
 mod m20261207_000013_calendar_feed_tokens;
 mod m20261207_000014_webhooks;
 mod m20261207_000015_message_feedback;
+mod m20261207_000016_user_task_count;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_calendar_feed_tokens::Migration),
             Box::new(m20261207_000014_webhooks::Migration),
             Box::new(m20261207_000015_message_feedback::Migration),
+            Box::new(m20261207_000016_user_task_count::Migration),
         ]
     }
 }

@@ -44,6 +44,13 @@ impl Drop for InFlight {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// A new request id: a v4 UUID from the thread's RNG (`Uuid::new_v4` asks the kernel each time).
+fn new_request_id() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
+}
+
 fn sane_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
     (!s.is_empty()
@@ -61,7 +68,7 @@ pub async fn request_context(
         .headers()
         .get(&REQUEST_ID)
         .and_then(sane_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(new_request_id);
     let parent = req
         .headers()
         .get(&TRACEPARENT)
@@ -70,7 +77,6 @@ pub async fn request_context(
     let trace = parent.map_or_else(TraceContext::new_root, |p| p.child());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(trace);
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let span = tracing::info_span!(
         "request",
@@ -79,7 +85,7 @@ pub async fn request_context(
         span_id = %trace.span_id(),
         parent_span_id = tracing::field::Empty,
         method = %method,
-        route = %route,
+        route = tracing::field::Empty,
         user_id = tracing::field::Empty,
         status = tracing::field::Empty,
     );
@@ -94,7 +100,14 @@ pub async fn request_context(
         .await?;
     drop(in_flight);
     let elapsed = started.elapsed();
+    // Read after routing: actix-web then looks up the resource that matched; before it, it would
+    // match the path against every pattern a second time.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = res.status().as_u16();
+    span.record("route", route.as_str());
     span.record("status", status);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID.clone(), v);

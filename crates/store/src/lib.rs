@@ -150,24 +150,33 @@ impl Store {
                 .connect_lazy(true);
         }
         let db = Database::connect(opts).await?;
-        if url.starts_with("sqlite:") {
-            if migrate {
-                Migrator::up(&db, None).await?;
-            }
+        // On PostgreSQL the pool warms while the migrations run, leaving them one connection when
+        // there is more than one; SQLite connections open on demand.
+        let warm = if url.starts_with("sqlite:") {
+            None
         } else if migrate && options.max_connections > 1 {
-            let (warmed, migrated) = tokio::join!(
-                warm_postgres(&db, options.max_connections - 1),
-                Migrator::up(&db, None)
-            );
-            // The warm-up's error says why the server is unreachable; the migration's would not.
-            warmed?;
-            migrated?;
+            Some(options.max_connections - 1)
         } else {
-            warm_postgres(&db, options.max_connections).await?;
-            if migrate {
-                Migrator::up(&db, None).await?;
+            Some(options.max_connections)
+        };
+        let (warmed, migrated) = tokio::join!(
+            async {
+                match warm {
+                    Some(connections) => warm_postgres(&db, connections).await,
+                    None => Ok(()),
+                }
+            },
+            async {
+                if migrate {
+                    Migrator::up(&db, None).await
+                } else {
+                    Ok(())
+                }
             }
-        }
+        );
+        // The warm-up's error says why the server is unreachable; the migration's would not.
+        warmed?;
+        migrated?;
         Ok(Self {
             db,
             outbox: OutboxWriter {

@@ -2,21 +2,23 @@
 //! history. Without them one self-registered account could fill the database.
 //!
 //! Each check runs inside the transaction that writes, *after* the write: on SQLite that write
-//! holds the database's write lock, and on PostgreSQL the user's row is locked first
-//! ([`lock_user`]), so concurrent requests of one user are serialised and a count cannot be
-//! overtaken — the limits are exact, not best-effort. Chat history is checked before a turn is
+//! holds the database's write lock, and on PostgreSQL the user's row is locked — first, by
+//! [`lock_user`], or for tasks by the insert itself, whose trigger updates the user's task count —
+//! so concurrent requests of one user are serialised and a count cannot be overtaken: the limits
+//! are exact, not best-effort. Chat history is checked before a turn is
 //! stored and the turn is then stored whole, so it can exceed its limit by at most one turn.
 //!
 //! Not counted against the task limit: a recurring series' next occurrence
 //! ([`crate::TaskRepo::create_occurrence`]), which replaces the occurrence just completed; refusing
 //! it would silently end the series.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Statement,
 };
 
 use crate::StoreError;
-use crate::entity::{conversations, tasks, users, webhook_endpoints};
+use crate::entity::{conversations, users, webhook_endpoints};
 
 /// The limits, each per user; 0 turns one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,12 +74,18 @@ pub(crate) async fn lock_user(txn: &impl ConnectionTrait, user_id: &str) -> Resu
     Ok(())
 }
 
-/// The user's tasks.
+/// The user's tasks: the count the database keeps on the user's row (migration
+/// `m20261207_000016_user_task_count`), one key lookup however many tasks there are. Read inside
+/// the transaction that inserted, it includes that insert; on PostgreSQL the insert's trigger holds
+/// the user's row until the transaction ends, so no concurrent create can overtake the count.
 pub(crate) async fn task_count(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, StoreError> {
-    Ok(tasks::Entity::find()
-        .filter(tasks::Column::UserId.eq(user_id))
-        .count(db)
-        .await?)
+    let count = users::Entity::find_by_id(user_id.to_owned())
+        .select_only()
+        .column_as(Expr::cust("task_count"), "task_count")
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(count.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
 }
 
 /// The user's conversations.

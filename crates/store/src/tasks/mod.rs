@@ -76,8 +76,7 @@ impl<'a> TaskRepo<'a> {
     /// The statement [`Self::list`] runs for these arguments, as sent to this database (for
     /// `EXPLAIN` in tests and benchmarks). Fails as `list` does on a bad cursor.
     pub fn list_statement(&self, user_id: &str, filter: &TaskFilter) -> Result<Statement, StoreError> {
-        let backend = self.db.get_database_backend();
-        Ok(query::list_select(backend, user_id, filter)?.build(backend))
+        query::list_statement(self.db.get_database_backend(), user_id, filter)
     }
 
     /// The user's tasks with a due date for a calendar feed, latest due first, at most `limit`;

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Value};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    QueryTrait, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 use taskflow_domain::{Category, Priority, Task};
@@ -97,7 +97,7 @@ fn has_tag(backend: DbBackend, tag: &str) -> Expr {
 
 /// The select a list request runs on `backend`: its filters, the cursor's position, the order and
 /// `LIMIT limit + 1` (one more row tells whether another page follows).
-pub(super) fn list_select(
+fn list_select(
     backend: DbBackend,
     user_id: &str,
     filter: &TaskFilter,
@@ -157,15 +157,35 @@ pub(super) fn list_select(
     Ok(super::cursor::ordered(select, backend, filter.sort_by, filter.sort_order).limit(limit + 1))
 }
 
+/// The statement [`list_select`] builds, as sent to `backend`. On SQLite the page size is written
+/// into the SQL instead of bound: SQLite plans with a bound `LIMIT`'s value, so rebinding it expires
+/// the statement and every list would be parsed and planned again (BENCHMARKS.md, "Profiling").
+/// The page size is a number the API bounds, so the statements cached stay few.
+pub(super) fn list_statement(
+    backend: DbBackend,
+    user_id: &str,
+    filter: &TaskFilter,
+) -> Result<Statement, StoreError> {
+    let mut statement = list_select(backend, user_id, filter)?.build(backend);
+    if backend == DbBackend::Sqlite
+        && let Some(values) = statement.values.as_mut()
+        && let Some(Value::BigUnsigned(Some(limit))) = values.0.last()
+        && let Some(sql) = statement.sql.strip_suffix(" LIMIT ?")
+    {
+        statement.sql = format!("{sql} LIMIT {limit}");
+        values.0.pop();
+    }
+    Ok(statement)
+}
+
 pub(super) async fn list(
     db: &DatabaseConnection,
     user_id: &str,
     filter: &TaskFilter,
 ) -> Result<TaskPage, StoreError> {
     let limit = Ord::max(filter.limit, 1);
-    let mut models = list_select(db.get_database_backend(), user_id, filter)?
-        .all(db)
-        .await?;
+    let statement = list_statement(db.get_database_backend(), user_id, filter)?;
+    let mut models = tasks::Entity::find().from_raw_sql(statement).all(db).await?;
     let has_more = models.len() as u64 > limit;
     models.truncate(limit as usize);
 
@@ -205,5 +225,21 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(escape_like("50%_OFF\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn sqlite_gets_the_page_size_in_the_sql_and_postgres_binds_it() {
+        let filter = TaskFilter {
+            tags: vec!["home".into()],
+            limit: 50,
+            ..TaskFilter::default()
+        };
+        let sqlite = list_statement(DbBackend::Sqlite, "alice", &filter).unwrap();
+        assert!(sqlite.sql.ends_with(" LIMIT 51"), "{}", sqlite.sql);
+        // The user and the tag stay bound.
+        assert_eq!(sqlite.values.map(|v| v.0.len()), Some(2));
+        let postgres = list_statement(DbBackend::Postgres, "alice", &filter).unwrap();
+        assert!(postgres.sql.ends_with(" LIMIT $3"), "{}", postgres.sql);
+        assert_eq!(postgres.values.map(|v| v.0.len()), Some(3));
     }
 }

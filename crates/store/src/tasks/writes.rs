@@ -18,9 +18,6 @@ impl TaskRepo<'_> {
     pub(super) async fn insert(&self, task: &Task, events: &[TaskEvent]) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         let limit = self.quotas.tasks;
-        if limit > 0 {
-            quotas::lock_user(&txn, &task.user_id).await?;
-        }
         tasks::Entity::insert(mapping::active_task(task)?)
             .exec_without_returning(&txn)
             .await?;

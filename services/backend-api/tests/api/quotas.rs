@@ -112,6 +112,7 @@ async fn tasks_over_the_quota_are_refused_on_every_way_in() {
         create(&app, &alice, "room again").await.status(),
         StatusCode::CREATED
     );
+    assert_quota(create(&app, &alice, "full again").await, "at most 3 tasks").await;
 }
 
 #[tokio::test]
