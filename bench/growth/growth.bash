@@ -110,7 +110,7 @@ run_growth() {
     log "growth: taskflow on a fresh PostgreSQL database ($dbname), sizes: ${sizes[*]} tasks"
     start_server taskflow "$port" "$OUT/taskflow-growth.log" TASKFLOW_DATA_DIR="$OUT/data-growth" \
         DATABASE_URL="$url" JWT_SECRET="$SECRET" LOG_FORMAT=json AUTH_RATE_IP_REGISTRATIONS=0 \
-        AUTH_RATE_IP_FAILURES=0 RATE_WRITES_PER_SEC=0
+        AUTH_RATE_IP_FAILURES=0 RATE_LOGINS_PER_IP_PER_MIN=0 RATE_WRITES_PER_SEC=0
     pid=$STARTED_PID
     log "  start-up ${STARTUP_MS} ms; seeding the $GROWTH_MEASURED measured users x $GROWTH_PER_USER tasks through the API"
     seed_users "$port" "$GROWTH_MEASURED" "$GROWTH_PER_USER" growth
