@@ -304,6 +304,13 @@ impl CreateTask {
         }
     }
 
+    /// Whether validating means evaluating a recurrence rule, the one costly part (milliseconds
+    /// within its step budget): callers run such a validation off the async workers, and the rest
+    /// inline, where a hop to another thread would cost more than the checks.
+    pub fn sends_recurrence(&self) -> bool {
+        self.recurrence.is_some() || self.recurring_rule.is_some()
+    }
+
     pub fn validate(&self) -> Result<NewTask, ValidationError> {
         let due_at = self.due_at.map(time::truncate);
         let recurrence_input = predecessor_fields::recurrence(
@@ -459,6 +466,11 @@ impl TaskUpdate {
         let rec = input.validate()?;
         rec.rule
             .check_repeats(self.due_at.flatten().map_or(now, time::truncate))
+    }
+
+    /// Whether [`Self::check_recurrence`] has a rule to evaluate (see [`CreateTask::sends_recurrence`]).
+    pub fn sends_recurrence(&self) -> bool {
+        matches!(self.recurrence, Some(Some(_))) || matches!(self.recurring_rule, Some(Some(_)))
     }
 
     /// `recurrence`, or the predecessors' `recurring_rule` and `recurring_end_date`.

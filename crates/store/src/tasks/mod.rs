@@ -16,8 +16,7 @@ mod writes;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Statement,
+    ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use taskflow_domain::Task;
 use uuid::Uuid;
