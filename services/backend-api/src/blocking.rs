@@ -21,3 +21,18 @@ where
         .map_err(|e| ApiError::internal("the blocking pool failed", &e))?
         .map_err(Into::into)
 }
+
+/// [`off_worker`] when the work is `costly` (it evaluates a rule), else `f` right here: for a few
+/// length and character checks the hop to another thread and back costs more than the work.
+pub(crate) async fn off_worker_if<T, E, F>(costly: bool, f: F) -> HandlerResult<T>
+where
+    T: Send + 'static,
+    E: Into<HandlerError> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+{
+    if costly {
+        off_worker(f).await
+    } else {
+        f().map_err(Into::into)
+    }
+}

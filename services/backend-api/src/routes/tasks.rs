@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::task_query;
-use crate::blocking::off_worker;
+use crate::blocking::{off_worker, off_worker_if};
 use crate::error::{HandlerError, HandlerResult};
 use crate::rate_limit::{Throttled, Writes};
 
@@ -144,12 +144,9 @@ pub async fn create(
     caller.must_be(&path)?;
     let now = time::now();
     let body = body.into_inner();
-    let task = if body.sends_recurrence() {
-        off_worker(move || body.validate()).await?
-    } else {
-        body.validate()?
-    }
-    .into_task(&caller.user_id, now);
+    let task = off_worker_if(body.sends_recurrence(), move || body.validate())
+        .await?
+        .into_task(&caller.user_id, now);
     store.tasks().create(&task).await?;
     tracing::info!(task_id = %task.id, "task created");
     Ok(created(&caller.user_id, &task).json(&task))
@@ -211,10 +208,11 @@ pub async fn update(
     let id = scoped_task_id(&caller, path)?;
     let expected = if_match(&req)?;
     let update = Arc::new(body.into_inner());
-    if update.sends_recurrence() {
-        let check = Arc::clone(&update);
-        off_worker(move || check.check_recurrence(time::now())).await?;
-    }
+    let check = Arc::clone(&update);
+    off_worker_if(update.sends_recurrence(), move || {
+        check.check_recurrence(time::now())
+    })
+    .await?;
     let task = apply_update(&store, &caller.user_id, id, expected, &update).await?;
     Ok(task_response(HttpResponse::Ok(), &task))
 }

@@ -126,6 +126,17 @@ async fn both_names_of_one_field_are_refused() {
         titles(&app.list(&user, "").await).is_empty(),
         "nothing was created"
     );
+    // An update's fields are checked before its task is looked up: the same 422, not a 404.
+    let missing = format!("{tasks}/{}", uuid::Uuid::now_v7());
+    let body = json!({"recurring_end_date": "2030-01-01T00:00:00Z"});
+    let res = app.put_json(&missing, &user.token, &body).await;
+    assert_error(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("recurring_end_date"),
+    )
+    .await;
 }
 
 #[tokio::test]
